@@ -1,0 +1,39 @@
+# Two commands do all set-up on a fresh machine with python3 and make:
+#   make demo   -- the whole job on the built-in synthetic corpus
+#   make test   -- ruff + the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA ?= ../shared/data/ravdess16k
+DEMO ?= build/demo
+
+.PHONY: all venv demo test lint model bench clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[train,serve,scale,hf,listen,dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	bash bench/demo.sh $(DEMO)
+
+model: $(STAMP)
+	$(BIN)/python -m sera.default_model.build $(DATA)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(DATA)
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,3 @@
+from sera.cli import main
+
+main()

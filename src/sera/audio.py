@@ -1,0 +1,196 @@
+"""Decode, downmix, resample, window and validate audio.
+
+Everything that reads a file goes through :func:`load`; everything that accepts
+an array goes through :func:`validate`. Both raise :class:`sera.errors.AudioError`, whose
+message is one line naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from sera.errors import AudioError
+
+#: The rate sera's own models and segmenter work at.
+SAMPLE_RATE = 16000
+
+#: Shortest clip worth classifying, in seconds.
+MIN_DURATION = 0.25
+
+#: A clip whose peak stays below this level (dBFS) is treated as silence.
+SILENCE_DBFS = -60.0
+
+
+def info(path: str | os.PathLike) -> sf._SoundFileInfo:
+    """Header of an audio file (rate, channels, frames, subtype) without decoding it.
+
+    Raises
+    ------
+    AudioError
+        If the file is missing, unreadable, empty or not audio.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(path, "no such file")
+    if path.is_dir():
+        raise AudioError(path, "is a directory, not an audio file")
+    if not os.access(path, os.R_OK):
+        raise AudioError(path, "permission denied")
+    if path.stat().st_size == 0:
+        raise AudioError(path, "empty file (0 bytes)")
+    try:
+        return sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+        raise AudioError(path, f"not a readable audio file ({_short(err)})") from None
+
+
+def to_mono(y: np.ndarray) -> np.ndarray:
+    """Downmix ``(frames, channels)`` to ``(frames,)`` by averaging channels."""
+    y = np.asarray(y)
+    if y.ndim == 1:
+        return y
+    if y.ndim != 2:
+        raise ValueError(f"expected 1-D or (frames, channels) audio, got shape {y.shape}")
+    return y.mean(axis=1, dtype=np.float32) if y.shape[1] > 1 else y[:, 0]
+
+
+def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Resample a mono signal with soxr (high quality). A no-op when the rates agree."""
+    if orig_sr == target_sr:
+        return np.asarray(y, dtype=np.float32)
+    return soxr.resample(np.asarray(y, dtype=np.float32), orig_sr, target_sr, quality="HQ")
+
+
+def window(y: np.ndarray, sr: int, offset: float = 0.0, duration: float | None = None,
+           pad: bool = True) -> np.ndarray:
+    """Cut ``duration`` seconds starting at ``offset``; zero-pad at the end if short.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono signal.
+    sr : int
+        Its sample rate.
+    offset, duration : float
+        Start and length in seconds. ``duration=None`` keeps the rest of the signal.
+    pad : bool
+        Zero-pad to exactly ``duration`` seconds when the signal is shorter.
+    """
+    start = int(round(offset * sr))
+    if duration is None:
+        return y[start:]
+    n = int(round(duration * sr))
+    out = y[start:start + n]
+    if pad and out.shape[0] < n:
+        out = np.pad(out, (0, n - out.shape[0]))
+    return out
+
+
+def validate(y: np.ndarray, sr: int, source: str | os.PathLike = "<array>", *,
+             min_duration: float = MIN_DURATION, max_duration: float | None = None,
+             allow_silence: bool = False) -> np.ndarray:
+    """Check that a waveform is usable and return it as contiguous float32 mono.
+
+    Raises
+    ------
+    AudioError
+        Empty, too short, too long, non-finite or silent audio, or a bad sample rate.
+    """
+    if not isinstance(sr, (int, np.integer)) or sr <= 0:
+        raise AudioError(source, f"invalid sample rate {sr!r}")
+    y = to_mono(np.asarray(y))
+    if not np.issubdtype(y.dtype, np.floating):
+        y = _int_to_float(y)
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    if y.size == 0:
+        raise AudioError(source, "no audio samples")
+    seconds = y.shape[0] / sr
+    if seconds < min_duration:
+        raise AudioError(source, f"too short ({seconds:.2f} s; at least {min_duration:g} s needed)")
+    if max_duration is not None and seconds > max_duration:
+        raise AudioError(source, f"too long ({seconds:.1f} s; at most {max_duration:g} s allowed)")
+    if not np.isfinite(y).all():
+        bad = int((~np.isfinite(y)).sum())
+        raise AudioError(source, f"contains {bad} NaN or infinite samples")
+    if not allow_silence:
+        peak = float(np.abs(y).max())
+        if peak <= 10 ** (SILENCE_DBFS / 20):
+            level = "digital silence" if peak == 0 else f"peak {20 * np.log10(peak):.0f} dBFS"
+            raise AudioError(source, f"silent ({level})")
+    return y
+
+
+def load(path: str | os.PathLike, sr: int | None = SAMPLE_RATE, *, offset: float = 0.0,
+         duration: float | None = None, pad: bool = False, min_duration: float = MIN_DURATION,
+         max_duration: float | None = None, allow_silence: bool = False) -> np.ndarray:
+    """Decode an audio file to a validated float32 mono signal.
+
+    Only the requested window is read from disk, so a short window of a long
+    file costs little.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Any format libsndfile reads: WAV (8/16/24/32-bit, float), FLAC, OGG, MP3.
+    sr : int or None
+        Target sample rate; ``None`` keeps the file's rate.
+    offset, duration : float
+        Window in seconds; ``duration=None`` reads to the end.
+    pad : bool
+        Zero-pad to ``duration`` when the file is shorter (the seed's behaviour).
+    min_duration, max_duration : float
+        Limits on the audio actually read, checked before padding.
+    allow_silence : bool
+        Accept silent audio instead of raising.
+
+    Returns
+    -------
+    np.ndarray
+        1-D float32 signal at ``sr`` (or the file's rate).
+
+    Raises
+    ------
+    AudioError
+        For anything that is not usable audio; the message names the file.
+    """
+    meta = info(path)
+    native = meta.samplerate
+    start = int(round(offset * native))
+    if start >= meta.frames > 0:
+        raise AudioError(path, f"offset {offset:g} s is past the end ({meta.frames / native:.2f} s)")
+    stop = None if duration is None else start + int(round(duration * native))
+    if max_duration is not None and meta.frames > 0:
+        readable = ((stop or meta.frames) - start) / native
+        if min(readable, (meta.frames - start) / native) > max_duration:
+            raise AudioError(path, f"too long ({(meta.frames - start) / native:.1f} s; "
+                                   f"at most {max_duration:g} s allowed)")
+    try:
+        y, native = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise AudioError(path, f"cannot decode ({_short(err)})") from None
+    y = validate(y, native, path, min_duration=min_duration, max_duration=max_duration,
+                 allow_silence=allow_silence)
+    if sr is not None:
+        y = resample(y, native, sr)
+    if pad and duration is not None:
+        y = window(y, sr or native, 0.0, duration, pad=True)
+    return y
+
+
+def _int_to_float(y: np.ndarray) -> np.ndarray:
+    """Scale integer PCM to [-1, 1)."""
+    if y.dtype == np.uint8:
+        return (y.astype(np.float32) - 128.0) / 128.0
+    scale = float(np.iinfo(y.dtype).max) + 1.0
+    return y.astype(np.float32) / scale
+
+
+def _short(err: Exception) -> str:
+    """First line of an exception message, without libsndfile's path echo."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text.split(": ", 1)[-1] if text.startswith("Error opening") else text

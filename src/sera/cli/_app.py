@@ -1,0 +1,56 @@
+"""The typer application and the small helpers every command module shares.
+
+Command modules import only typer and rich at module level; anything heavy
+(numpy, librosa, torch, onnxruntime) is imported inside the command, so that
+``sera --help`` and ``sera predict`` start fast and never import torch.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="sera",
+    help="Speech emotion recognition: scan corpora, extract features, train, evaluate, "
+    "predict, analyze conversations, serve.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+corpus_app = typer.Typer(help="Scan corpora into manifests, or write the synthetic corpus.",
+                         no_args_is_help=True)
+plot_app = typer.Typer(help="Plots of a corpus: class distribution, waveforms, spectrograms.",
+                       no_args_is_help=True)
+app.add_typer(corpus_app, name="corpus")
+app.add_typer(plot_app, name="plot")
+
+#: Human output, progress bars and error lines go to stderr; stdout is for results.
+err = Console(stderr=True, highlight=False)
+
+
+def print_json(obj) -> None:
+    """Write a JSON document to stdout."""
+    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=_jsonable) + "\n")
+
+
+def report_failures(failures: Iterable[tuple[str, str]]) -> int:
+    """Print one line per failed file and return how many there were."""
+    count = 0
+    for path, problem in failures:
+        err.print(f"[red]error[/red]: {path}: {problem}", markup=True, soft_wrap=True)
+        count += 1
+    if count:
+        err.print(f"{count} file(s) failed", style="bold red")
+    return count
+
+
+def _jsonable(value):
+    """Make numpy scalars and arrays JSON-serialisable."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

@@ -1,0 +1,26 @@
+"""The error types sera raises for bad input. Each message is one line for a user."""
+
+from __future__ import annotations
+
+import os
+
+
+class SeraError(Exception):
+    """Base class: a problem with the user's input, reported as one line, never a traceback."""
+
+
+class AudioError(SeraError, ValueError):
+    """Unusable audio. ``str(err)`` is one line: ``"<source>: <problem>"``."""
+
+    def __init__(self, source: str | os.PathLike, problem: str):
+        self.source = str(source)
+        self.problem = problem
+        super().__init__(f"{self.source}: {problem}")
+
+
+class CorpusError(SeraError):
+    """A folder or manifest that sera cannot turn into a corpus."""
+
+
+class BundleError(SeraError):
+    """A model bundle that is missing, corrupt or does not match this version of sera."""

@@ -1,0 +1,118 @@
+"""The canonical emotion labels and each corpus's mapping onto them.
+
+Every mapping is data: a dict from the corpus's own code to a canonical label,
+or to ``None`` where the corpus has an emotion that sera leaves out by default.
+"""
+
+from __future__ import annotations
+
+#: The seed's seven emotions, in the order every model, matrix and report uses.
+LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+#: RAVDESS file-name field 3. Calm is merged into neutral.
+RAVDESS = {
+    "01": "neutral",
+    "02": "neutral",  # calm
+    "03": "happy",
+    "04": "sad",
+    "05": "angry",
+    "06": "fear",
+    "07": "disgust",
+    "08": "surprise",
+}
+
+#: RAVDESS file-name field 4.
+RAVDESS_INTENSITY = {"01": "normal", "02": "strong"}
+
+#: RAVDESS file-name field 5.
+RAVDESS_STATEMENT = {
+    "01": "Kids are talking by the door",
+    "02": "Dogs are sitting by the door",
+}
+
+#: CREMA-D file-name field 3.
+CREMAD = {
+    "ANG": "angry",
+    "DIS": "disgust",
+    "FEA": "fear",
+    "HAP": "happy",
+    "NEU": "neutral",
+    "SAD": "sad",
+}
+
+#: CREMA-D file-name field 4 (``XX``: unspecified).
+CREMAD_INTENSITY = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
+
+#: TESS emotion words (file names and folder names; both Kaggle spellings).
+TESS = {
+    "angry": "angry",
+    "disgust": "disgust",
+    "fear": "fear",
+    "happy": "happy",
+    "neutral": "neutral",
+    "ps": "surprise",
+    "pleasant_surprise": "surprise",
+    "pleasant_surprised": "surprise",
+    "sad": "sad",
+}
+
+#: SAVEE file-name prefix.
+SAVEE = {
+    "a": "angry",
+    "d": "disgust",
+    "f": "fear",
+    "h": "happy",
+    "n": "neutral",
+    "sa": "sad",
+    "su": "surprise",
+}
+
+#: EmoDB file-name letter 6 (German initials). Boredom is left out by default.
+EMODB = {
+    "W": "angry",  # Wut
+    "E": "disgust",  # Ekel
+    "A": "fear",  # Angst
+    "F": "happy",  # Freude
+    "N": "neutral",
+    "T": "sad",  # Trauer
+    "L": None,  # Langeweile (boredom)
+}
+
+#: Loose names a user's own folders or CSV files may use, for the folder-per-label
+#: and CSV layouts. Keys are lower-case.
+ALIASES = {
+    **{label: label for label in LABELS},
+    "anger": "angry",
+    "disgusted": "disgust",
+    "fearful": "fear",
+    "afraid": "fear",
+    "happiness": "happy",
+    "joy": "happy",
+    "calm": "neutral",
+    "sadness": "sad",
+    "surprised": "surprise",
+    "ps": "surprise",
+    "pleasant_surprise": "surprise",
+    "pleasant_surprised": "surprise",
+}
+
+
+def canonical(name: str) -> str | None:
+    """Map a loose emotion name onto a canonical label.
+
+    Parameters
+    ----------
+    name : str
+        An emotion name as a user's folder or CSV file spells it.
+
+    Returns
+    -------
+    str or None
+        The canonical label, or ``None`` if the name is not recognised.
+    """
+    return ALIASES.get(name.strip().lower().replace(" ", "_").replace("-", "_"))
+
+
+def index(label: str) -> int:
+    """Position of a canonical label in :data:`LABELS`."""
+    return LABELS.index(label)

@@ -1,0 +1,43 @@
+"""Shared fixtures. Tests that need the real RAVDESS data skip cleanly where it is absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SERA_SHARED_DATA", ROOT.parent / "shared" / "data"))
+RAVDESS16K = SHARED_DATA / "ravdess16k"
+RAVDESS_ORIGINAL = SHARED_DATA / "ravdess-original-samples"
+
+
+@pytest.fixture(scope="session")
+def ravdess_dir() -> Path:
+    """The shared RAVDESS speech (actors 01-18, 16 kHz FLAC)."""
+    if not RAVDESS16K.is_dir():
+        pytest.skip(f"real RAVDESS data not found at {RAVDESS16K} (set SERA_SHARED_DATA)")
+    return RAVDESS16K
+
+
+@pytest.fixture(scope="session")
+def ravdess_original_dir() -> Path:
+    """Six RAVDESS files exactly as released (48 kHz, two of them stereo)."""
+    if not RAVDESS_ORIGINAL.is_dir():
+        pytest.skip(f"original RAVDESS samples not found at {RAVDESS_ORIGINAL}")
+    return RAVDESS_ORIGINAL
+
+
+@pytest.fixture
+def tone_wav(tmp_path) -> Path:
+    """A 1.5 s, 16 kHz, 16-bit mono WAV of a 220 Hz tone with a little noise."""
+    sr = 16000
+    t = np.arange(int(1.5 * sr)) / sr
+    rng = np.random.default_rng(0)
+    y = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.01 * rng.standard_normal(t.size)
+    path = tmp_path / "tone.wav"
+    sf.write(path, y.astype(np.float32), sr, subtype="PCM_16")
+    return path
