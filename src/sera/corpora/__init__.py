@@ -1,0 +1,12 @@
+"""Corpora: turn a folder (or a CSV manifest) into a manifest, one row per utterance.
+
+>>> from sera.corpora import scan
+>>> result = scan("data/ravdess16k")          # doctest: +SKIP
+>>> result.manifest.columns.tolist()          # doctest: +SKIP
+['path', 'corpus', 'speaker', 'gender', 'emotion', 'intensity', 'text']
+"""
+
+from sera.corpora.base import AUDIO_EXTENSIONS, COLUMNS, ScanResult, write_manifest
+from sera.corpora.scan import scan
+
+__all__ = ["AUDIO_EXTENSIONS", "COLUMNS", "ScanResult", "scan", "write_manifest"]

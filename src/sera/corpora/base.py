@@ -1,0 +1,163 @@
+"""What every corpus layout shares: the manifest columns, the scan result, file helpers.
+
+A layout module turns one file into an :class:`Utterance` (its labels and speaker), returns
+``None`` when the file does not follow its convention, or raises :class:`Unlabelled` when the
+file follows the convention but cannot be given one of sera's labels. :func:`build_result`
+turns the labelled files into the manifest every later stage reads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sera.labels import LABELS
+
+#: Manifest columns, in order. ``intensity`` and ``text`` are ``None`` where unknown.
+COLUMNS: tuple[str, ...] = ("path", "corpus", "speaker", "gender", "emotion", "intensity", "text")
+
+#: File extensions sera reads as audio (compared case-insensitively).
+AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".mp3"})
+
+#: Loose gender names (lower-case) a CSV column or a folder name may use.
+GENDERS = {
+    "female": "female", "f": "female", "woman": "female", "women": "female",
+    "male": "male", "m": "male", "man": "male", "men": "male",
+}
+
+#: Folders never worth walking into (macOS archive debris). Hidden folders are skipped too.
+IGNORED_FOLDERS = frozenset({"__MACOSX"})
+
+
+class Unlabelled(Exception):
+    """A file follows a layout's convention but cannot get a canonical label; ``str`` says why."""
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """The labels of one file, as a layout reads them from its name or folder.
+
+    Attributes
+    ----------
+    corpus, speaker, gender, emotion : str
+        Manifest values; ``speaker`` already carries its corpus prefix.
+    intensity, text : str or None
+        Where the corpus records them.
+    key : str or None
+        Identity of the recording within its corpus, so that two copies of one utterance
+        (a Kaggle copy beside the original release) count once. ``None``: the path.
+    """
+
+    corpus: str
+    speaker: str
+    gender: str
+    emotion: str
+    intensity: str | None = None
+    text: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """A scanned corpus.
+
+    Attributes
+    ----------
+    manifest : pandas.DataFrame
+        One row per utterance, columns :data:`COLUMNS`, sorted by path.
+    skipped : list of (str, str)
+        ``(path, reason)`` for audio files that could not be labelled.
+    """
+
+    manifest: pd.DataFrame
+    skipped: list[tuple[str, str]]
+
+    def summary(self) -> dict:
+        """Counts per emotion (all seven, canonical order), speaker, gender and corpus.
+
+        Returns
+        -------
+        dict
+            ``{"n", "by_emotion", "by_speaker", "by_gender", "by_corpus",
+            "skipped": [{"path", "reason"}]}``, ready for JSON.
+        """
+        frame = self.manifest
+        by_emotion = frame["emotion"].value_counts()
+        return {
+            "n": len(frame),
+            "by_emotion": {label: int(by_emotion.get(label, 0)) for label in LABELS},
+            "by_speaker": _counts(frame["speaker"]),
+            "by_gender": _counts(frame["gender"]),
+            "by_corpus": _counts(frame["corpus"]),
+            "skipped": [{"path": path, "reason": reason} for path, reason in self.skipped],
+        }
+
+
+def speaker_id(corpus: str, speaker: str) -> str:
+    """Prefix a speaker id with its corpus (``ravdess-07``), unless it already is."""
+    prefix = f"{corpus}-"
+    return speaker if speaker.startswith(prefix) else prefix + speaker
+
+
+def is_audio(path: Path) -> bool:
+    """Whether a file name has one of :data:`AUDIO_EXTENSIONS`."""
+    return path.suffix.lower() in AUDIO_EXTENSIONS
+
+
+def audio_files(root: Path) -> list[Path]:
+    """Every audio file under ``root``, sorted; hidden files and folders are left alone.
+
+    Hidden entries include the ``._name.wav`` resource forks macOS leaves in archives.
+    """
+    found = []
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [name for name in subfolders
+                         if not name.startswith(".") and name not in IGNORED_FOLDERS]
+        found.extend(Path(folder, name) for name in names
+                     if not name.startswith(".") and is_audio(Path(name)))
+    return sorted(found)
+
+
+def build_result(labelled: Iterable[tuple[Path, Utterance]],
+                 skipped: Iterable[tuple[Path | str, str]]) -> ScanResult:
+    """Assemble a :class:`ScanResult`: sort by path, drop second copies of one recording.
+
+    Parameters
+    ----------
+    labelled : iterable of (Path, Utterance)
+        Absolute paths and their labels.
+    skipped : iterable of (path, reason)
+        Files already found unusable.
+    """
+    rows, first_copy = [], {}
+    skipped = [(str(path), reason) for path, reason in skipped]
+    for path, utt in sorted(labelled, key=lambda item: str(item[0])):
+        key = (utt.corpus, utt.key or str(path))
+        if key in first_copy:
+            skipped.append((str(path), f"duplicate of {first_copy[key]}"))
+            continue
+        first_copy[key] = str(path)
+        rows.append((str(path), utt.corpus, utt.speaker, utt.gender, utt.emotion,
+                     utt.intensity, utt.text))
+    # object dtype keeps None (not NaN) where intensity or text is unknown.
+    manifest = pd.DataFrame(rows, columns=list(COLUMNS), dtype=object)
+    return ScanResult(manifest=manifest, skipped=sorted(skipped))
+
+
+def write_manifest(manifest: pd.DataFrame, out: str | os.PathLike) -> Path:
+    """Write a manifest as CSV atomically (a temporary file, then a rename); return its path."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    manifest.to_csv(partial, index=False)
+    os.replace(partial, out)
+    return out
+
+
+def _counts(column: pd.Series) -> dict[str, int]:
+    """Value counts as a plain dict sorted by value."""
+    return {str(key): int(count) for key, count in sorted(column.value_counts().items())}

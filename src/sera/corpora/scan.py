@@ -1,0 +1,95 @@
+"""Detect a corpus's layout and scan it into a manifest.
+
+Each audio file is labelled by the first convention that recognises it: the RAVDESS,
+CREMA-D, TESS, SAVEE and EmoDB file names, then an emotion-named folder. So a corpus
+folder, the Kaggle bundle (``Crema/ Ravdess/ Savee/ Tess/`` under one root) and any mix
+of them scan as one. A ``manifest.csv`` in the folder takes precedence over all of it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sera.corpora import cremad, csvfile, emodb, folder, ravdess, savee, tess
+from sera.corpora.base import (
+    AUDIO_EXTENSIONS,
+    ScanResult,
+    Unlabelled,
+    Utterance,
+    audio_files,
+    build_result,
+)
+from sera.errors import CorpusError
+
+#: Layouts that read labels from file names, tried in this order.
+FILE_NAME_LAYOUTS = (ravdess, cremad, tess, savee, emodb)
+
+_NO_CONVENTION = ("file name follows no RAVDESS, CREMA-D, TESS, SAVEE or EmoDB convention "
+                  "and no folder in its path names an emotion")
+
+
+def scan(path: str | os.PathLike) -> ScanResult:
+    """Scan a corpus folder or a CSV manifest into a manifest, without decoding audio.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A folder (a corpus, the Kaggle bundle root, folders per label, or a folder holding
+        ``manifest.csv``) or a CSV manifest file.
+
+    Returns
+    -------
+    ScanResult
+        ``.manifest`` (one row per utterance, sorted by path) and ``.skipped``.
+
+    Raises
+    ------
+    CorpusError
+        The path is missing, or holds no audio file that any layout recognises.
+    """
+    root = Path(os.path.abspath(Path(path).expanduser()))
+    if not root.exists():
+        raise CorpusError(f"{root}: no such file or folder")
+    if root.is_file():
+        if root.suffix.lower() == ".csv":
+            return csvfile.scan(root)
+        raise CorpusError(f"{root}: not a folder or a CSV manifest")
+    if (root / csvfile.MANIFEST_NAME).is_file():
+        return csvfile.scan(root / csvfile.MANIFEST_NAME)
+    return _scan_folder(root)
+
+
+def _scan_folder(root: Path) -> ScanResult:
+    """Label every audio file under ``root`` by the first convention that recognises it."""
+    files = audio_files(root)
+    if not files:
+        extensions = " ".join(sorted(AUDIO_EXTENSIONS))
+        raise CorpusError(f"{root}: no audio files ({extensions}) in this folder")
+    labelled, skipped, recognised = [], [], 0
+    for path in files:
+        try:
+            utterance = _label(path, root)
+        except Unlabelled as why:
+            recognised += 1
+            skipped.append((path, str(why)))
+            continue
+        if utterance is None:
+            skipped.append((path, _NO_CONVENTION))
+        else:
+            recognised += 1
+            labelled.append((path, utterance))
+    if not recognised:
+        raise CorpusError(f"{root}: no recognisable layout: none of its {len(files)} audio "
+                          "files follows a RAVDESS, CREMA-D, TESS, SAVEE or EmoDB name or sits "
+                          "in a folder named after an emotion (or give a CSV manifest)")
+    return build_result(labelled, skipped)
+
+
+def _label(path: Path, root: Path) -> Utterance | None:
+    """The first layout's reading of a file; ``None`` if no layout recognises it."""
+    for layout in FILE_NAME_LAYOUTS:
+        utterance = layout.parse(path)
+        if utterance is not None:
+            return utterance
+    return folder.parse(path, root)
