@@ -23,12 +23,13 @@ def synth_command(
     """Write a small SYNTHETIC corpus of speech-like audio with acted-emotion prosody.
 
     Seven emotions per speaker, 16-bit mono WAV at 16 kHz, a manifest.csv and a README.txt.
-    It is machine-made, not recordings of people: use it to try and test sera, not to
-    judge how well it recognises emotion.
+
+    Machine-made, not recordings of people: for trying and testing sera, not for judging it.
     """
     from sera.corpora.synth import CORPUS, synthesize
 
-    manifest = synthesize(out_dir, speakers=speakers, per_emotion=per_emotion, seed=seed)
+    manifest = synthesize(out_dir, speakers=speakers, per_emotion=per_emotion, seed=seed,
+                          progress=True)
     summary = {
         "out_dir": str(out_dir.resolve()),
         "manifest": str((out_dir / "manifest.csv").resolve()),

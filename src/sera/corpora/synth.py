@@ -72,6 +72,7 @@ well above chance but well short of perfect (``tests/test_synth.py`` measures it
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from dataclasses import dataclass, field, fields
@@ -80,6 +81,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import soundfile as sf
+from rich.console import Console
+from rich.progress import track
 from scipy import signal
 
 from sera.errors import CorpusError
@@ -241,7 +244,8 @@ class Sentence:
 
 
 def synthesize(out_dir: str | os.PathLike, speakers: int = 8, per_emotion: int = 6,
-               seed: int = 0, sample_rate: int = SAMPLE_RATE) -> pd.DataFrame:
+               seed: int = 0, sample_rate: int = SAMPLE_RATE, *,
+               progress: bool = False) -> pd.DataFrame:
     """Write the synthetic corpus and return its manifest.
 
     Writes ``out_dir/<speaker>/<speaker>_<emotion>_<nn>.wav`` (16-bit mono WAV),
@@ -262,6 +266,8 @@ def synthesize(out_dir: str | os.PathLike, speakers: int = 8, per_emotion: int =
         Non-negative seed of every random choice.
     sample_rate : int
         Rate of the WAV files, Hz (at least 11025, so that F5 and frication fit).
+    progress : bool
+        Show a progress bar on stderr.
 
     Returns
     -------
@@ -287,25 +293,28 @@ def synthesize(out_dir: str | os.PathLike, speakers: int = 8, per_emotion: int =
     if out_dir.exists() and not out_dir.is_dir():
         raise CorpusError(f"{out_dir}: exists and is not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
+    # A manifest only ever describes a complete corpus: an old one goes first, the new one
+    # is written last and atomically.
+    (out_dir / "manifest.csv").unlink(missing_ok=True)
 
     voices = [make_speaker(index, seed) for index in range(speakers)]
     sentences = [make_sentence(index, seed) for index in range(per_emotion)]
-    rows = []
-    for speaker_index, speaker in enumerate(voices):
+    for speaker in voices:
         (out_dir / speaker.id).mkdir(exist_ok=True)
-        for emotion_index, emotion in enumerate(LABELS):
-            for number, sentence in enumerate(sentences):
-                rng = np.random.default_rng([seed, 2, speaker_index, emotion_index, number])
-                y = render(sentence, speaker, emotion, rng, sample_rate)
-                relative = f"{speaker.id}/{speaker.id}_{emotion}_{number:02d}.wav"
-                sf.write(out_dir / relative, y, sample_rate, subtype="PCM_16", format="WAV")
-                rows.append((relative, CORPUS, speaker.id, speaker.gender, emotion,
-                             sentence.id))
+    clips = itertools.product(enumerate(voices), enumerate(LABELS), enumerate(sentences))
+    rows = []
+    for (speaker_index, speaker), (emotion_index, emotion), (number, sentence) in track(
+            clips, total=speakers * len(LABELS) * per_emotion, description="synthetic corpus",
+            console=Console(stderr=True), disable=not progress):
+        rng = np.random.default_rng([seed, 2, speaker_index, emotion_index, number])
+        y = render(sentence, speaker, emotion, rng, sample_rate)
+        relative = f"{speaker.id}/{speaker.id}_{emotion}_{number:02d}.wav"
+        sf.write(out_dir / relative, y, sample_rate, subtype="PCM_16", format="WAV")
+        rows.append((relative, CORPUS, speaker.id, speaker.gender, emotion, sentence.id))
 
     manifest = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
     (out_dir / "README.txt").write_text(_readme(speakers, per_emotion, seed, sample_rate,
                                                 len(manifest)))
-    # Written last and atomically: a manifest only ever describes a complete corpus.
     partial = out_dir / "manifest.csv.partial"
     manifest.to_csv(partial, index=False, lineterminator="\n")
     os.replace(partial, out_dir / "manifest.csv")
@@ -408,9 +417,8 @@ def render(sentence: Sentence, speaker: Speaker, emotion: str, rng: np.random.Ge
 
     f0 = _f0_contour(frame_t, plan, speaker.f0_hz * p.f0_level,
                      p.f0_range * speaker.f0_liveliness, p.final_st, rng)
-    pulse, excitation = glottal_source(np.interp(t, frame_t, f0), sample_rate,
-                                       min(max(p.open_quotient + speaker.open_quotient, 0.3),
-                                           0.9),
+    open_quotient = float(np.clip(p.open_quotient + speaker.open_quotient, 0.3, 0.9))
+    pulse, excitation = glottal_source(np.interp(t, frame_t, f0), sample_rate, open_quotient,
                                        speaker.jitter + p.jitter, speaker.shimmer + p.shimmer,
                                        p.creak, rng)
     # Aspiration: noise that is strongest while the glottis is open.
@@ -602,7 +610,7 @@ def _timeline(sentence: Sentence, syllable_rate: float, rng: np.random.Generator
     durations *= speech / durations.sum()
 
     starts = lead + np.concatenate([[0.0], np.cumsum(durations)[:-1]])
-    times, voicing, noise, segments, syllables = [0.0], [0.0], [0.0], [], []
+    times, voicing, noise, segments, syllables = [], [], [], [], []
 
     def hold(start: float, end: float, voice: float, hiss: float, swell: bool = False) -> None:
         # Level held inside the segment, 12 ms (or a quarter of it) ramps at the edges. A
@@ -618,6 +626,7 @@ def _timeline(sentence: Sentence, syllable_rate: float, rng: np.random.Generator
             voicing.extend([voice, voice])
             noise.extend([hiss, hiss])
 
+    hold(0.0, lead, 0.0, 0.0)  # leading pause
     for (onset, vowel), start, dur, accent in zip(sentence.syllables, starts, durations,
                                                    accented, strict=True):
         vowel_start = start
@@ -639,9 +648,7 @@ def _timeline(sentence: Sentence, syllable_rate: float, rng: np.random.Generator
         syllables.append((start, vowel_start, start + dur, bool(accent)))
 
     duration = lead + speech + trail
-    times.append(duration)
-    voicing.append(0.0)
-    noise.append(0.0)
+    hold(lead + speech, duration, 0.0, 0.0)  # trailing pause
     return {"duration": duration, "times": np.array(times), "voicing": np.array(voicing),
             "noise": np.array(noise), "segments": segments, "speech": (lead, lead + speech),
             "syllables": syllables}
