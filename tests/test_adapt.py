@@ -1,0 +1,99 @@
+"""Adaptive normalisation: group statistics, shrinkage toward the training statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sera.adapt import Normalizer, subsample_statistics_augment
+
+
+def _speakers(seed=0, n_speakers=4, per_speaker=50, dim=3):
+    """Rows whose speaker shifts every feature by an offset far larger than the noise."""
+    rng = np.random.default_rng(seed)
+    offsets = rng.normal(0, 10, size=(n_speakers, dim))
+    X = np.concatenate([offsets[s] + rng.normal(0, 1, size=(per_speaker, dim))
+                        for s in range(n_speakers)])
+    groups = np.repeat([f"s{s}" for s in range(n_speakers)], per_speaker)
+    return X, groups, offsets
+
+
+def test_speaker_mode_std_is_the_pooled_within_speaker_spread():
+    X, groups, _ = _speakers()
+    normalizer = Normalizer.fit(X, groups, mode="speaker")
+    assert np.allclose(normalizer.std, 1.0, atol=0.15)  # the noise, not the speaker offsets
+    assert np.all(Normalizer.fit(X, mode="none").std > 3)  # global spread includes offsets
+
+
+def test_large_groups_are_normalised_by_their_own_statistics():
+    X, groups, _ = _speakers()
+    normalizer = Normalizer.fit(X, groups, mode="speaker", prior_weight=0.0)
+    Z = normalizer.transform(X, groups)
+    for g in np.unique(groups):
+        assert np.allclose(Z[groups == g].mean(axis=0), 0, atol=1e-5)
+        assert np.allclose(Z[groups == g].std(axis=0), 1, atol=1e-4)
+
+
+def test_one_clip_is_shrunk_almost_to_the_training_statistics():
+    X, groups, _ = _speakers()
+    normalizer = Normalizer.fit(X, groups, mode="speaker", prior_weight=10.0)
+    clip = X[:1] + 5.0
+    alone = normalizer.transform(clip, groups=["new"])
+    global_only = normalizer.transform(clip, adapt="none")
+    # n=1, k=10: the group mean moves 1/11 of the way toward the clip
+    expected_mean = (clip[0] + 10 * normalizer.mean) / 11
+    assert np.allclose(normalizer.statistics(clip)[0], expected_mean, rtol=1e-6)
+    assert np.allclose(alone, global_only * (10 / 11) / np.sqrt(10 / 11), rtol=1e-4)
+
+
+def test_shrinkage_weight_grows_with_the_group():
+    X, groups, offsets = _speakers()
+    normalizer = Normalizer.fit(X, groups, mode="speaker", prior_weight=10.0)
+    shifted = offsets[0] + 30.0 + np.random.default_rng(1).normal(0, 1, size=(40, 3))
+    distances = [np.abs(normalizer.statistics(shifted[:n])[0] - shifted[:n].mean(axis=0)).max()
+                 for n in (1, 5, 40)]
+    assert distances[0] > distances[1] > distances[2]
+
+
+def test_transform_keeps_row_order_and_dtype():
+    X, groups, _ = _speakers()
+    order = np.random.default_rng(3).permutation(len(X))
+    normalizer = Normalizer.fit(X, groups, mode="speaker")
+    Z = normalizer.transform(X, groups)
+    Z_shuffled = normalizer.transform(X[order], groups[order])
+    assert Z_shuffled.dtype == np.float32
+    assert np.allclose(Z_shuffled, Z[order], atol=1e-5)
+
+
+def test_config_round_trip():
+    X, groups, _ = _speakers()
+    normalizer = Normalizer.fit(X, groups, mode="speaker", prior_weight=4.0)
+    again = Normalizer.from_config(normalizer.to_config())
+    assert again.mode == "speaker" and again.prior_weight == 4.0
+    assert np.array_equal(again.transform(X, groups), normalizer.transform(X, groups))
+
+
+def test_bad_modes_and_groups_are_refused():
+    X, groups, _ = _speakers()
+    with pytest.raises(ValueError, match="unknown adaptation"):
+        Normalizer.fit(X, groups, mode="person")
+    with pytest.raises(ValueError, match="needs a group"):
+        Normalizer.fit(X, mode="speaker")
+    normalizer = Normalizer.fit(X, groups, mode="speaker")
+    with pytest.raises(ValueError, match="group ids"):
+        normalizer.transform(X, groups[:-1])
+
+
+def test_subsample_augment_is_seeded_and_lies_between_group_and_global():
+    X, groups, _ = _speakers()
+    y = np.arange(len(X)) % 7
+    normalizer = Normalizer.fit(X, groups, mode="speaker")
+    a, ya = subsample_statistics_augment(X, y, groups, normalizer, seed=0)
+    b, _ = subsample_statistics_augment(X, y, groups, normalizer, seed=0)
+    assert np.array_equal(a, b) and np.array_equal(ya, y)
+    full = normalizer.transform(X, groups)
+    glob = normalizer.transform(X, adapt="none")
+    # statistics from a few clips are noisier than the group's own but closer than none
+    err_sub = np.abs(a - full).mean()
+    err_glob = np.abs(glob - full).mean()
+    assert 0 < err_sub < err_glob
