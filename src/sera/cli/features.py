@@ -30,10 +30,10 @@ def features(
     result = scan(path)
     if result.skipped:
         err.print(f"{len(result.skipped)} file(s) skipped by the scan "
-                  f"(`sera corpus scan {path}` lists them)")
+                  f"(`sera corpus scan {path}` lists them)", markup=False, soft_wrap=True)
     table = extract_features(result.manifest, feature_set, out=out, workers=workers)
     dims = "x".join(map(str, table.shape))
     err.print(f"{out}: {len(table.frame)} rows x {dims} features '{feature_set.name}' "
-              f"({table.computed} computed, {table.reused} reused)")
+              f"({table.computed} computed, {table.reused} reused)", markup=False, soft_wrap=True)
     if report_failures(table.failures):
         raise typer.Exit(1)

@@ -1,0 +1,446 @@
+"""Named feature sets: what a model sees of an utterance.
+
+A :class:`FeatureSet` knows how to read a file (``load``: the set's own sample rate, window
+and silence trimming) and how to turn a waveform into a fixed-shape float32 array
+(``transform``: a pure function of the waveform). Its configuration (``to_config``) is plain
+JSON, so it travels into feature stores and model bundles and rebuilds the identical set with
+:func:`get_feature_set`.
+
+Sets:
+
+``seed``
+    The seed project's 2,376-value vector: 2.5 s from 0.6 s at 22,050 Hz, frames of 2048
+    with hop 512 (108 frames); zero-crossing rate (108), RMS (108), 20 MFCCs per frame (2,160,
+    frame by frame). Numerically librosa's ``zero_crossing_rate``, ``rms`` and ``mfcc``.
+``stats``
+    Functionals of every frame descriptor over the silence-trimmed clip at 16 kHz (497 values).
+``egemaps``
+    The 88 eGeMAPSv02 functionals computed by openSMILE.
+``logmel``
+    A fixed-size log-mel patch ``(64, 300)`` for CNNs: 3 s at 16 kHz, 25 ms / 10 ms frames.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from typing import Any, ClassVar
+
+import numpy as np
+
+from sera import audio
+from sera.errors import SeraError
+from sera.features import descriptors as fd
+
+
+class FeatureError(SeraError, ValueError):
+    """An unknown feature set or parameter, a configuration from another version, or a file
+    that is not a sera feature store."""
+
+
+class FeatureSet:
+    """Base class of the named feature sets.
+
+    Parameters
+    ----------
+    **params
+        Overrides of the set's :attr:`defaults`; each is converted to its default's type so
+        equal settings always give the same configuration (and the same feature-store key).
+
+    Attributes
+    ----------
+    name : str
+        The registry name.
+    version : int
+        Bumped whenever the computation changes, so stale stores and bundles are detected.
+    params : dict
+        The complete parameters, JSON-serialisable.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+    defaults: ClassVar[dict[str, Any]]
+
+    def __init__(self, **params: Any):
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            raise FeatureError(f"feature set '{self.name}' has no parameter "
+                                  f"{', '.join(map(repr, unknown))} "
+                                  f"(it takes {', '.join(self.defaults)})")
+        self.params = {key: type(default)(params.get(key, default))
+                       for key, default in self.defaults.items()}
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate (Hz) that :meth:`load` reads at and :meth:`transform` expects."""
+        return self.params["sample_rate"]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one utterance's output of :meth:`transform`."""
+        raise NotImplementedError
+
+    @property
+    def names(self) -> list[str]:
+        """One column name per value of the flattened output, in order."""
+        raise NotImplementedError
+
+    def load(self, path: str | os.PathLike) -> np.ndarray:
+        """Read a file at :attr:`sample_rate` with the set's own window or trimming.
+
+        Raises
+        ------
+        AudioError
+            For anything that is not usable audio.
+        """
+        return audio.load(path, sr=self.sample_rate)
+
+    def transform(self, y: np.ndarray) -> np.ndarray:
+        """Features of a mono waveform at :attr:`sample_rate`: float32, :attr:`shape`, finite."""
+        raise NotImplementedError
+
+    def extract(self, path: str | os.PathLike) -> np.ndarray:
+        """``transform(load(path))``."""
+        return self.transform(self.load(path))
+
+    def to_config(self) -> dict[str, Any]:
+        """``{"name", "version", "params"}``: plain JSON that rebuilds this set."""
+        return {"name": self.name, "version": self.version, "params": dict(self.params)}
+
+    @staticmethod
+    def from_config(config: dict[str, Any]) -> FeatureSet:
+        """Rebuild a set from :meth:`to_config` output.
+
+        Raises
+        ------
+        FeatureError
+            Unknown name or parameter, or a version this sera does not compute.
+        """
+        name = config.get("name")
+        cls = _lookup(name)
+        if config.get("version", cls.version) != cls.version:
+            raise FeatureError(f"feature set '{name}' version {config['version']} was "
+                                  f"computed by another sera; this one computes version "
+                                  f"{cls.version}")
+        return cls(**config.get("params", {}))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FeatureSet) and self.to_config() == other.to_config()
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.to_config(), sort_keys=True))
+
+    def __repr__(self) -> str:
+        return f"get_feature_set({self.name!r}, **{self.params!r})"
+
+
+class SeedFeatures(FeatureSet):
+    """The seed's exact vector: ``[zcr (108), rms (108), mfcc (108 frames x 20)]``.
+
+    ``load`` reads ``duration`` seconds from ``offset`` at 22,050 Hz (soxr HQ, as
+    ``librosa.load``), zero-padding short clips; ``transform`` pads or cuts any waveform to
+    ``duration`` first. The MFCCs are laid out frame by frame (``mfcc.T.ravel()``), as the seed
+    did. Not level-invariant: the seed was not.
+    """
+
+    name = "seed"
+    defaults = {"sample_rate": 22050, "offset": 0.6, "duration": 2.5, "n_fft": 2048,
+                "hop": 512, "n_mfcc": 20}
+
+    @property
+    def n_frames(self) -> int:
+        """Frames per clip: 108 with the seed's settings."""
+        return 1 + int(round(self.params["duration"] * self.sample_rate)) // self.params["hop"]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return ((2 + self.params["n_mfcc"]) * self.n_frames,)
+
+    @property
+    def names(self) -> list[str]:
+        frames = range(self.n_frames)
+        return ([f"zcr_t{t:03d}" for t in frames] + [f"rms_t{t:03d}" for t in frames]
+                + [f"mfcc_t{t:03d}_c{c:02d}" for t in frames
+                   for c in range(self.params["n_mfcc"])])
+
+    def load(self, path: str | os.PathLike) -> np.ndarray:
+        p = self.params
+        return audio.load(path, sr=self.sample_rate, offset=p["offset"], duration=p["duration"],
+                          pad=True)
+
+    def transform(self, y: np.ndarray) -> np.ndarray:
+        p, sr = self.params, self.sample_rate
+        y = audio.window(np.asarray(y, dtype=np.float32), sr, 0.0, p["duration"], pad=True)
+        power = fd.stft_power(y, p["n_fft"], p["hop"])
+        mfcc = fd.mfcc(fd.mel_spectrogram(power, sr), p["n_mfcc"])
+        return np.concatenate([fd.zero_crossing_rate(y, p["n_fft"], p["hop"]),
+                               fd.rms(y, p["n_fft"], p["hop"]),
+                               mfcc.T.ravel()]).astype(np.float32)
+
+
+#: Frame-descriptor tracks of the ``stats`` set that share the STFT's frames, in column order.
+STATS_TRACKS: tuple[str, ...] = (
+    "zcr", "energy", "energy_entropy", "rms_db", "spectral_centroid", "spectral_spread",
+    "spectral_entropy", "spectral_flux", "spectral_rolloff",
+)
+
+#: Functionals of each track in the ``stats`` set, in column order.
+STATS_FUNCTIONALS: tuple[str, ...] = ("mean", "std", "p10", "p50", "p90", "iqr", "slope",
+                                      "delta")
+
+#: Pitch classes of the chroma rows.
+PITCH_CLASSES: tuple[str, ...] = ("C", "Cs", "D", "Ds", "E", "F", "Fs", "G", "Gs", "A", "As",
+                                  "B")
+
+
+class StatsFeatures(FeatureSet):
+    """Functionals of every frame descriptor, from one STFT of the silence-trimmed clip.
+
+    ``load`` reads the whole file at 16 kHz and trims leading and trailing audio more than
+    ``trim_db`` below the loudest frame. ``transform`` scales the waveform to a peak of 1, so
+    every value is invariant to gain; frames are ``n_fft`` (32 ms) long with hop ``hop``
+    (10 ms).
+
+    Tracks (one value per frame):
+
+    - ``zcr``: zero-crossing rate; ``energy``: mean square of the peak-normalised frame;
+      ``energy_entropy``: entropy (bits) of 10 sub-frame energies; ``rms_db``: frame RMS in dB
+      relative to the loudest frame (floored at -80).
+    - ``spectral_centroid``, ``spectral_spread``, ``spectral_rolloff`` (85 %): Hz, from the
+      magnitude spectrum; ``spectral_entropy``: entropy (bits) of the power in 10 equal bands;
+      ``spectral_flux``: change of the sum-normalised magnitude spectrum from the previous frame.
+    - ``chroma_C`` ... ``chroma_B``: chromagram (A440 tuning), each frame scaled to a maximum of 1.
+    - ``mfcc00`` ... ``mfcc19``: MFCCs over ``n_mels`` bands; ``dmfcc00`` ...: their deltas
+      (9-frame Savitzky-Golay, ``librosa.feature.delta``).
+    - ``f0``: YIN pitch in semitones above 27.5 Hz, over *voiced* frames only: frames whose
+      normalised autocorrelation at the YIN period reaches ``voicing_threshold`` and whose
+      level is within ``trim_db`` of the loudest frame.
+
+    Functionals of each track, columns ``<track>_<functional>``: ``mean``, ``std``, ``p10``,
+    ``p50``, ``p90`` (percentiles), ``iqr`` (75th minus 25th percentile), ``slope``
+    (least-squares trend per second) and ``delta`` (mean absolute change between consecutive
+    frames). With fewer than two voiced frames every ``f0_*`` is 0. A last column,
+    ``voiced_fraction``, is the share of voiced frames.
+    """
+
+    name = "stats"
+    defaults = {"sample_rate": 16000, "n_fft": 512, "hop": 160, "n_mels": 40, "n_mfcc": 20,
+                "trim_db": 40.0, "f0_min": 60.0, "f0_max": 600.0, "pitch_frame": 1024,
+                "voicing_threshold": 0.5}
+
+    @property
+    def tracks(self) -> list[str]:
+        """Track names in column order."""
+        n = self.params["n_mfcc"]
+        return (list(STATS_TRACKS) + [f"chroma_{pc}" for pc in PITCH_CLASSES]
+                + [f"mfcc{c:02d}" for c in range(n)] + [f"dmfcc{c:02d}" for c in range(n)]
+                + ["f0"])
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.tracks) * len(STATS_FUNCTIONALS) + 1,)
+
+    @property
+    def names(self) -> list[str]:
+        return [f"{track}_{fn}" for track in self.tracks for fn in STATS_FUNCTIONALS] + [
+            "voiced_fraction"]
+
+    def load(self, path: str | os.PathLike) -> np.ndarray:
+        return trim_silence(audio.load(path, sr=self.sample_rate), self.params["trim_db"],
+                            self.params["n_fft"], self.params["hop"])
+
+    def transform(self, y: np.ndarray) -> np.ndarray:
+        import librosa
+
+        p, sr = self.params, self.sample_rate
+        n_fft, hop = p["n_fft"], p["hop"]
+        y = _peak_normalize(y)
+        power = fd.stft_power(y, n_fft, hop)
+        magnitude = np.sqrt(power)
+        frame_energy = fd.energy(y, n_fft, hop)
+        rms_db = fd.power_to_db(frame_energy, ref=frame_energy.max())
+        centroid = fd.spectral_centroid(magnitude, sr)
+        mfcc = fd.mfcc(fd.mel_spectrogram(power, sr, p["n_mels"]), p["n_mfcc"])
+        tracks = np.vstack([
+            fd.zero_crossing_rate(y, n_fft, hop), frame_energy, fd.energy_entropy(y, n_fft, hop),
+            rms_db, centroid, fd.spectral_spread(magnitude, sr, centroid),
+            fd.spectral_entropy(power), fd.spectral_flux(magnitude),
+            fd.spectral_rolloff(magnitude, sr), fd.chroma(power, sr), mfcc,
+            librosa.feature.delta(mfcc, width=9, mode="nearest"),
+        ])
+        times = np.arange(tracks.shape[1]) * hop / sr
+
+        f0 = librosa.yin(y, fmin=p["f0_min"], fmax=p["f0_max"], sr=sr,
+                         frame_length=p["pitch_frame"], hop_length=hop)
+        periodic = fd.periodicity(y, sr / f0, p["pitch_frame"], hop) >= p["voicing_threshold"]
+        voiced = periodic & (rms_db > -p["trim_db"])
+        semitones = 12 * np.log2(f0[voiced] / 27.5)
+        f0_stats = (functionals(semitones[None, :], times[voiced])[0] if voiced.sum() > 1
+                    else np.zeros(len(STATS_FUNCTIONALS)))
+        return np.concatenate([functionals(tracks, times).ravel(), f0_stats,
+                               [voiced.mean()]]).astype(np.float32)
+
+
+def functionals(tracks: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The :data:`STATS_FUNCTIONALS` of each row of ``tracks``.
+
+    Parameters
+    ----------
+    tracks : np.ndarray
+        ``(n_tracks, n_frames)``, ``n_frames >= 1``.
+    times : np.ndarray
+        Time (s) of each frame, for the slope.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_tracks, 8)``: mean, std, p10, p50, p90, interquartile range, slope (per second),
+        mean absolute delta.
+    """
+    tracks = np.asarray(tracks, dtype=np.float64)
+    centred_t = times - times.mean()
+    spread = np.sum(centred_t**2)
+    slope = tracks @ centred_t / spread if spread > 0 else np.zeros(tracks.shape[0])
+    delta = (np.abs(np.diff(tracks, axis=1)).mean(axis=1) if tracks.shape[1] > 1
+             else np.zeros(tracks.shape[0]))
+    p10, p25, p50, p75, p90 = np.percentile(tracks, [10, 25, 50, 75, 90], axis=1)
+    return np.column_stack([tracks.mean(axis=1), tracks.std(axis=1), p10, p50, p90, p75 - p25,
+                            slope, delta])
+
+
+class EgemapsFeatures(FeatureSet):
+    """The 88 eGeMAPSv02 functionals of the whole clip, by openSMILE.
+
+    ``load`` reads the whole file at 16 kHz without trimming (eGeMAPS finds voiced and
+    unvoiced regions itself). Column names are openSMILE's.
+    """
+
+    name = "egemaps"
+    defaults = {"sample_rate": 16000}
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.names),)
+
+    @property
+    def names(self) -> list[str]:
+        return list(_smile().feature_names)
+
+    def transform(self, y: np.ndarray) -> np.ndarray:
+        values = _smile().process_signal(np.asarray(y, dtype=np.float32), self.sample_rate)
+        return values.to_numpy(dtype=np.float32)[0]
+
+
+@lru_cache(maxsize=1)
+def _smile():
+    """One openSMILE extractor per process: building it parses the config (slow)."""
+    import opensmile
+
+    return opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
+                           feature_level=opensmile.FeatureLevel.Functionals)
+
+
+class LogmelFeatures(FeatureSet):
+    """A fixed-size log-mel patch ``(n_mels, frames)`` for CNNs.
+
+    ``load`` reads the whole file at 16 kHz and trims leading and trailing audio more than
+    ``trim_db`` below the loudest frame. ``transform`` computes ``n_mels`` mel bands over
+    ``win_length`` (25 ms) Hann windows every ``hop`` (10 ms), in dB relative to the patch's
+    loudest cell and floored ``floor_db`` below it (so gain does not change it), then fits
+    the time axis to ``frames = duration * sample_rate / hop`` (300 for 3 s): longer clips
+    keep their centre, shorter ones are centred and padded on both sides with the floor.
+    """
+
+    name = "logmel"
+    defaults = {"sample_rate": 16000, "n_mels": 64, "n_fft": 512, "win_length": 400,
+                "hop": 160, "fmin": 0.0, "fmax": 8000.0, "duration": 3.0, "trim_db": 40.0,
+                "floor_db": 80.0}
+
+    @property
+    def n_frames(self) -> int:
+        """Frames per patch."""
+        return int(round(self.params["duration"] * self.sample_rate / self.params["hop"]))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.params["n_mels"], self.n_frames)
+
+    @property
+    def names(self) -> list[str]:
+        return [f"logmel_m{m:02d}_t{t:03d}" for m in range(self.params["n_mels"])
+                for t in range(self.n_frames)]
+
+    def load(self, path: str | os.PathLike) -> np.ndarray:
+        return trim_silence(audio.load(path, sr=self.sample_rate), self.params["trim_db"],
+                            self.params["win_length"], self.params["hop"])
+
+    def transform(self, y: np.ndarray) -> np.ndarray:
+        p = self.params
+        power = fd.stft_power(np.asarray(y, dtype=np.float32), p["n_fft"], p["hop"],
+                              win_length=p["win_length"])
+        mel = fd.mel_spectrogram(power, self.sample_rate, p["n_mels"], p["fmin"], p["fmax"])
+        db = fd.power_to_db(mel, ref=float(mel.max()), top_db=p["floor_db"])
+        return fit_frames(db, self.n_frames, fill=float(db.min())).astype(np.float32)
+
+
+def fit_frames(x: np.ndarray, frames: int, fill: float) -> np.ndarray:
+    """Centre-crop or centre-pad (with ``fill``) the last axis of ``x`` to ``frames``."""
+    excess = x.shape[-1] - frames
+    if excess >= 0:
+        return x[..., excess // 2:excess // 2 + frames]
+    before = -excess // 2
+    return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(before, -excess - before)],
+                  constant_values=fill)
+
+
+def trim_silence(y: np.ndarray, trim_db: float, frame_length: int, hop: int) -> np.ndarray:
+    """Drop leading and trailing audio whose frames are ``trim_db`` below the loudest frame."""
+    import librosa
+
+    return librosa.effects.trim(y, top_db=trim_db, frame_length=frame_length,
+                                hop_length=hop)[0]
+
+
+def _peak_normalize(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float32)
+    peak = float(np.abs(y).max(initial=0.0))
+    return y / peak if peak > 0 else y
+
+
+#: Every named feature set, by name.
+FEATURE_SETS: dict[str, type[FeatureSet]] = {
+    cls.name: cls for cls in (SeedFeatures, StatsFeatures, EgemapsFeatures, LogmelFeatures)
+}
+
+
+def get_feature_set(name_or_config: str | dict[str, Any] | FeatureSet,
+                    **params: Any) -> FeatureSet:
+    """The feature set named, or described by a :meth:`FeatureSet.to_config` dict.
+
+    Parameters
+    ----------
+    name_or_config : str, dict or FeatureSet
+        ``"seed"``, ``"stats"``, ``"egemaps"``, ``"logmel"``; a configuration; or a set.
+    **params
+        Parameter overrides.
+
+    Raises
+    ------
+    FeatureError
+        Unknown name or parameter.
+    """
+    if isinstance(name_or_config, FeatureSet):
+        name_or_config = name_or_config.to_config()
+    if isinstance(name_or_config, dict):
+        config = dict(name_or_config)
+        config["params"] = {**config.get("params", {}), **params}
+        return FeatureSet.from_config(config)
+    return _lookup(name_or_config)(**params)
+
+
+def _lookup(name: object) -> type[FeatureSet]:
+    if name not in FEATURE_SETS:
+        raise FeatureError(f"unknown feature set {name!r}; choose from "
+                              f"{', '.join(FEATURE_SETS)}")
+    return FEATURE_SETS[name]

@@ -1,0 +1,481 @@
+"""The feature store: a manifest's features in one Parquet file, computed in parallel, cached.
+
+Layout of the file (the column contract of DESIGN.md): the manifest columns (``path``
+absolute, ``corpus``, ``speaker``, ``gender``, ``emotion``, ``intensity``, ``text``), then
+``sha1`` (of the file's bytes) and ``augment`` (``"none"`` for an original, else the
+augmentation kind), then one float32 column per feature value in the set's order, and nothing
+after. The Parquet metadata key ``sera`` holds JSON: format and version, the sera version, the
+feature set's configuration and output shape, the augmentation settings, whether the run
+finished, and the files that failed.
+
+A row is keyed by the file's content hash, the feature configuration and the augmentation
+kind: a second run over the same store reuses every row whose key still matches and computes
+only what changed. The file is rewritten atomically (temporary file in the same folder, fsync,
+``os.replace``) at the end and every :data:`CHECKPOINT_SECONDS` during a long run, so a run
+that is killed leaves a valid store holding what it had finished, and the next run resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import sera
+from sera.corpora import COLUMNS as MANIFEST_COLUMNS
+from sera.errors import AudioError, SeraError
+from sera.features.sets import FeatureError, FeatureSet, get_feature_set
+
+#: Columns between the manifest's and the features: content hash and augmentation kind.
+ROW_COLUMNS: tuple[str, ...] = (*MANIFEST_COLUMNS, "sha1", "augment")
+
+#: The ``augment`` value of an original (not augmented) utterance.
+ORIGINAL = "none"
+
+#: Parquet metadata key of the store's JSON description.
+METADATA_KEY = b"sera"
+FORMAT = "sera-features"
+FORMAT_VERSION = 1
+
+#: Least time between two checkpoint writes of a long run, in seconds.
+CHECKPOINT_SECONDS = 30.0
+
+#: Rewriting the store may take at most this share of a run's time: a checkpoint waits at
+#: least ``CHECKPOINT_COST_RATIO`` times as long as the previous write took.
+CHECKPOINT_COST_RATIO = 10.0
+
+#: Most files in one task handed to a worker process (amortises inter-process overhead).
+TASK_FILES = 8
+
+#: Modules the worker processes' server imports once (librosa loads them lazily).
+WORKER_PRELOAD = ("librosa.core.audio", "librosa.core.spectrum", "librosa.core.pitch",
+                  "librosa.filters", "librosa.feature", "librosa.effects")
+
+
+class Augmentation(Protocol):
+    """What :func:`extract_features` needs of an augmenter (e.g. :class:`sera.augment.Augmenter`).
+
+    ``augment(y, sr, kind, key)`` must be deterministic in ``(kind, key)``; the key passed is
+    the file's path. A JSON-serialisable ``params`` attribute, when present, identifies the
+    settings so cached augmented rows can be reused; without it they are always recomputed.
+    """
+
+    kinds: tuple[str, ...]
+
+    def augment(self, y: np.ndarray, sr: int, kind: str, key: str) -> np.ndarray: ...
+
+
+@dataclass
+class FeatureTable:
+    """Features of a manifest, one row per utterance (and per augmented copy).
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        :data:`ROW_COLUMNS`, then the float32 feature columns.
+    failures : list of (str, str)
+        ``(path, problem)`` for each file that could not be processed.
+    meta : dict
+        The store's description (see the module docstring).
+    computed, reused : int
+        Rows computed, and rows taken from the existing store, by the run that made the table
+        (0 for a table read from disk).
+    """
+
+    frame: pd.DataFrame
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    computed: int = 0
+    reused: int = 0
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The feature columns, in order."""
+        return list(self.frame.columns[len(ROW_COLUMNS):])
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one row's features (e.g. ``(2376,)`` or ``(64, 300)``)."""
+        return tuple(self.meta["shape"])
+
+    @property
+    def X(self) -> np.ndarray:
+        """Features as float32 ``(n_rows, *shape)``."""
+        values = self.frame[self.feature_names].to_numpy(dtype=np.float32)
+        return values.reshape(len(self.frame), *self.shape)
+
+    @property
+    def feature_set(self) -> FeatureSet:
+        """The feature set that computed the table."""
+        return get_feature_set(self.meta["feature_set"])
+
+
+def extract_features(manifest: pd.DataFrame, feature_set: str | dict | FeatureSet, *,
+                     out: str | os.PathLike | None = None, workers: int = 1,
+                     augment: Augmentation | None = None,
+                     progress: bool = True) -> FeatureTable:
+    """Compute (or reuse) the features of every utterance of a manifest.
+
+    Parameters
+    ----------
+    manifest : pandas.DataFrame
+        At least a ``path`` column; the other manifest columns are carried over where present.
+    feature_set : str, dict or FeatureSet
+        Anything :func:`sera.features.get_feature_set` accepts.
+    out : path, optional
+        The Parquet store to reuse and (atomically) update; afterwards it holds exactly this
+        run's rows. With another feature configuration nothing in it is reused.
+    workers : int
+        Processes; 1 computes in this process.
+    augment : Augmentation, optional
+        Adds one row per file and ``augment.kinds`` entry: the features of the augmented
+        waveform (only give it training utterances).
+    progress : bool
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    FeatureTable
+        Rows in manifest order (each original followed by its augmented copies).
+
+    Raises
+    ------
+    FeatureError
+        ``out`` exists but is not a sera feature store, or the manifest has no ``path``.
+    """
+    feature_set = get_feature_set(feature_set)
+    rows = _manifest_rows(manifest)
+    kinds = (ORIGINAL, *(augment.kinds if augment is not None else ()))
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "sera_version": sera.__version__,
+            "feature_set": feature_set.to_config(), "shape": list(feature_set.shape),
+            "augment": _augment_meta(augment), "complete": False, "failures": []}
+    out = Path(out) if out is not None else None
+    cached = _read_cache(out, meta) if out is not None and out.exists() else {}
+
+    hashes = [_sha1(path) for path in rows["path"]]
+    vectors: dict[tuple[int, str], np.ndarray] = {}
+    for i, digest in enumerate(hashes):
+        for kind in kinds:
+            if (digest, kind) in cached:
+                vectors[i, kind] = cached[digest, kind]
+    reused = len(vectors)
+    todo = [(i, path, tuple(k for k in kinds if (i, k) not in vectors))
+            for i, path in enumerate(rows["path"])
+            if any((i, k) not in vectors for k in kinds)]
+    kinds_todo = {i: todo_kinds for i, _, todo_kinds in todo}
+    failures: dict[int, str] = {}
+
+    def table(complete: bool) -> pa.Table:
+        meta.update(complete=complete, failures=[[rows["path"][i], failures[i]]
+                                                 for i in sorted(failures)])
+        return _arrow_table(rows, hashes, kinds, vectors, feature_set.names, meta)
+
+    checkpoint = _Checkpoint(out)
+    with (_progress_bar(progress, feature_set.name, len(todo), reused) as advance,
+          closing(_compute(todo, feature_set, augment, workers)) as results):
+        try:
+            for i, result in results:
+                if isinstance(result, str):
+                    failures[i] = result
+                else:
+                    vectors.update(zip([(i, kind) for kind in kinds_todo[i]], result,
+                                       strict=True))
+                advance()
+                if checkpoint.due():
+                    checkpoint.write(table(complete=False))
+        except BaseException:
+            # Keep what is done (Ctrl-C, a bug): the next run resumes from it.
+            if out is not None:
+                checkpoint.write(table(complete=False))
+            raise
+    final = table(complete=True)
+    if out is not None:
+        checkpoint.write(final)
+    return FeatureTable(frame=final.to_pandas(), failures=list(map(tuple, meta["failures"])),
+                        meta=meta, computed=len(vectors) - reused, reused=reused)
+
+
+def read_features(path: str | os.PathLike) -> FeatureTable:
+    """Read a feature store written by :func:`extract_features`.
+
+    Raises
+    ------
+    FeatureError
+        Missing, unreadable, or not a sera feature store.
+    """
+    meta = _read_meta(Path(path))
+    table = pq.read_table(path)
+    return FeatureTable(frame=table.to_pandas(), failures=list(map(tuple, meta["failures"])),
+                        meta=meta)
+
+
+class _Extractor:
+    """Loads a file once and computes the features of it and of its augmented copies."""
+
+    def __init__(self, feature_set: FeatureSet, augment: Augmentation | None):
+        self.feature_set = feature_set
+        self.augment = augment
+
+    def __call__(self, batch: list[tuple[int, str, tuple[str, ...]]]
+                 ) -> list[tuple[int, list[np.ndarray] | str]]:
+        """``(row, vectors in kind order)`` per file, or ``(row, problem)`` if it failed."""
+        return [(i, self._guarded(path, kinds)) for i, path, kinds in batch]
+
+    def _guarded(self, path: str, kinds: tuple[str, ...]) -> list[np.ndarray] | str:
+        # A batch goes on past any bad file: whatever a file makes a library raise becomes
+        # that file's one-line problem.
+        try:
+            return self.extract(path, kinds)
+        except SeraError as err:
+            return getattr(err, "problem", str(err))
+        except Exception as err:
+            return f"{type(err).__name__}: {_first_line(err)}"
+
+    def extract(self, path: str, kinds: tuple[str, ...]) -> list[np.ndarray]:
+        """Flattened float32 features of ``path`` for each kind (``"none"``: the original)."""
+        fs = self.feature_set
+        y = fs.load(path)
+        vectors = []
+        for kind in kinds:
+            wave = y if kind == ORIGINAL else self.augment.augment(y, fs.sample_rate, kind, path)
+            x = np.asarray(fs.transform(wave), dtype=np.float32).reshape(-1)
+            if not np.isfinite(x).all():
+                copy = "" if kind == ORIGINAL else f" of the {kind} copy"
+                raise AudioError(path, f"{int((~np.isfinite(x)).sum())} features{copy} "
+                                       f"are NaN or infinite")
+            vectors.append(x)
+        return vectors
+
+
+#: The extractor of a worker process, built once by :func:`_start_worker`.
+_WORKER: _Extractor | None = None
+
+
+def _start_worker(config: dict, augment: Augmentation | None) -> None:
+    from threadpoolctl import threadpool_limits
+
+    global _WORKER
+    # One BLAS/OpenMP thread per worker: the pool already uses the cores it is given.
+    threadpool_limits(1)
+    _WORKER = _Extractor(get_feature_set(config), augment)
+
+
+def _run_in_worker(batch):
+    return _WORKER(batch)
+
+
+def _compute(todo, feature_set: FeatureSet, augment: Augmentation | None, workers: int):
+    """Yield ``(row, vectors or problem)`` for every work item, in completion order."""
+    if workers <= 1 or len(todo) <= 1:
+        from threadpoolctl import threadpool_limits
+
+        extractor = _Extractor(feature_set, augment)
+        # The matrices are small: BLAS threads only add hand-offs, which stall for
+        # milliseconds when the cores are busy.
+        with threadpool_limits(1):
+            for item in todo:
+                yield from extractor([item])
+        return
+    size = max(1, min(TASK_FILES, len(todo) // (4 * workers)))
+    batches = [todo[start:start + size] for start in range(0, len(todo), size)]
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
+                               initializer=_start_worker,
+                               initargs=(feature_set.to_config(), augment))
+    futures = [pool.submit(_run_in_worker, batch) for batch in batches]
+    try:
+        for future in as_completed(futures):
+            yield from future.result()
+    except BrokenProcessPool:
+        raise FeatureError("a feature worker process died (a crash in a native library?); "
+                           "finished rows are kept, rerun with one worker to find the "
+                           "file") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Start worker processes clean, never by forking this one (forking a process that runs
+    BLAS or numba threads can deadlock).
+
+    The forkserver imports sera and librosa once and forks each worker from that, so workers
+    start in milliseconds, and librosa's numba kernels are compiled (or loaded from numba's
+    cache) once there rather than by every worker at the same time, which can corrupt the
+    cache. spawn (a fresh interpreter per worker) is the fallback where there is no forkserver.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # The server imports what the feature sets otherwise import on first use (seconds),
+    # so each worker forked from it starts ready.
+    context.set_forkserver_preload([__name__, *WORKER_PRELOAD])
+    return context
+
+
+class _Checkpoint:
+    """Atomic rewrites of the store: due at most every :data:`CHECKPOINT_SECONDS`, and
+    rarer when writing is slow (see :data:`CHECKPOINT_COST_RATIO`)."""
+
+    def __init__(self, out: Path | None):
+        self.out = out
+        self.last = time.monotonic()
+        self.cost = 0.0
+
+    def due(self) -> bool:
+        elapsed = time.monotonic() - self.last
+        return (self.out is not None
+                and elapsed >= max(CHECKPOINT_SECONDS, CHECKPOINT_COST_RATIO * self.cost))
+
+    def write(self, table: pa.Table) -> None:
+        start = time.monotonic()
+        _write_atomic(table, self.out)
+        self.last = time.monotonic()
+        self.cost = self.last - start
+
+
+def _write_atomic(table: pa.Table, out: Path) -> None:
+    """Write ``table`` to ``out`` so that ``out`` is always either the old or the new file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # A name of this process's own (not mkstemp's, whose file mode would be 0600).
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        # Dictionary encoding and statistics help the few text columns, not the features.
+        pq.write_table(table, tmp, use_dictionary=list(ROW_COLUMNS),
+                       write_statistics=list(ROW_COLUMNS))
+        with open(tmp, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    directory = os.open(out.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _arrow_table(rows: dict[str, list], hashes: list[str | None], kinds: tuple[str, ...],
+                 vectors: dict[tuple[int, str], np.ndarray], names: list[str],
+                 meta: dict) -> pa.Table:
+    """The store's table: every (row, kind) that has features, in manifest then kind order."""
+    keys = [(i, kind) for i in range(len(hashes)) for kind in kinds if (i, kind) in vectors]
+    columns = {name: pa.array([values[i] for i, _ in keys], type=pa.string())
+               for name, values in rows.items()}
+    columns["sha1"] = pa.array([hashes[i] for i, _ in keys], type=pa.string())
+    columns["augment"] = pa.array([kind for _, kind in keys], type=pa.string())
+    matrix = (np.stack([vectors[key] for key in keys], axis=1) if keys
+              else np.empty((len(names), 0), dtype=np.float32))
+    columns.update(zip(names, map(pa.array, matrix), strict=True))
+    return pa.Table.from_pydict(columns).replace_schema_metadata(
+        {METADATA_KEY: json.dumps(meta).encode()})
+
+
+def _read_meta(path: Path) -> dict:
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowException) as err:
+        raise FeatureError(f"{path}: not a readable Parquet file ({_first_line(err)})") from None
+    if METADATA_KEY not in metadata:
+        raise FeatureError(f"{path}: not a sera feature store (no '{METADATA_KEY.decode()}' "
+                           f"metadata)")
+    meta = json.loads(metadata[METADATA_KEY])
+    if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
+        raise FeatureError(f"{path}: feature store format {meta.get('format_version')!r} is not "
+                           f"{FORMAT} version {FORMAT_VERSION}")
+    return meta
+
+
+def _read_cache(out: Path, meta: dict) -> dict[tuple[str, str], np.ndarray]:
+    """Reusable rows of an existing store, by ``(sha1, kind)``: none if the feature
+    configuration differs; augmented ones only if the augmentation settings are known and equal.
+    """
+    old = _read_meta(out)
+    if old["feature_set"] != meta["feature_set"]:
+        return {}
+    same_augment = (meta["augment"] is not None and meta["augment"]["params"] is not None
+                    and old["augment"] is not None
+                    and old["augment"]["params"] == meta["augment"]["params"])
+    table = pq.read_table(out)
+    features = table.columns[len(ROW_COLUMNS):]
+    matrix = (np.column_stack([column.to_numpy() for column in features]) if table.num_rows
+              else np.empty((0, len(features)), dtype=np.float32))
+    return {(digest, kind): row
+            for digest, kind, row in zip(table["sha1"].to_pylist(), table["augment"].to_pylist(),
+                                         matrix, strict=True)
+            if digest is not None and (kind == ORIGINAL or same_augment)}
+
+
+def _augment_meta(augment: Augmentation | None) -> dict | None:
+    if augment is None:
+        return None
+    return {"kinds": list(augment.kinds), "params": getattr(augment, "params", None)}
+
+
+def _manifest_rows(manifest: pd.DataFrame) -> dict[str, list[str | None]]:
+    """The manifest columns as lists of str or None; ``path`` made absolute."""
+    if "path" not in manifest.columns:
+        raise FeatureError("the manifest has no 'path' column")
+    rows = {}
+    for name in MANIFEST_COLUMNS:
+        values = manifest[name].tolist() if name in manifest.columns else [None] * len(manifest)
+        rows[name] = [None if _missing(v) else str(v) for v in values]
+    rows["path"] = [os.path.abspath(path) for path in rows["path"]]
+    return rows
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _sha1(path: str) -> str | None:
+    """SHA-1 of a file's bytes; None if it cannot be read (loading it will say why)."""
+    digest = hashlib.sha1()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+@contextmanager
+def _progress_bar(enabled: bool, name: str, total: int, reused: int):
+    """A rich progress bar on stderr over the files to compute; yields its ``advance``."""
+    if not (enabled and total):
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    note = f" ({reused} rows cached)" if reused else ""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True)) as progress:
+        task = progress.add_task(f"features {name}{note}", total=total)
+        yield lambda: progress.advance(task)

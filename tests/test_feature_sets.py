@@ -1,0 +1,218 @@
+"""Named feature sets: the seed vector against librosa, the others by their contracts."""
+
+from __future__ import annotations
+
+import json
+
+import librosa
+import numpy as np
+import pytest
+import soundfile as sf
+
+from sera.errors import SeraError
+from sera.features import descriptors as fd
+from sera.features.sets import (
+    FEATURE_SETS,
+    FeatureError,
+    FeatureSet,
+    fit_frames,
+    get_feature_set,
+)
+
+SR16 = 16000
+
+
+def _harmonic(freq: float, seconds: float, sr: int = SR16) -> np.ndarray:
+    """A voiced-like tone: fundamental plus decaying harmonics."""
+    t = np.arange(int(seconds * sr)) / sr
+    y = sum(np.sin(2 * np.pi * k * freq * t) / k for k in range(1, 6))
+    return (0.2 * y).astype(np.float32)
+
+
+def _write(path, y: np.ndarray, sr: int = SR16):
+    sf.write(path, y, sr, subtype="FLOAT")
+    return path
+
+
+@pytest.fixture
+def silence_edged(tmp_path):
+    """0.5 s of digital silence, 1 s of a 220 Hz harmonic tone, 0.5 s of silence."""
+    silence = np.zeros(SR16 // 2, dtype=np.float32)
+    return _write(tmp_path / "edged.wav", np.concatenate([silence, _harmonic(220, 1.0), silence]))
+
+
+def _seed_oracle(y: np.ndarray) -> np.ndarray:
+    """The seed's vector computed by librosa, as the seed computed it."""
+    zcr = librosa.feature.zero_crossing_rate(y, frame_length=2048, hop_length=512)
+    rms = librosa.feature.rms(y=y, frame_length=2048, hop_length=512)
+    mfcc = librosa.feature.mfcc(y=y, sr=22050)
+    return np.concatenate([zcr[0], rms[0], np.ravel(mfcc.T)])
+
+
+def _assert_seed_matches(ours: np.ndarray, oracle: np.ndarray) -> None:
+    assert ours.shape == oracle.shape == (2376,)
+    assert ours.dtype == np.float32
+    np.testing.assert_array_equal(ours[:108], oracle[:108].astype(np.float32))  # ZCR exact
+    np.testing.assert_allclose(ours[108:216], oracle[108:216], rtol=1e-5, atol=1e-8)
+    mfcc = oracle[216:]
+    np.testing.assert_allclose(ours[216:], mfcc, rtol=0, atol=1e-4 * np.abs(mfcc).max())
+
+
+def test_seed_vector_matches_librosa_on_real_speech(ravdess_dir):
+    seed = get_feature_set("seed")
+    paths = sorted(ravdess_dir.glob("Actor_*/*.flac"))
+    for path in (paths[0], paths[500], paths[-1]):
+        y = seed.load(path)
+        seed_loader, sr = librosa.load(path, offset=0.6, duration=2.5)  # what the seed ran
+        assert sr == seed.sample_rate
+        np.testing.assert_allclose(y, seed_loader, rtol=0, atol=1e-6)
+        _assert_seed_matches(seed.transform(y), _seed_oracle(y))
+
+
+def test_seed_vector_of_a_short_tone_is_zero_padded(tone_wav):
+    seed = get_feature_set("seed")
+    y = seed.load(tone_wav)  # 1.5 s file: 0.9 s after the 0.6 s offset, padded to 2.5 s
+    assert y.shape == (55125,)
+    assert not y[int(0.95 * 22050):].any()
+    x = seed.extract(tone_wav)
+    _assert_seed_matches(x, _seed_oracle(y))
+    rms = x[108:216]
+    assert rms[-5:].max() == 0.0 and rms[:30].min() > 0.1
+
+
+def test_seed_layout_is_frame_major():
+    seed = get_feature_set("seed")
+    names = seed.names
+    assert len(names) == len(set(names)) == 2376
+    assert names[216:219] == ["mfcc_t000_c00", "mfcc_t000_c01", "mfcc_t000_c02"]
+    assert names[236] == "mfcc_t001_c00"
+    y = _harmonic(300, 2.5, 22050)
+    mfcc = fd.mfcc(fd.mel_spectrogram(fd.stft_power(y, 2048, 512), 22050))
+    np.testing.assert_allclose(seed.transform(y)[236:256], mfcc[:, 1], rtol=1e-6)
+
+
+def test_stats_names_and_shape():
+    stats = get_feature_set("stats")
+    assert len(stats.names) == len(set(stats.names)) == stats.shape[0] == 62 * 8 + 1
+    assert {"zcr_mean", "rms_db_p90", "chroma_Cs_std", "mfcc19_slope", "dmfcc00_delta",
+            "f0_p50", "f0_iqr", "voiced_fraction"} <= set(stats.names)
+
+
+def test_stats_trims_silence_and_tracks_pitch(silence_edged):
+    stats = get_feature_set("stats")
+    y = stats.load(silence_edged)
+    assert abs(len(y) / SR16 - 1.0) < 0.05
+    values = dict(zip(stats.names, stats.transform(y), strict=True))
+    assert values["f0_p50"] == pytest.approx(12 * np.log2(220 / 27.5), abs=0.3)
+    assert values["f0_std"] < 0.5
+    assert values["voiced_fraction"] > 0.9
+
+
+def test_stats_of_noise_is_unvoiced_and_finite():
+    stats = get_feature_set("stats")
+    noise = 0.1 * np.random.default_rng(0).standard_normal(SR16).astype(np.float32)
+    x = stats.transform(noise)
+    values = dict(zip(stats.names, x, strict=True))
+    assert values["voiced_fraction"] < 0.2
+    assert np.isfinite(x).all() and x.dtype == np.float32
+
+
+def test_stats_are_invariant_to_gain(silence_edged):
+    stats = get_feature_set("stats")
+    y = stats.load(silence_edged)
+    y = y + 0.01 * np.random.default_rng(1).standard_normal(y.size).astype(np.float32)
+    np.testing.assert_allclose(stats.transform(0.3 * y), stats.transform(y), rtol=1e-3,
+                               atol=1e-4)
+
+
+@pytest.mark.parametrize("seconds", [0.02, 0.3])
+def test_stats_of_very_short_clips_are_finite(seconds):
+    x = get_feature_set("stats").transform(_harmonic(200, seconds))
+    assert x.shape == (497,) and np.isfinite(x).all()
+
+
+def test_logmel_pads_short_clips_with_the_floor(silence_edged):
+    logmel = get_feature_set("logmel")
+    x = logmel.extract(silence_edged)  # about 1 s after trimming: centred in 3 s
+    assert x.shape == logmel.shape == (64, 300) and x.dtype == np.float32
+    assert np.isfinite(x).all()
+    assert x.max() == pytest.approx(0.0, abs=1e-4)
+    floor = x.min()
+    assert floor >= -80.0
+    assert np.all(x[:, :90] == floor) and np.all(x[:, -90:] == floor)
+    assert np.any(x[:, 140:160] > floor + 20)
+
+
+def test_logmel_centre_crops_long_clips():
+    logmel = get_feature_set("logmel", duration=1.0)
+    y = np.concatenate([_harmonic(150, 1.0), _harmonic(300, 1.0), _harmonic(600, 1.0)])
+    x = logmel.transform(y)
+    assert x.shape == (64, 100)
+    power = fd.stft_power(y, 512, 160, win_length=400)
+    mel = fd.mel_spectrogram(power, SR16, 64, 0.0, 8000.0)
+    full = fd.power_to_db(mel, ref=mel.max(), top_db=80.0)
+    start = (full.shape[1] - 100) // 2
+    np.testing.assert_allclose(x, full[:, start:start + 100], rtol=1e-6)
+
+
+def test_logmel_is_invariant_to_gain():
+    logmel = get_feature_set("logmel")
+    y = _harmonic(180, 2.0) + 0.01 * np.random.default_rng(2).standard_normal(32000).astype(
+        np.float32)
+    np.testing.assert_allclose(logmel.transform(0.05 * y), logmel.transform(y), atol=1e-3)
+
+
+def test_fit_frames_centres_both_ways():
+    x = np.arange(10.0)[None, :]
+    np.testing.assert_array_equal(fit_frames(x, 4, fill=-1), [[3, 4, 5, 6]])
+    np.testing.assert_array_equal(fit_frames(x[:, :3], 6, fill=-1), [[-1, 0, 1, 2, -1, -1]])
+
+
+def test_egemaps_gives_88_finite_functionals(silence_edged):
+    egemaps = get_feature_set("egemaps")
+    x = egemaps.extract(silence_edged)
+    assert x.shape == egemaps.shape == (88,) and x.dtype == np.float32
+    assert np.isfinite(x).all()
+    assert "F0semitoneFrom27.5Hz_sma3nz_amean" in egemaps.names
+    f0 = x[egemaps.names.index("F0semitoneFrom27.5Hz_sma3nz_amean")]
+    assert f0 == pytest.approx(12 * np.log2(220 / 27.5), abs=1.0)
+
+
+@pytest.mark.parametrize("name", sorted(FEATURE_SETS))
+def test_transform_is_pure_and_float32(name):
+    if name == "egemaps":
+        pytest.importorskip("opensmile")
+    fs = get_feature_set(name)
+    y = _harmonic(200, 1.2, fs.sample_rate)
+    copy = y.copy()
+    first, second = fs.transform(y), fs.transform(y)
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(y, copy)
+    assert first.shape == fs.shape and first.dtype == np.float32 and np.isfinite(first).all()
+
+
+@pytest.mark.parametrize("name", sorted(FEATURE_SETS))
+def test_config_round_trips_through_json(name):
+    fs = get_feature_set(name)
+    config = json.loads(json.dumps(fs.to_config()))
+    assert FeatureSet.from_config(config) == fs
+    assert get_feature_set(config) == fs
+    assert get_feature_set(fs) == fs
+
+
+def test_params_are_typed_so_equal_settings_are_equal_configs():
+    assert get_feature_set("logmel", duration=3) == get_feature_set("logmel")
+    changed = get_feature_set({"name": "seed", "params": {}}, duration=3)
+    assert changed.params["duration"] == 3.0 and changed.shape == ((2 + 20) * 130,)
+
+
+def test_bad_names_params_and_versions_are_one_line_errors():
+    with pytest.raises(FeatureError, match="unknown feature set 'mfcc'; choose from seed"):
+        get_feature_set("mfcc")
+    with pytest.raises(SeraError, match="no parameter 'n_fft2'"):
+        get_feature_set("seed", n_fft2=1)
+    config = get_feature_set("stats").to_config()
+    config["version"] = 99
+    with pytest.raises(FeatureError, match="version 99") as info:
+        FeatureSet.from_config(config)
+    assert "\n" not in str(info.value)
