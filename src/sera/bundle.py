@@ -1,0 +1,361 @@
+"""Model bundles: a directory with ``config.json``, ``model.onnx`` and ``card.md``.
+
+A bundle is everything inference needs, run by onnxruntime alone: this module never imports
+torch or scikit-learn and never unpickles. ``config.json`` holds the format version, the labels
+(the order of the graph's output columns), the sample rate, the feature set's config, the
+normalisation statistics, the model's name, kind and parameters, a training-data summary, the
+evaluation figures and the SHA-256 of ``model.onnx``. The ONNX graph maps ``features``
+``(N, *input_shape)`` float32, already normalised, to ``probabilities`` ``(N, len(labels))``.
+
+:func:`load_bundle` checks all of it and raises :class:`sera.errors.BundleError` with one line
+naming the bundle and the problem; :func:`save_bundle` writes into a temporary directory, loads
+it back through the same checks, and only then moves it into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from sera import __version__
+from sera.errors import BundleError
+from sera.labels import LABELS
+from sera.models import get_model_spec
+
+FORMAT = "sera-bundle"
+FORMAT_VERSION = 1
+CONFIG, MODEL, CARD = "config.json", "model.onnx", "card.md"
+INPUT, OUTPUT = "features", "probabilities"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded, checked bundle, ready to run.
+
+    Attributes
+    ----------
+    path : Path
+        The bundle directory.
+    config : dict
+        ``config.json`` as read.
+    labels : tuple of str
+        The label of each output column.
+    feature_config : dict
+        The feature set's config (``FeatureSet.from_config`` rebuilds it).
+    mean, std : np.ndarray
+        Normalisation statistics, float32, broadcastable to one input row.
+    session : onnxruntime.InferenceSession
+        The graph, on the CPU.
+    """
+
+    path: Path
+    config: dict
+    labels: tuple[str, ...]
+    feature_config: dict
+    mean: np.ndarray
+    std: np.ndarray
+    session: ort.InferenceSession
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate the features are computed at."""
+        return int(self.config["sample_rate"])
+
+    @property
+    def input_shape(self) -> tuple[int | None, ...]:
+        """Shape of one input row (``None`` where the graph accepts any size)."""
+        return tuple(self.config["input_shape"])
+
+    def normalize(self, X: np.ndarray) -> np.ndarray:
+        """Standardise raw features ``(n, *input_shape)`` with the training statistics."""
+        return ((np.asarray(X, dtype=np.float32) - self.mean) / self.std).astype(np.float32)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(n, len(labels))`` of normalised features ``(n, *input_shape)``."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if not _shape_matches(X.shape[1:], self.input_shape):
+            raise ValueError(f"{self.path}: features of shape {X.shape[1:]} given, the model "
+                             f"takes {self.input_shape}")
+        if X.shape[0] == 0:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return self.session.run([OUTPUT], {INPUT: X})[0]
+
+
+def save_bundle(directory: str | os.PathLike, *, model, model_name: str, feature_config: dict,
+                sample_rate: int, normalization: dict, training: dict, metrics: dict, card: str,
+                labels: Sequence[str] = LABELS) -> Bundle:
+    """Write a bundle atomically and return it loaded.
+
+    Parameters
+    ----------
+    directory : path-like
+        Where the bundle goes. An existing bundle there is replaced; any other non-empty
+        directory is left alone and an error raised.
+    model : estimator
+        A fitted sera model; its ``export_onnx(path)`` writes the graph, ``params`` are recorded.
+    model_name : str
+        Its name in :data:`sera.models.MODELS`.
+    feature_config : dict
+        ``FeatureSet.to_config()`` of the features the model was trained on.
+    sample_rate : int
+        The feature set's sample rate.
+    normalization : dict
+        ``{"mean", "std"}`` arrays broadcastable to one input row, and optionally ``"adapt"``.
+    training : dict
+        A JSON-ready summary of the training data and recipe.
+    metrics : dict
+        The evaluation figures (the ``sera evaluate`` JSON, or a summary of it).
+    card : str
+        The model card, markdown (see :func:`make_card`).
+    labels : sequence of str
+        The label of each output column.
+
+    Returns
+    -------
+    Bundle
+        The bundle as :func:`load_bundle` reads it.
+    """
+    directory = Path(directory)
+    if directory.exists() and not (directory / CONFIG).is_file() and (
+            not directory.is_dir() or any(directory.iterdir())):
+        raise BundleError(f"{directory}: exists and is not a sera bundle; not overwriting it")
+    spec = get_model_spec(model_name)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        model.export_onnx(staging / MODEL)
+        session = _session(directory, staging / MODEL)
+        config = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "sera_version": __version__,
+            "labels": list(labels),
+            "sample_rate": int(sample_rate),
+            "features": feature_config,
+            "input_shape": [dim if isinstance(dim, int) else None
+                            for dim in session.get_inputs()[0].shape[1:]],
+            "normalization": {
+                "mean": np.asarray(normalization["mean"], dtype=np.float32).tolist(),
+                "std": np.asarray(normalization["std"], dtype=np.float32).tolist(),
+                "adapt": normalization.get("adapt"),
+            },
+            "model": {"name": spec.name, "kind": spec.kind, "params": model.params},
+            "training": training,
+            "metrics": metrics,
+            "onnx_sha256": _sha256(staging / MODEL),
+        }
+        (staging / CONFIG).write_text(json.dumps(config, indent=2, allow_nan=False) + "\n",
+                                      encoding="utf-8")
+        (staging / CARD).write_text(card, encoding="utf-8")
+        bundle = _load(staging, shown=directory)
+        if directory.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old.", dir=directory.parent))
+            os.replace(directory, retired / directory.name)
+            os.replace(staging, directory)
+            shutil.rmtree(retired)
+        else:
+            os.replace(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return bundle
+
+
+def load_bundle(directory: str | os.PathLike) -> Bundle:
+    """Read and check a bundle.
+
+    Raises
+    ------
+    BundleError
+        One line naming the bundle and what is wrong: a missing file, a config that is not
+        JSON or not a sera bundle of a supported version, a ``model.onnx`` whose checksum does
+        not match, or labels, input shape or normalisation that do not fit the graph.
+    """
+    return _load(Path(directory), Path(directory))
+
+
+def _load(directory: Path, shown: Path) -> Bundle:
+    """:func:`load_bundle` of ``directory``, naming ``shown`` in errors (the bundle being saved
+    while it is still in its staging directory)."""
+    if not directory.is_dir():
+        raise BundleError(f"{shown}: no such bundle directory")
+    for name in (CONFIG, MODEL, CARD):
+        if not (directory / name).is_file():
+            raise BundleError(f"{shown}: {name} is missing")
+    config = _read_config(directory, shown)
+    labels = config["labels"]
+    if (not isinstance(labels, list) or not labels or len(set(labels)) != len(labels)
+            or not all(isinstance(label, str) for label in labels)):
+        raise BundleError(f"{shown}: labels in {CONFIG} must be a list of distinct names")
+    if _sha256(directory / MODEL) != config["onnx_sha256"]:
+        raise BundleError(f"{shown}: {MODEL} does not match the checksum in {CONFIG} "
+                          f"(corrupt or replaced)")
+    session = _session(shown, directory / MODEL)
+    output = session.get_outputs()[0]
+    if output.shape[-1] != len(labels):
+        raise BundleError(f"{shown}: the graph gives {output.shape[-1]} scores but "
+                          f"{CONFIG} lists {len(labels)} labels")
+    input_shape = tuple(session.get_inputs()[0].shape[1:])
+    if not _shape_matches(input_shape, tuple(config["input_shape"])):
+        raise BundleError(f"{shown}: the graph takes input rows of shape {input_shape} but "
+                          f"{CONFIG} says {tuple(config['input_shape'])}")
+    mean, std = _normalization(shown, config["normalization"], config["input_shape"])
+    return Bundle(path=shown, config=config, labels=tuple(labels),
+                  feature_config=config["features"], mean=mean, std=std, session=session)
+
+
+def make_card(*, model_name: str, features: str, training: dict, metrics: dict,
+              evaluation: str, data_licence: str,
+              intended_use: str = "Research and demonstration of speech emotion recognition on "
+                                  "short clips of acted speech.",
+              limitations: str = "Trained on acted emotion: spontaneous speech, other languages, "
+                                 "accents, recording conditions and age groups may be recognised "
+                                 "far less well. Emotion labels are a coarse, culturally bound "
+                                 "description of a voice; do not use the model to make decisions "
+                                 "about people.") -> str:
+    """The model card, markdown: model, features, data and its licence, figures, use, limits.
+
+    Parameters
+    ----------
+    model_name : str
+        The registry name; its description is included.
+    features : str
+        The feature set's name.
+    training : dict
+        Training-data and recipe summary; each item becomes one line.
+    metrics : dict
+        Evaluation figures: ``uar``, ``accuracy``, ``macro_f1``, ``n`` and optionally
+        ``per_class`` (as :func:`sera.metrics.evaluate_predictions` gives them).
+    evaluation : str
+        How the figures were obtained (for example "leave-one-speaker-out over RAVDESS actors
+        01-18").
+    data_licence : str
+        The licence of the training data, which a model trained on it inherits.
+    """
+    spec = get_model_spec(model_name)
+    lines = [
+        f"# sera model card: {spec.name}", "",
+        "## Model", "",
+        f"- **Model:** `{spec.name}`: {spec.description} ({spec.kind}, exported to ONNX)",
+        f"- **Features:** `{features}`",
+        "",
+        "## Training data", "",
+        *[f"- **{key}:** {_card_value(value)}" for key, value in training.items()],
+        f"- **Licence of the data:** {data_licence}. The model is derived from this data and "
+        f"is subject to the same terms.",
+        "",
+        "## Evaluation", "",
+        f"How these figures were obtained: {evaluation}.", "",
+        "| n | UAR | accuracy | macro-F1 |",
+        "|---:|---:|---:|---:|",
+        f"| {metrics['n']} | {metrics['uar']:.3f} | {metrics['accuracy']:.3f} "
+        f"| {metrics['macro_f1']:.3f} |",
+        "",
+    ]
+    if "per_class" in metrics:
+        lines += ["| emotion | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
+        for label, figures in metrics["per_class"].items():
+            cells = [_card_value(figures[key]) for key in ("precision", "recall", "f1")]
+            lines.append(f"| {label} | {' | '.join(cells)} | {figures['support']} |")
+        lines.append("")
+    lines += ["## Intended use", "", intended_use, "", "## Limitations", "", limitations, ""]
+    return "\n".join(lines)
+
+
+def _read_config(directory: Path, shown: Path) -> dict:
+    """``config.json``, checked for format, version and required keys."""
+    try:
+        config = json.loads((directory / CONFIG).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise BundleError(f"{shown}: {CONFIG} is not valid JSON ({err})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise BundleError(f"{shown}: {CONFIG} is not a sera bundle config "
+                          f"(\"format\" is not \"{FORMAT}\")")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise BundleError(f"{shown}: bundle format version {config.get('format_version')!r} "
+                          f"is not supported (this sera {__version__} reads version "
+                          f"{FORMAT_VERSION})")
+    for key in ("labels", "sample_rate", "features", "input_shape", "normalization", "model",
+                "onnx_sha256"):
+        if key not in config:
+            raise BundleError(f"{shown}: {CONFIG} has no \"{key}\"")
+    return config
+
+
+def _normalization(shown: Path, normalization: dict, input_shape: list,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std as float32 arrays, checked to be finite, positive and to fit the input."""
+    try:
+        mean = np.asarray(normalization["mean"], dtype=np.float32)
+        std = np.asarray(normalization["std"], dtype=np.float32)
+    except (KeyError, TypeError, ValueError):
+        raise BundleError(f"{shown}: normalization in {CONFIG} needs numeric \"mean\" and "
+                          f"\"std\" arrays") from None
+    if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+        raise BundleError(f"{shown}: normalization in {CONFIG} has non-finite values or a "
+                          f"std that is not positive")
+    row = tuple(1 if dim is None else dim for dim in input_shape)
+    try:
+        fits = np.broadcast_shapes(mean.shape, std.shape, row) == row
+    except ValueError:
+        fits = False
+    if not fits:
+        raise BundleError(f"{shown}: normalization of shape {mean.shape} does not fit input "
+                          f"rows of shape {tuple(input_shape)}")
+    return mean, std
+
+
+def _session(shown: Path, onnx_path: Path) -> ort.InferenceSession:
+    """A CPU session of the graph, checked for sera's input and output names."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own, unexported exception types
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise BundleError(f"{shown}: {MODEL} cannot be loaded ({first_line})") from None
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if [i.name for i in inputs] != [INPUT] or inputs[0].type != "tensor(float)":
+        raise BundleError(f"{shown}: {MODEL} must take one float input named \"{INPUT}\"")
+    if [o.name for o in outputs] != [OUTPUT] or len(outputs[0].shape) != 2:
+        raise BundleError(f"{shown}: {MODEL} must give one (N, labels) output named "
+                          f"\"{OUTPUT}\"")
+    return session
+
+
+def _shape_matches(shape: tuple, expected: tuple) -> bool:
+    """Whether a row shape fits an expected one whose ``None`` (or symbolic) dims match any size."""
+    return len(shape) == len(expected) and all(
+        not isinstance(e, int) or not isinstance(s, int) or s == e
+        for s, e in zip(shape, expected, strict=True))
+
+
+def _sha256(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _card_value(value) -> str:
+    """A figure or summary value as card text."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)

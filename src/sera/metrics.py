@@ -1,0 +1,115 @@
+"""Evaluation figures: accuracy, UAR, macro-F1, per-class figures and the confusion matrix.
+
+:func:`evaluate_predictions` returns the ``sera evaluate --json`` document of DESIGN.md.
+UAR (unweighted average recall) is the mean recall over the classes present in the truth: a
+class that is only ever predicted lowers precision (and its F1 of 0 enters macro-F1) but does
+not count as a zero recall. Figures that are undefined (precision of a class never predicted,
+recall of a class never true) are ``None``, which is ``null`` in JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+from sera.labels import LABELS
+
+
+def evaluate_predictions(y_true, y_pred, labels: Sequence[str] = LABELS) -> dict:
+    """Every figure of one evaluation, JSON-ready.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like
+        Class indices into ``labels``, or the label strings themselves.
+    labels : sequence of str
+        The label order of the per-class figures and of both axes of the confusion matrix.
+
+    Returns
+    -------
+    dict
+        ``{"n", "accuracy", "uar", "macro_f1", "per_class": {label: {"precision", "recall",
+        "f1", "support"}}, "confusion": {"labels", "matrix"}}``; matrix rows are the true
+        labels, columns the predicted ones, both in ``labels`` order.
+    """
+    labels = list(labels)
+    true = _indices(y_true, labels, "y_true")
+    pred = _indices(y_pred, labels, "y_pred")
+    if true.shape != pred.shape:
+        raise ValueError(f"y_true has {true.size} values but y_pred has {pred.size}")
+    if true.size == 0:
+        raise ValueError("no predictions to evaluate")
+    classes = np.arange(len(labels))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        true, pred, labels=classes, zero_division=np.nan)
+    # A class never true and never predicted has an undefined F1 and stays out of macro-F1.
+    defined_f1 = ~np.isnan(f1)
+    return {
+        "n": int(true.size),
+        "accuracy": float(np.mean(true == pred)),
+        "uar": float(np.mean(recall[support > 0])),
+        "macro_f1": float(np.mean(f1[defined_f1])),
+        "per_class": {
+            label: {"precision": _number(precision[k]), "recall": _number(recall[k]),
+                    "f1": _number(f1[k]), "support": int(support[k])}
+            for k, label in enumerate(labels)
+        },
+        "confusion": {
+            "labels": labels,
+            "matrix": confusion_matrix(true, pred, labels=classes).tolist(),
+        },
+    }
+
+
+def breakdown(frame: pd.DataFrame, y_true, y_pred, by: str = "speaker",
+              labels: Sequence[str] = LABELS) -> dict[str, dict]:
+    """Headline figures per group of rows (per speaker, corpus, gender, ...).
+
+    Parameters
+    ----------
+    frame : pd.DataFrame
+        One row per prediction, in the order of ``y_true`` and ``y_pred``, with column ``by``.
+    y_true, y_pred : array-like
+        As for :func:`evaluate_predictions`.
+    by : str
+        The column to group by.
+
+    Returns
+    -------
+    dict
+        ``{group: {"n", "accuracy", "uar", "macro_f1"}}`` in sorted group order.
+    """
+    if len(frame) != len(y_true) or len(frame) != len(y_pred):
+        raise ValueError(f"frame has {len(frame)} rows but there are {len(y_true)} truths "
+                         f"and {len(y_pred)} predictions")
+    groups = frame[by].fillna("unknown").astype(str).to_numpy()
+    true, pred = np.asarray(y_true), np.asarray(y_pred)
+    out = {}
+    for group in sorted(set(groups)):
+        rows = groups == group
+        figures = evaluate_predictions(true[rows], pred[rows], labels)
+        out[group] = {key: figures[key] for key in ("n", "accuracy", "uar", "macro_f1")}
+    return out
+
+
+def _indices(values, labels: list[str], name: str) -> np.ndarray:
+    """Class indices from indices or label strings; raises on anything outside ``labels``."""
+    values = np.asarray(values)
+    if values.dtype.kind in "iu":
+        bad = values[(values < 0) | (values >= len(labels))]
+        if bad.size:
+            raise ValueError(f"{name} has class index {bad[0]} outside 0..{len(labels) - 1}")
+        return values.astype(np.int64)
+    position = {label: k for k, label in enumerate(labels)}
+    unknown = sorted({str(v) for v in values} - position.keys())
+    if unknown:
+        raise ValueError(f"{name} has label(s) {', '.join(unknown)} not in {', '.join(labels)}")
+    return np.array([position[str(v)] for v in values], dtype=np.int64)
+
+
+def _number(value: float) -> float | None:
+    """A float, or ``None`` where the figure is undefined."""
+    return None if np.isnan(value) else float(value)

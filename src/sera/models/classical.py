@@ -1,0 +1,275 @@
+"""Classical models on functionals (eGeMAPS, descriptor statistics), with scikit-learn.
+
+Each wraps one scikit-learn classifier in sera's estimator interface: ``X`` arrives normalised
+by the caller (so there is no scaler here), ``y`` as indices into :data:`sera.labels.LABELS`,
+and ``predict_proba`` always has one column per label, zeros for classes absent from training.
+``export_onnx`` converts with skl2onnx (gradient boosting: from the fitted trees, see
+:meth:`GradientBoostingClassifier._class_probability_graph`) and appends a one-hot MatMul that
+scatters the trained classes' columns into the seven label columns, so the graph is
+``features (N, D) float32 -> probabilities (N, 7) float32`` like every sera model's.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import SVC
+
+from sera.labels import LABELS
+
+#: ONNX opsets of the exported graphs: old enough for any onnxruntime of the last years.
+OPSET = {"": 17, "ai.onnx.ml": 3}
+
+
+class _ClassicalClassifier:
+    """The shared fit / predict / export logic; subclasses say which estimator to build."""
+
+    def __init__(self, **params):
+        self.params = params
+        #: Per-epoch figures; classical models have no epochs, so it stays empty.
+        self.history: list[dict] = []
+
+    def _estimator(self):
+        """A fresh scikit-learn classifier built from :attr:`params`."""
+        raise NotImplementedError
+
+    def _fit_arguments(self, X_val: np.ndarray | None, y_val: np.ndarray | None) -> dict:
+        """Extra keyword arguments of the estimator's ``fit``; the validation set is unused."""
+        return {}
+
+    def fit(self, X, y, X_val=None, y_val=None):
+        """Fit on normalised features ``X`` ``(n, *shape)`` and label indices ``y``.
+
+        Returns
+        -------
+        self
+        """
+        X, y = _flat(X), _label_indices(y)
+        if len(np.unique(y)) < 2:
+            raise ValueError("training needs at least two classes")
+        self.classes_ = np.unique(y)
+        self.n_features_ = X.shape[1]
+        self.estimator_ = self._estimator()
+        val = {} if X_val is None else self._fit_arguments(_flat(X_val), _label_indices(y_val))
+        self.estimator_.fit(X, y, **val)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities ``(n, 7)`` float32, columns in :data:`LABELS` order."""
+        proba = self.estimator_.predict_proba(_flat(X))
+        out = np.zeros((proba.shape[0], len(LABELS)), dtype=np.float32)
+        out[:, self.classes_] = proba
+        return out
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable label index per row."""
+        return self.predict_proba(X).argmax(axis=1)
+
+    def export_onnx(self, path: str | os.PathLike) -> None:
+        """Write ``features (N, D) float32 -> probabilities (N, 7) float32`` to ``path``."""
+        from onnx import TensorProto, compose, helper, numpy_helper
+
+        trained = compose.add_prefix(self._class_probability_graph(), "trained_",
+                                     rename_inputs=False)
+        # Row j of the scatter matrix moves the j-th trained class to its column in LABELS.
+        scatter = np.zeros((len(self.classes_), len(LABELS)), dtype=np.float32)
+        scatter[np.arange(len(self.classes_)), self.classes_] = 1.0
+        to_labels = helper.make_model(
+            helper.make_graph(
+                [helper.make_node("MatMul", ["class_probabilities", "scatter"], ["probabilities"])],
+                "to_labels",
+                [helper.make_tensor_value_info("class_probabilities", TensorProto.FLOAT,
+                                               [None, len(self.classes_)])],
+                [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT,
+                                               [None, len(LABELS)])],
+                initializer=[numpy_helper.from_array(scatter, "scatter")]),
+            opset_imports=list(trained.opset_import), ir_version=trained.ir_version)
+        graph = compose.merge_models(trained, to_labels,
+                                     io_map=[(trained.graph.output[-1].name, "class_probabilities")],
+                                     outputs=["probabilities"])
+        with open(path, "wb") as file:
+            file.write(graph.SerializeToString())
+
+    def _class_probability_graph(self):
+        """ONNX model: input ``features``, last output the trained classes' probabilities."""
+        from skl2onnx import convert_sklearn
+        from skl2onnx.common.data_types import FloatTensorType
+
+        with warnings.catch_warnings():
+            # skl2onnx reads SVC attributes that scikit-learn 1.9 deprecates; nothing to act on.
+            warnings.simplefilter("ignore", FutureWarning)
+            return convert_sklearn(
+                self.estimator_,
+                initial_types=[("features", FloatTensorType([None, self.n_features_]))],
+                options={"zipmap": False}, target_opset=OPSET)
+
+
+class SVMClassifier(_ClassicalClassifier):
+    """RBF support-vector machine, balanced class weights, sigmoid-calibrated probabilities.
+
+    Parameters
+    ----------
+    C : float
+        Inverse regularisation strength.
+    gamma : float or {"scale", "auto"}
+        RBF kernel width.
+    seed : int
+        Kept for the common interface (the fit and its 5-fold calibration are deterministic).
+    """
+
+    def __init__(self, C: float = 1.0, gamma: float | str = "scale", seed: int = 0):
+        super().__init__(C=C, gamma=gamma, seed=seed)
+
+    def _estimator(self):
+        # Probabilities by sigmoid calibration on cross-validated decision values: scikit-learn's
+        # replacement for the deprecated SVC(probability=True).
+        svm = SVC(C=self.params["C"], gamma=self.params["gamma"], kernel="rbf",
+                  class_weight="balanced")
+        return CalibratedClassifierCV(svm, method="sigmoid", cv=5, ensemble=False)
+
+
+class LogisticClassifier(_ClassicalClassifier):
+    """Multinomial logistic regression with balanced class weights.
+
+    Parameters
+    ----------
+    C : float
+        Inverse L2 regularisation strength.
+    max_iter : int
+        Iterations of the L-BFGS solver.
+    seed : int
+        Kept for the common interface (L-BFGS is deterministic).
+    """
+
+    def __init__(self, C: float = 1.0, max_iter: int = 2000, seed: int = 0):
+        super().__init__(C=C, max_iter=max_iter, seed=seed)
+
+    def _estimator(self):
+        return LogisticRegression(C=self.params["C"], max_iter=self.params["max_iter"],
+                                  class_weight="balanced", random_state=self.params["seed"])
+
+
+class GradientBoostingClassifier(_ClassicalClassifier):
+    """Histogram gradient-boosted trees with balanced class weights.
+
+    Given a validation set, ``fit`` stops early on its loss (rows of classes absent from
+    training are left out of it); without one, scikit-learn's own rule applies.
+
+    Parameters
+    ----------
+    learning_rate : float
+        Shrinkage of each tree.
+    max_iter : int
+        Boosting rounds at most.
+    max_leaf_nodes : int
+        Leaves per tree.
+    l2_regularization : float
+        L2 penalty on leaf values.
+    seed : int
+        Seeds binning subsamples and the early-stopping split.
+    """
+
+    def __init__(self, learning_rate: float = 0.1, max_iter: int = 300, max_leaf_nodes: int = 31,
+                 l2_regularization: float = 0.0, seed: int = 0):
+        super().__init__(learning_rate=learning_rate, max_iter=max_iter,
+                         max_leaf_nodes=max_leaf_nodes, l2_regularization=l2_regularization,
+                         seed=seed)
+
+    def _estimator(self):
+        return HistGradientBoostingClassifier(
+            learning_rate=self.params["learning_rate"], max_iter=self.params["max_iter"],
+            max_leaf_nodes=self.params["max_leaf_nodes"],
+            l2_regularization=self.params["l2_regularization"], class_weight="balanced",
+            random_state=self.params["seed"])
+
+    def _fit_arguments(self, X_val, y_val):
+        known = np.isin(y_val, self.classes_)
+        if not known.any():
+            return {}
+        self.estimator_.set_params(early_stopping=True)
+        return {"X_val": X_val[known], "y_val": y_val[known]}
+
+    def _class_probability_graph(self):
+        """The fitted trees as an ONNX TreeEnsembleRegressor of raw scores, then a softmax.
+
+        skl2onnx 1.20's converter for this estimator writes a Python bool into an integer
+        attribute, which onnx 1.23 rejects, so the graph is built here from the fitted trees.
+        Raw scores are the baseline plus the sum of one tree per class and iteration; a binary
+        model has one score ``r`` per row, and ``softmax([-r/2, r/2])`` is its
+        ``[1 - sigmoid(r), sigmoid(r)]``.
+        """
+        from onnx import TensorProto, helper, numpy_helper
+
+        estimator = self.estimator_
+        n_scores = len(estimator._baseline_prediction.ravel())
+        attributes = {key: [] for key in (
+            "nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_modes", "nodes_values",
+            "nodes_truenodeids", "nodes_falsenodeids", "nodes_missing_value_tracks_true",
+            "target_treeids", "target_nodeids", "target_ids", "target_weights")}
+        trees = [(score, tree) for iteration in estimator._predictors
+                 for score, tree in enumerate(iteration)]
+        for tree_id, (score, tree) in enumerate(trees):
+            for node_id, node in enumerate(tree.nodes):
+                leaf = bool(node["is_leaf"])
+                attributes["nodes_treeids"].append(tree_id)
+                attributes["nodes_nodeids"].append(node_id)
+                attributes["nodes_featureids"].append(0 if leaf else int(node["feature_idx"]))
+                attributes["nodes_modes"].append("LEAF" if leaf else "BRANCH_LEQ")
+                attributes["nodes_values"].append(0.0 if leaf else _float32_at_most(
+                    node["num_threshold"]))
+                attributes["nodes_truenodeids"].append(0 if leaf else int(node["left"]))
+                attributes["nodes_falsenodeids"].append(0 if leaf else int(node["right"]))
+                attributes["nodes_missing_value_tracks_true"].append(
+                    0 if leaf else int(node["missing_go_to_left"]))
+                if leaf:
+                    attributes["target_treeids"].append(tree_id)
+                    attributes["target_nodeids"].append(node_id)
+                    attributes["target_ids"].append(score)
+                    attributes["target_weights"].append(float(node["value"]))
+        to_logits = (np.eye(n_scores, dtype=np.float32) if n_scores > 1
+                     else np.array([[-0.5, 0.5]], dtype=np.float32))
+        nodes = [
+            helper.make_node("TreeEnsembleRegressor", ["features"], ["raw_scores"],
+                             domain="ai.onnx.ml", n_targets=n_scores, aggregate_function="SUM",
+                             post_transform="NONE",
+                             base_values=[float(v) for v in estimator._baseline_prediction.ravel()],
+                             **attributes),
+            helper.make_node("MatMul", ["raw_scores", "to_logits"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], ["class_probabilities"], axis=-1),
+        ]
+        graph = helper.make_graph(
+            nodes, "gradient_boosting",
+            [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, self.n_features_])],
+            [helper.make_tensor_value_info("class_probabilities", TensorProto.FLOAT,
+                                           [None, len(self.classes_)])],
+            initializer=[numpy_helper.from_array(to_logits, "to_logits")])
+        return helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid(domain, version)
+                                                       for domain, version in OPSET.items()])
+
+
+def _flat(X) -> np.ndarray:
+    """``(n, *shape)`` features as an ``(n, D)`` float32 matrix."""
+    X = np.asarray(X, dtype=np.float32)
+    return X.reshape(X.shape[0], -1)
+
+
+def _float32_at_most(threshold: float) -> float:
+    """The largest float32 not above ``threshold``: for float32 ``x``, ``x <= threshold`` holds
+    exactly when ``x <= _float32_at_most(threshold)``, so the float32 graph splits as sklearn does."""
+    rounded = np.float32(threshold)
+    if rounded > threshold:
+        rounded = np.nextafter(rounded, np.float32(-np.inf))
+    return float(rounded)
+
+
+def _label_indices(y) -> np.ndarray:
+    """Label indices as int64, checked against :data:`LABELS`."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() >= len(LABELS))):
+        raise ValueError(f"y must hold label indices 0..{len(LABELS) - 1}")
+    return y.astype(np.int64)

@@ -1,0 +1,118 @@
+"""Classical models: the shared estimator interface, and ONNX exports that match scikit-learn."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from threadpoolctl import threadpool_limits
+
+from sera.labels import LABELS
+from sera.models import MODELS, UnknownModelError, get_model_spec
+
+CLASSICAL = [name for name, spec in MODELS.items() if spec.kind == "sklearn"]
+PRESENT = np.array([0, 2, 3, 5])  # four of the seven labels; the others never occur
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """OpenMP spin-waiting on a busy shared machine makes gradient boosting crawl."""
+    with threadpool_limits(limits=1):
+        yield
+
+
+def blobs(n: int, classes: np.ndarray, seed: int, dim: int = 8):
+    """Well-separated Gaussian blobs, one per class, already roughly standardised."""
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(99).normal(0, 2.5, (len(LABELS), dim))
+    y = rng.choice(classes, n)
+    X = centres[y] + rng.standard_normal((n, dim))
+    return X.astype(np.float32), y
+
+
+def onnx_probabilities(path, X):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["features"]
+    assert [o.name for o in session.get_outputs()] == ["probabilities"]
+    assert session.get_outputs()[0].shape[1] == len(LABELS)
+    return session.run(None, {"features": X})[0]
+
+
+@pytest.mark.parametrize("name", CLASSICAL)
+def test_fit_predict_and_onnx_parity(name, tmp_path):
+    X, y = blobs(240, PRESENT, seed=0)
+    X_test, y_test = blobs(120, PRESENT, seed=1)
+    model = get_model_spec(name).build(seed=0).fit(X, y)
+    proba = model.predict_proba(X_test)
+    assert proba.shape == (120, len(LABELS)) and proba.dtype == np.float32
+    assert np.allclose(proba.sum(axis=1), 1, atol=1e-5)
+    absent = np.setdiff1d(np.arange(len(LABELS)), PRESENT)
+    assert np.all(proba[:, absent] == 0)
+    assert np.array_equal(model.predict(X_test), proba.argmax(axis=1))
+    assert np.mean(model.predict(X_test) == y_test) > 0.8  # blobs 2.5 sigma apart
+    assert model.history == []
+    json.dumps(model.params)
+    model.export_onnx(tmp_path / "model.onnx")
+    exported = onnx_probabilities(tmp_path / "model.onnx", X_test)
+    assert exported.shape == proba.shape and exported.dtype == np.float32
+    np.testing.assert_allclose(exported, proba, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", CLASSICAL)
+def test_two_classes_export_too(name, tmp_path):
+    classes = np.array([1, 4])
+    X, y = blobs(120, classes, seed=2)
+    model = get_model_spec(name).build().fit(X, y)
+    model.export_onnx(tmp_path / "model.onnx")
+    X_test, _ = blobs(60, classes, seed=3)
+    np.testing.assert_allclose(onnx_probabilities(tmp_path / "model.onnx", X_test),
+                               model.predict_proba(X_test), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", CLASSICAL)
+def test_same_seed_same_model(name):
+    X, y = blobs(150, PRESENT, seed=4)
+    first = get_model_spec(name).build(seed=7).fit(X, y).predict_proba(X)
+    again = get_model_spec(name).build(seed=7).fit(X, y).predict_proba(X)
+    assert np.array_equal(first, again)
+
+
+def test_gradient_boosting_stops_early_on_the_validation_set():
+    X, y = blobs(200, PRESENT, seed=5)
+    X_val, y_val = blobs(60, np.array([0, 1, 2, 3, 5]), seed=6)  # 1 never seen in training
+    model = get_model_spec("hgb").build(max_iter=500).fit(X, y, X_val, y_val)
+    estimator = model.estimator_
+    assert estimator.early_stopping is True
+    assert len(estimator.validation_score_) == estimator.n_iter_ + 1
+    unvalidated = get_model_spec("hgb").build(max_iter=20).fit(X, y)
+    assert unvalidated.estimator_.validation_score_.size == 0
+
+
+def test_bad_labels_are_refused():
+    X, _ = blobs(20, PRESENT, seed=0)
+    with pytest.raises(ValueError, match="label indices"):
+        get_model_spec("logreg").build().fit(X, np.full(20, 7))
+    with pytest.raises(ValueError, match="two classes"):
+        get_model_spec("logreg").build().fit(X, np.zeros(20, dtype=int))
+
+
+def test_registry_names_every_model_and_its_features():
+    assert {"seed-cnn1d", "compact-cnn", "svm", "logreg", "hgb"} <= set(MODELS)
+    assert (MODELS["seed-cnn1d"].module, MODELS["seed-cnn1d"].cls, MODELS["seed-cnn1d"].features) \
+        == ("sera.models.seed_cnn1d", "SeedCNN1D", "seed")
+    assert (MODELS["compact-cnn"].module, MODELS["compact-cnn"].cls,
+            MODELS["compact-cnn"].features) == ("sera.models.compact", "CompactCNN", "logmel")
+    assert all(spec.kind in {"torch", "sklearn"} for spec in MODELS.values())
+    with pytest.raises(UnknownModelError, match="svm"):
+        get_model_spec("nope")
+    assert get_model_spec("svm").build(C=3.0).params["C"] == 3.0
+
+
+def test_importing_the_registry_imports_neither_torch_nor_sklearn():
+    code = ("import sys, sera.models; "
+            "assert not {'torch', 'sklearn'} & set(sys.modules), sorted(sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True)
