@@ -27,7 +27,7 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	bash bench/demo.sh $(DEMO)
+	bash scripts/demo.sh $(DEMO)
 
 model: $(STAMP)
 	$(BIN)/python -m sera.default_model.build $(DATA)

@@ -94,7 +94,15 @@ class FeatureSet:
         AudioError
             For anything that is not usable audio.
         """
-        return audio.load(path, sr=self.sample_rate)
+        return self.prepare(audio.load(path, sr=self.sample_rate))
+
+    def prepare(self, y: np.ndarray) -> np.ndarray:
+        """Apply the set's own window or trimming to a waveform at :attr:`sample_rate`.
+
+        ``load(path)`` is ``prepare`` of the decoded file, so a waveform given as an array
+        (a clip from memory, an utterance found in a recording) is treated like a file.
+        """
+        return y
 
     def transform(self, y: np.ndarray) -> np.ndarray:
         """Features of a mono waveform at :attr:`sample_rate`: float32, :attr:`shape`, finite."""
@@ -168,6 +176,10 @@ class SeedFeatures(FeatureSet):
         p = self.params
         return audio.load(path, sr=self.sample_rate, offset=p["offset"], duration=p["duration"],
                           pad=True)
+
+    def prepare(self, y: np.ndarray) -> np.ndarray:
+        p = self.params
+        return audio.window(y, self.sample_rate, p["offset"], p["duration"], pad=True)
 
     def transform(self, y: np.ndarray) -> np.ndarray:
         p, sr = self.params, self.sample_rate
@@ -246,9 +258,8 @@ class StatsFeatures(FeatureSet):
         return [f"{track}_{fn}" for track in self.tracks for fn in STATS_FUNCTIONALS] + [
             "voiced_fraction"]
 
-    def load(self, path: str | os.PathLike) -> np.ndarray:
-        return trim_silence(audio.load(path, sr=self.sample_rate), self.params["trim_db"],
-                            self.params["n_fft"], self.params["hop"])
+    def prepare(self, y: np.ndarray) -> np.ndarray:
+        return trim_silence(y, self.params["trim_db"], self.params["n_fft"], self.params["hop"])
 
     def transform(self, y: np.ndarray) -> np.ndarray:
         import librosa
@@ -332,12 +343,43 @@ class EgemapsFeatures(FeatureSet):
         return values.to_numpy(dtype=np.float32)[0]
 
 
-@lru_cache(maxsize=1)
-def _smile():
-    """One openSMILE extractor per process: building it parses the config (slow)."""
+class CompareFeatures(FeatureSet):
+    """The 6,373 ComParE 2016 functionals of the silence-trimmed clip, by openSMILE.
+
+    The large brute-force set of the Interspeech computational paralinguistics challenges:
+    functionals of energy, spectral, cepstral (MFCC, RASTA auditory bands) and voicing
+    descriptors and their deltas. ``load`` trims leading and trailing audio more than
+    ``trim_db`` below the loudest frame, as for ``stats``, so corpora with long or short
+    pauses around the speech give comparable values; ``transform`` scales the waveform to a
+    peak of 1 so that the recording level does not enter the features. Column names are
+    openSMILE's.
+    """
+
+    name = "compare"
+    defaults = {"sample_rate": 16000, "trim_db": 40.0}
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.names),)
+
+    @property
+    def names(self) -> list[str]:
+        return list(_smile("ComParE_2016").feature_names)
+
+    def prepare(self, y: np.ndarray) -> np.ndarray:
+        return trim_silence(y, self.params["trim_db"], 512, 160)
+
+    def transform(self, y: np.ndarray) -> np.ndarray:
+        values = _smile("ComParE_2016").process_signal(_peak_normalize(y), self.sample_rate)
+        return values.to_numpy(dtype=np.float32)[0]
+
+
+@lru_cache(maxsize=2)
+def _smile(feature_set: str = "eGeMAPSv02"):
+    """One openSMILE extractor per set and process: building it parses the config (slow)."""
     import opensmile
 
-    return opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
+    return opensmile.Smile(feature_set=opensmile.FeatureSet[feature_set],
                            feature_level=opensmile.FeatureLevel.Functionals)
 
 
@@ -371,9 +413,9 @@ class LogmelFeatures(FeatureSet):
         return [f"logmel_m{m:02d}_t{t:03d}" for m in range(self.params["n_mels"])
                 for t in range(self.n_frames)]
 
-    def load(self, path: str | os.PathLike) -> np.ndarray:
-        return trim_silence(audio.load(path, sr=self.sample_rate), self.params["trim_db"],
-                            self.params["win_length"], self.params["hop"])
+    def prepare(self, y: np.ndarray) -> np.ndarray:
+        return trim_silence(y, self.params["trim_db"], self.params["win_length"],
+                            self.params["hop"])
 
     def transform(self, y: np.ndarray) -> np.ndarray:
         p = self.params
@@ -410,7 +452,8 @@ def _peak_normalize(y: np.ndarray) -> np.ndarray:
 
 #: Every named feature set, by name.
 FEATURE_SETS: dict[str, type[FeatureSet]] = {
-    cls.name: cls for cls in (SeedFeatures, StatsFeatures, EgemapsFeatures, LogmelFeatures)
+    cls.name: cls for cls in (SeedFeatures, StatsFeatures, EgemapsFeatures, CompareFeatures,
+                              LogmelFeatures)
 }
 
 

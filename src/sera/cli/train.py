@@ -1,0 +1,130 @@
+"""``sera train`` and ``sera cv``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sera.cli._app import app, err, print_json
+
+_MODEL = typer.Option(None, "--model", "-m", help="Model name (see `sera models`); default: "
+                      "the recipe of the shipped model.")
+_FEATURES = typer.Option(None, "--features", help="Feature set (seed, stats, egemaps, "
+                         "compare, logmel); default: the model's own.")
+_ADAPT = typer.Option("speaker", "--adapt", help="Normalise training features per speaker, "
+                      "per corpus, or globally (none).")
+_AUGMENT = typer.Option("", "--augment", help="Comma-separated waveform augmentations of "
+                        "training utterances: noise,stretch,shift,pitch.")
+_SEED = typer.Option(0, "--seed", help="Seeds the split, augmentation and model.")
+_WORKERS = typer.Option(1, "--workers", "-j", help="Feature-extraction processes.")
+_CACHE = typer.Option(Path("build/cache"), "--cache", help="Feature stores kept between runs.")
+_EPOCHS = typer.Option(None, "--epochs", help="Maximum epochs (torch models).")
+
+
+def _recipe(model, features, adapt, augment, seed, epochs):
+    from sera.train import DEFAULT_MODEL, Recipe
+
+    params = {"max_epochs": epochs} if epochs else {}
+    kinds = tuple(k.strip() for k in augment.split(",") if k.strip())
+    return Recipe(model=model or DEFAULT_MODEL, features=features, adapt=adapt, augment=kinds,
+                  params=params, seed=seed)
+
+
+@app.command("train")
+def train_command(
+    path: Path = typer.Argument(..., help="Corpus folder or CSV manifest."),
+    model: str = _MODEL,
+    features: str = _FEATURES,
+    split: str = typer.Option("speaker", "--split", help="speaker (honest, default), corpus, "
+                              "random (the seed's leaky protocol), or none (train on all)."),
+    test_corpus: str = typer.Option(None, "--test-corpus", help="Held-out corpus for "
+                                    "--split corpus."),
+    adapt: str = _ADAPT,
+    augment: str = _AUGMENT,
+    out: Path = typer.Option(Path("build/model"), "--out", "-o", help="Bundle directory."),
+    report: Path = typer.Option(None, "--report", help="Also write an HTML report."),
+    seed: int = _SEED,
+    epochs: int = _EPOCHS,
+    workers: int = _WORKERS,
+    cache: Path = _CACHE,
+    resume: bool = typer.Option(False, "--resume", help="Continue a torch model from its last "
+                                "checkpoint in OUT/checkpoints."),
+    json_out: bool = typer.Option(False, "--json", help="Print the test metrics as JSON."),
+) -> None:
+    """Train a model on a speaker-independent split and write its bundle."""
+    from sera.train import train
+
+    recipe = _recipe(model, features, adapt, augment, seed, epochs)
+    if split == "random":
+        err.print("[yellow]warning[/yellow]: --split random mixes speakers and augmented copies "
+                  "of the same clips between training and test; its figure is inflated by "
+                  "leakage.", markup=True)
+    result = train(path, recipe, split=split, test_corpus=test_corpus, out=out, cache_dir=cache,
+                   workers=workers, checkpoint_dir=out.parent / f".{out.name}-checkpoints",
+                   resume=resume)
+    if result.metrics is not None:
+        if split == "random":
+            result.metrics["warning"] = "inflated by leakage (random split over augmented rows)"
+        _summary(result.metrics, f"{split} split, test speakers unseen"
+                 if split != "random" else "random split (LEAKY)")
+        if json_out:
+            print_json(result.metrics)
+    if report is not None and result.metrics is not None:
+        from sera.report import write_report
+
+        write_report(report, metrics=result.metrics, history=result.history,
+                     card=(out / "card.md").read_text(), title=f"sera: {recipe.model}")
+        err.print(f"report: {report}")
+    err.print(f"bundle: {out}")
+
+
+@app.command("cv")
+def cv_command(
+    path: Path = typer.Argument(..., help="Corpus folder or CSV manifest."),
+    model: str = _MODEL,
+    features: str = _FEATURES,
+    split: str = typer.Option("loso", "--split", help="loso (leave one speaker out) or corpus "
+                              "(leave one corpus out)."),
+    adapt: str = _ADAPT,
+    augment: str = _AUGMENT,
+    seed: int = _SEED,
+    epochs: int = _EPOCHS,
+    workers: int = _WORKERS,
+    cache: Path = _CACHE,
+    json_out: bool = typer.Option(False, "--json", help="Print the pooled metrics as JSON."),
+    report: Path = typer.Option(None, "--report", help="Also write an HTML report."),
+) -> None:
+    """Cross-validate a recipe: every speaker (or corpus) is held out once."""
+    from sera.train import cross_validate
+
+    recipe = _recipe(model, features, adapt, augment, seed, epochs)
+
+    def on_fold(name, metrics):
+        err.print(f"  {name:>16}: UAR {metrics['uar']:.3f}  accuracy {metrics['accuracy']:.3f}")
+
+    result = cross_validate(path, recipe, split=split, cache_dir=cache, workers=workers,
+                            on_fold=on_fold)
+    result.metrics["folds"] = result.folds
+    _summary(result.metrics, f"{split}, {len(result.folds)} folds")
+    if json_out:
+        print_json(result.metrics)
+    if report is not None:
+        from sera.report import write_report
+
+        write_report(report, metrics=result.metrics, title=f"sera cv: {recipe.model}")
+        err.print(f"report: {report}")
+
+
+@app.command("models")
+def models_command() -> None:
+    """List the models `sera train --model` can build."""
+    from sera.models import MODELS
+
+    for spec in MODELS.values():
+        err.print(f"{spec.name:<14} {spec.features:<8} {spec.description}")
+
+
+def _summary(metrics: dict, protocol: str) -> None:
+    err.print(f"[bold]UAR {metrics['uar']:.3f}[/bold]  accuracy {metrics['accuracy']:.3f}  "
+              f"macro-F1 {metrics['macro_f1']:.3f}  n={metrics['n']}  ({protocol})", markup=True)
