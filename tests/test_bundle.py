@@ -214,11 +214,11 @@ class PatchModel:
                                     ir_version=8), str(path))
 
 
-def test_patch_inputs_with_per_band_normalisation(tmp_path, trained):
+def test_patch_inputs_with_flat_normalisation_statistics(tmp_path, trained):
     weights = np.random.default_rng(0).standard_normal((20, 7)).astype(np.float32)
-    mean = np.arange(4, dtype=np.float32)[:, None]  # one statistic per band, shape (4, 1)
+    mean = np.arange(20, dtype=np.float32).reshape(4, 5)  # one statistic per input value
     bundle = save(tmp_path / "cnn", trained, model=PatchModel(weights), model_name="compact-cnn",
-                  normalization={"mean": mean, "std": np.full((4, 1), 2.0), "adapt": None})
+                  normalization={"mean": mean.ravel(), "std": np.full(20, 2.0), "mode": "none"})
     assert bundle.input_shape == (4, 5) and bundle.config["model"]["kind"] == "torch"
     raw = np.random.default_rng(1).standard_normal((3, 4, 5)).astype(np.float32)
     features = bundle.normalize(raw)

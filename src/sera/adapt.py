@@ -61,7 +61,7 @@ class Normalizer:
         Parameters
         ----------
         X : np.ndarray
-            Training features ``(n, D)``.
+            Training features ``(n, *shape)``; statistics are kept per flattened value.
         groups : sequence, optional
             Group id per row (e.g. speaker), required unless ``mode == "none"``.
         mode : str
@@ -70,7 +70,7 @@ class Normalizer:
             Shrinkage weight ``k``.
         """
         _check_mode(mode)
-        X = np.asarray(X, dtype=np.float64)
+        X = _rows(X)
         mean = X.mean(axis=0)
         if mode == "none":
             std = X.std(axis=0)
@@ -84,8 +84,8 @@ class Normalizer:
                    mode=mode, prior_weight=float(prior_weight))
 
     def statistics(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Shrunk mean and standard deviation of one group of rows ``(n, D)``."""
-        X = np.asarray(X, dtype=np.float64)
+        """Shrunk mean and standard deviation of one group of rows ``(n, *shape)``."""
+        X = _rows(X)
         n, k = X.shape[0], self.prior_weight
         prior_var = self.std.astype(np.float64) ** 2
         mean = (n * X.mean(axis=0) + k * self.mean) / (n + k)
@@ -99,7 +99,7 @@ class Normalizer:
         Parameters
         ----------
         X : np.ndarray
-            Features ``(n, D)``.
+            Features ``(n, *shape)``.
         groups : sequence, optional
             Group id per row. Rows without groups, or ``adapt="none"``, are
             normalised by the training statistics alone.
@@ -110,14 +110,15 @@ class Normalizer:
         Returns
         -------
         np.ndarray
-            float32 ``(n, D)``.
+            float32, the shape of ``X``.
         """
         adapt = self.mode if adapt is None else adapt
         _check_mode(adapt)
-        X = np.asarray(X, dtype=np.float64)
+        shape = np.shape(X)
+        X = _rows(X)
         if adapt == "none" or groups is None:
             out = (X - self.mean) / self.std
-            return out.astype(np.float32)
+            return out.astype(np.float32).reshape(shape)
         groups = np.asarray(groups)
         if groups.shape[0] != X.shape[0]:
             raise ValueError(f"{groups.shape[0]} group ids for {X.shape[0]} rows")
@@ -126,7 +127,7 @@ class Normalizer:
             rows = groups == g
             mean, std = self.statistics(X[rows])
             out[rows] = (X[rows] - mean) / std
-        return out.astype(np.float32)
+        return out.astype(np.float32).reshape(shape)
 
     def to_config(self) -> dict:
         """JSON-serialisable form for a bundle's ``config.json``."""
@@ -155,7 +156,7 @@ def subsample_statistics_augment(X: np.ndarray, y: np.ndarray, groups: Sequence,
     Parameters
     ----------
     X, y : np.ndarray
-        Raw training features ``(n, D)`` and labels ``(n,)``.
+        Raw training features ``(n, *shape)`` and labels ``(n,)``.
     groups : sequence
         Group id per row.
     normalizer : Normalizer
@@ -172,7 +173,8 @@ def subsample_statistics_augment(X: np.ndarray, y: np.ndarray, groups: Sequence,
     """
     rng = np.random.default_rng(seed)
     groups = np.asarray(groups)
-    X = np.asarray(X, dtype=np.float64)
+    shape = np.shape(X)
+    X = _rows(X)
     out = np.empty_like(X)
     for g in _unique_in_order(groups):
         members = np.flatnonzero(groups == g)
@@ -181,7 +183,13 @@ def subsample_statistics_augment(X: np.ndarray, y: np.ndarray, groups: Sequence,
             others = rng.choice(members[members != i], size - 1, replace=False)
             mean, std = normalizer.statistics(X[np.concatenate([[i], others])])
             out[i] = (X[i] - mean) / std
-    return out.astype(np.float32), np.asarray(y).copy()
+    return out.astype(np.float32).reshape(shape), np.asarray(y).copy()
+
+
+def _rows(X) -> np.ndarray:
+    """Features as float64 ``(n, D)``: one row per utterance, values flattened."""
+    X = np.asarray(X, dtype=np.float64)
+    return X.reshape(X.shape[0], int(np.prod(X.shape[1:])))
 
 
 def _unique_in_order(values: np.ndarray) -> list:

@@ -27,6 +27,7 @@ import numpy as np
 import onnxruntime as ort
 
 from sera import __version__
+from sera.adapt import MODES, PRIOR_WEIGHT, Normalizer
 from sera.errors import BundleError
 from sera.labels import LABELS
 from sera.models import get_model_spec
@@ -75,9 +76,17 @@ class Bundle:
         """Shape of one input row (``None`` where the graph accepts any size)."""
         return tuple(self.config["input_shape"])
 
+    @property
+    def normalizer(self) -> Normalizer:
+        """The feature normalisation the model was trained with (and adapts at run time)."""
+        cfg = self.config["normalization"]
+        return Normalizer(mean=self.mean.ravel(), std=self.std.ravel(),
+                          mode=cfg.get("mode", "none"),
+                          prior_weight=float(cfg.get("prior_weight", PRIOR_WEIGHT)))
+
     def normalize(self, X: np.ndarray) -> np.ndarray:
         """Standardise raw features ``(n, *input_shape)`` with the training statistics."""
-        return ((np.asarray(X, dtype=np.float32) - self.mean) / self.std).astype(np.float32)
+        return self.normalizer.transform(X, adapt="none")
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n, len(labels))`` of normalised features ``(n, *input_shape)``."""
@@ -109,7 +118,8 @@ def save_bundle(directory: str | os.PathLike, *, model, model_name: str, feature
     sample_rate : int
         The feature set's sample rate.
     normalization : dict
-        ``{"mean", "std"}`` arrays broadcastable to one input row, and optionally ``"adapt"``.
+        ``sera.adapt.Normalizer.to_config()``: ``"mean"`` and ``"std"`` (flat, one value per
+        input value, or broadcastable to one input row), ``"mode"`` and ``"prior_weight"``.
     training : dict
         A JSON-ready summary of the training data and recipe.
     metrics : dict
@@ -144,9 +154,9 @@ def save_bundle(directory: str | os.PathLike, *, model, model_name: str, feature
             "input_shape": [dim if isinstance(dim, int) else None
                             for dim in session.get_inputs()[0].shape[1:]],
             "normalization": {
-                "mean": np.asarray(normalization["mean"], dtype=np.float32).tolist(),
-                "std": np.asarray(normalization["std"], dtype=np.float32).tolist(),
-                "adapt": normalization.get("adapt"),
+                **normalization,
+                "mean": np.asarray(normalization["mean"], dtype=np.float32).ravel().tolist(),
+                "std": np.asarray(normalization["std"], dtype=np.float32).ravel().tolist(),
             },
             "model": {"name": spec.name, "kind": spec.kind, "params": model.params},
             "training": training,
@@ -300,10 +310,16 @@ def _normalization(shown: Path, normalization: dict, input_shape: list,
     except (KeyError, TypeError, ValueError):
         raise BundleError(f"{shown}: normalization in {CONFIG} needs numeric \"mean\" and "
                           f"\"std\" arrays") from None
+    if normalization.get("mode", "none") not in MODES:
+        raise BundleError(f"{shown}: unknown adaptation {normalization.get('mode')!r} under "
+                          f"normalization in {CONFIG}")
     if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
         raise BundleError(f"{shown}: normalization in {CONFIG} has non-finite values or a "
                           f"std that is not positive")
     row = tuple(1 if dim is None else dim for dim in input_shape)
+    if None not in input_shape and mean.ndim == std.ndim == 1 and \
+            mean.size == std.size == int(np.prod(row)):
+        mean, std = mean.reshape(row), std.reshape(row)  # stored flat, one value per input
     try:
         fits = np.broadcast_shapes(mean.shape, std.shape, row) == row
     except ValueError:

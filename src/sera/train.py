@@ -162,12 +162,12 @@ def fit(train: FeatureTable | tuple[np.ndarray, pd.DataFrame], recipe: Recipe,
     """
     X, frame = _unpack(train)
     y = _label_indices(frame)
-    normalizer = Normalizer.fit(_flat(X), _groups(frame, recipe.adapt), mode=recipe.adapt)
+    normalizer = Normalizer.fit(X, _groups(frame, recipe.adapt), mode=recipe.adapt)
     Xn = _normalize(normalizer, X, frame, recipe.adapt)
     if recipe.adapt != "none":
         extra, y_extra = subsample_statistics_augment(
-            _flat(X), y, _groups(frame, recipe.adapt), normalizer, seed=recipe.seed)
-        Xn = np.concatenate([Xn, extra.reshape(Xn.shape[0], *Xn.shape[1:])])
+            X, y, _groups(frame, recipe.adapt), normalizer, seed=recipe.seed)
+        Xn = np.concatenate([Xn, extra])
         y = np.concatenate([y, y_extra])
     Xv = yv = None
     if val is not None:
@@ -249,10 +249,10 @@ def train(source, recipe: Recipe = Recipe(), *, split: str = "speaker",
     if len(test_rows[1]):
         proba = fitted.predict_proba(*test_rows)
         metrics = _metrics(test_rows[1], proba)
-    training = _training_summary(manifest, rows[1], recipe, split, test_corpus)
-    result = TrainResult(fitted=fitted, metrics=metrics,
-                         history=list(getattr(fitted.estimator, "history", []) or []),
-                         training=training)
+    history = list(getattr(fitted.estimator, "history", []) or [])
+    training = {**_training_summary(manifest, rows[1], recipe, split, test_corpus),
+                "history": history}
+    result = TrainResult(fitted=fitted, metrics=metrics, history=history, training=training)
     if out is not None:
         result.bundle = write_bundle(out, fitted, training=training, metrics=metrics or {},
                                      card_extra=card_extra)
@@ -387,6 +387,7 @@ def _training_summary(manifest, train_frame, recipe, split, test_corpus) -> dict
         "utterances": int(len(originals)),
         "rows_with_augmentation": int(len(train_frame)),
         "speakers": int(originals["speaker"].nunique()),
+        "speaker_ids": sorted(map(str, originals["speaker"].unique())),
         "corpora": {str(k): int(v) for k, v in originals["corpus"].value_counts().items()},
         "emotions": {label: int((originals["emotion"] == label).sum()) for label in LABELS},
         "genders": {str(k): int(v) for k, v in originals["gender"].value_counts().items()},
@@ -408,12 +409,8 @@ def _groups(frame: pd.DataFrame, adapt: str):
     return None if adapt == "none" else frame[GROUP_COLUMNS[adapt]].to_numpy()
 
 
-def _flat(X: np.ndarray) -> np.ndarray:
-    return X.reshape(X.shape[0], -1)
-
-
 def _normalize(normalizer: Normalizer, X: np.ndarray, frame: pd.DataFrame, adapt: str):
-    return normalizer.transform(_flat(X), _groups(frame, adapt), adapt=adapt).reshape(X.shape)
+    return normalizer.transform(X, _groups(frame, adapt), adapt=adapt)
 
 
 def _raise_if_empty(rows, held_out) -> None:

@@ -1,0 +1,55 @@
+"""``sera evaluate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sera.cli._app import app, err, print_json, report_failures
+
+
+@app.command("evaluate")
+def evaluate_command(
+    paths: list[Path] = typer.Argument(..., metavar="[MODEL] PATH",
+                                       help="Optional bundle directory (default: the shipped "
+                                       "model), then a labelled corpus folder or CSV manifest."),
+    json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+    report: Path = typer.Option(None, "--report", help="Write a self-contained HTML report."),
+    adapt: str = typer.Option(None, "--adapt", help="Feature normalisation: none, recording, "
+                              "speaker or corpus (default: speaker when the corpus names its "
+                              "speakers, else none)."),
+    include_training_speakers: bool = typer.Option(
+        False, "--include-training-speakers",
+        help="Keep utterances of speakers the model was trained on (optimistic)."),
+    workers: int = typer.Option(None, "--workers", "-j", help="Feature-extraction processes."),
+) -> None:
+    """Score a model on a labelled corpus: UAR, accuracy, macro-F1, per class, confusion."""
+    if len(paths) > 2:
+        raise typer.BadParameter("give at most a model and a corpus")
+    import sera
+    from sera.evaluate import evaluate
+
+    model = sera.load(paths[0] if len(paths) == 2 else None)
+    metrics = evaluate(model, paths[-1], adapt=adapt,
+                       include_training_speakers=include_training_speakers, workers=workers)
+    if metrics["excluded_training_speakers"]:
+        err.print(f"left out {len(metrics['excluded_training_speakers'])} speaker(s) the model "
+                  "was trained on")
+    failed = report_failures((f["path"], f["error"]) for f in metrics["failures"])
+    err.print(f"[bold]UAR {metrics['uar']:.3f}[/bold]  accuracy {metrics['accuracy']:.3f}  "
+              f"macro-F1 {metrics['macro_f1']:.3f}  n={metrics['n']}  (adapt: {metrics['adapt']})",
+              markup=True)
+    if json_out:
+        print_json(metrics)
+    if report is not None:
+        from sera.report import write_report
+
+        history = model.config.get("training", {}).get("history")
+        write_report(report, metrics=metrics, history=history, card=model.card,
+                     breakdowns=metrics["breakdown"],
+                     title=f"sera: {model.config['model']['name']} on {paths[-1].name}",
+                     subtitle=f"{metrics['n']} utterances, adaptation: {metrics['adapt']}")
+        err.print(f"report: {report}")
+    if failed:
+        raise typer.Exit(1)

@@ -1,0 +1,328 @@
+"""``sera predict``, ``sera analyze``, ``sera listen`` and ``sera export``: running a model.
+
+Nothing here imports torch: the model runs on onnxruntime (:mod:`sera.infer`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from sera.cli._app import app, err, print_json, report_failures
+
+ADAPT_HELP = ("Normalise features by the statistics of each group of clips: none (the training "
+              "statistics), recording (each file), speaker or corpus (from the corpus layout "
+              "of each folder or CSV manifest).")
+
+
+def _fail(message: str) -> None:
+    """One line on stderr, exit status 1."""
+    err.print(f"[red]error[/red]: {message}", markup=True, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _check_recording_adapt(adapt: str) -> None:
+    from sera.analyze import check_adapt
+
+    try:
+        check_adapt(adapt)
+    except ValueError as error:
+        _fail(f"--adapt: {error}")
+
+
+# --- sera predict ---------------------------------------------------------------------------
+
+@app.command("predict")
+def predict(
+    paths: list[Path] = typer.Argument(..., help="Audio files, folders (searched for audio "
+                                                 "files) or CSV manifests."),
+    model_dir: Path | None = typer.Option(None, "--model", help="Model bundle directory "
+                                                                "(default: the shipped model)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list on stdout."),
+    as_csv: bool = typer.Option(False, "--csv", help="Print CSV on stdout: path, label, one "
+                                                     "column per label, error."),
+    workers: int | None = typer.Option(None, "--workers", min=1,
+                                       help="Processes computing features (default: one per "
+                                            "CPU core, for long lists)."),
+    adapt: str = typer.Option("none", "--adapt", help=ADAPT_HELP),
+    group_by: str | None = typer.Option(None, "--group-by",
+                                        help="Manifest column whose values group the clips "
+                                             "for --adapt (default: speaker or corpus)."),
+) -> None:
+    """Predict the emotion of each audio file."""
+    from sera.infer import load
+
+    if as_json and as_csv:
+        _fail("choose one of --json and --csv")
+    clips, groups = _clips_and_groups(paths, adapt, group_by)
+    if not clips:
+        _fail(f"no audio files in {', '.join(map(str, paths))}")
+    model = load(model_dir)
+    predictions, failures = model.predict_many(clips, adapt=adapt, groups=groups,
+                                               workers=workers, progress=len(clips) > 1)
+    if as_json:
+        print_json(_in_order(clips, [p.to_dict() for p in predictions],
+                             [{"path": path, "error": problem} for path, problem in failures]))
+    elif as_csv:
+        _print_predictions_csv(clips, predictions, failures, model.labels)
+    else:
+        _print_predictions_table(predictions, len(clips))
+    if report_failures(failures):
+        raise typer.Exit(1)
+
+
+def _clips_and_groups(paths: list[Path], adapt: str, group_by: str | None,
+                      ) -> tuple[list[str], list[str] | None]:
+    """The files to classify and, for ``adapt``, the group of each.
+
+    Folders are searched for audio files; a CSV manifest lists its files. When speakers or
+    corpora (or ``group_by``) are needed, folders are scanned as corpora for them.
+    """
+    from sera.adapt import MODES
+    from sera.corpora import scan
+    from sera.corpora.base import audio_files
+
+    if adapt not in MODES:
+        _fail(f"--adapt must be one of {', '.join(MODES)}, not {adapt!r}")
+    column = group_by or (adapt if adapt in ("speaker", "corpus") else None)
+    clips, groups = [], []
+    for path in paths:
+        if column is not None or (path.is_file() and path.suffix.lower() == ".csv"):
+            if path.is_file() and path.suffix.lower() != ".csv":
+                _fail(f"{path}: --adapt {adapt} needs the {column} of each clip: give the "
+                      f"corpus folder or a CSV manifest, not a single file")
+            manifest = scan(path).manifest
+            if column is not None and column not in manifest.columns:
+                _fail(f"{path}: the manifest has no column {column!r} "
+                      f"(it has {', '.join(manifest.columns)})")
+            files = manifest["path"].tolist()
+            clips += files
+            groups += (manifest[column].astype(str).tolist() if column is not None else files)
+        elif path.is_dir():
+            files = [str(file) for file in audio_files(path)]
+            clips += files
+            groups += files
+        else:
+            clips.append(str(path))
+            groups.append(str(path))
+    return clips, (groups if adapt != "none" else None)
+
+
+def _in_order(clips: list[str], items: list[dict], failed: list[dict]) -> list[dict]:
+    """Results and failures merged back into the order of ``clips``."""
+    by_path: dict[str, list[dict]] = {}
+    for item in [*items, *failed]:
+        by_path.setdefault(item["path"], []).append(item)
+    return [by_path[clip].pop(0) for clip in clips if by_path.get(clip)]
+
+
+def _print_predictions_csv(clips, predictions, failures, labels) -> None:
+    import csv
+
+    rows = _in_order(clips, [p.to_dict() for p in predictions],
+                     [{"path": path, "error": problem} for path, problem in failures])
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(["path", "label", *labels, "error"])
+    for row in rows:
+        if "error" in row:
+            writer.writerow([row["path"], "", *[""] * len(labels), row["error"]])
+        else:
+            writer.writerow([row["path"], row["label"],
+                             *(f"{row['scores'][label]:.4f}" for label in labels), ""])
+
+
+def _print_predictions_table(predictions, total: int) -> None:
+    table = Table(title=f"{len(predictions)} of {total} file(s) classified",
+                  title_justify="left")
+    table.add_column("file", overflow="fold")
+    table.add_column("emotion")
+    table.add_column("p", justify="right")
+    table.add_column("runner-up")
+    for p in predictions:
+        ranked = sorted(p.scores.items(), key=lambda item: -item[1])
+        second = f"{ranked[1][0]} {ranked[1][1]:.2f}" if len(ranked) > 1 else ""
+        table.add_row(p.path, p.label, f"{p.scores[p.label]:.2f}", second)
+    err.print(table)
+
+
+# --- sera analyze ---------------------------------------------------------------------------
+
+@app.command("analyze")
+def analyze(
+    file: str = typer.Argument(..., help="Audio file; - reads standard input (with --stream)."),
+    model_dir: Path | None = typer.Option(None, "--model", help="Model bundle directory "
+                                                                "(default: the shipped model)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+    as_csv: bool = typer.Option(False, "--csv", help="Print CSV on stdout."),
+    as_srt: bool = typer.Option(False, "--srt", help="Print SubRip subtitles on stdout."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write a timeline PNG: waveform with "
+                                                          "coloured utterance spans."),
+    stream: bool = typer.Option(False, "--stream", help="Print each utterance as one JSON line "
+                                                        "as soon as it ends."),
+    rate: int = typer.Option(16000, "--rate", min=1, help="Sample rate of raw 16-bit PCM on "
+                                                          "standard input (a WAV stream says "
+                                                          "its own)."),
+    adapt: str = typer.Option("recording", "--adapt",
+                              help="none, or recording: normalise by the statistics of the "
+                                   "whole recording (with --stream: of the utterances so "
+                                   "far)."),
+    threshold: float | None = typer.Option(None, "--threshold", help="Speech probability that "
+                                                                     "starts speech (default 0.5)."),
+    min_silence: float | None = typer.Option(None, "--min-silence",
+                                             help="Pause (s) that ends an utterance (default 0.25)."),
+    min_speech: float | None = typer.Option(None, "--min-speech",
+                                            help="Shorter utterances (s) are dropped (default 0.25)."),
+    max_utterance: float | None = typer.Option(None, "--max-utterance",
+                                               help="Longer speech (s) is split (default 10)."),
+) -> None:
+    """Find every utterance of a recording and its emotion."""
+    from sera.infer import load
+    from sera.segment import SegmenterParams
+
+    formats = [name for name, on in (("--json", as_json), ("--csv", as_csv), ("--srt", as_srt))
+               if on]
+    if len(formats) > 1:
+        _fail(f"choose one of {', '.join(formats)}")
+    if stream and (formats or plot is not None):
+        _fail("--stream prints JSON lines; it does not combine with --json, --csv, --srt or "
+              "--plot")
+    if file == "-" and not stream:
+        _fail("reading standard input needs --stream")
+    _check_recording_adapt(adapt)
+    overrides = {"threshold": threshold, "min_silence": min_silence, "min_speech": min_speech,
+                 "max_utterance": max_utterance}
+    try:
+        params = SegmenterParams(**{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as error:
+        _fail(str(error))
+    model = load(model_dir)
+    if stream:
+        _stream_json_lines(model, file, rate, params, adapt)
+        return
+    from sera.analyze import duration_of, plot_timeline, to_csv, to_json, to_srt
+
+    with err.status(f"analyzing {file}"):
+        segments = model.analyze(file, params=params, adapt=adapt)
+    if as_json:
+        print_json(to_json(segments, file, duration_of(file)))
+    elif as_csv:
+        sys.stdout.write(to_csv(segments, model.labels))
+    elif as_srt:
+        sys.stdout.write(to_srt(segments))
+    else:
+        _print_segments_table(file, segments)
+    if plot is not None:
+        plot_timeline(file, segments, plot)
+        err.print(f"timeline written to {plot}")
+
+
+def _stream_json_lines(model, file: str, rate: int, params, adapt: str) -> None:
+    """Analyze a pipe (``-``) or a file as a stream, one JSON line per utterance."""
+    from sera.analyze import read_pipe
+
+    if file == "-":
+        sample_rate, chunks = read_pipe(sys.stdin.buffer, rate)
+    else:
+        sample_rate, chunks = _file_chunks(file)
+    for segment in model.stream(chunks, sample_rate, params, adapt=adapt):
+        _print_json_line(segment.to_dict())
+
+
+def _file_chunks(file: str, seconds: float = 1.0):
+    """The rate of a file and its mono float32 chunks, read block by block."""
+    import soundfile as sf
+
+    from sera.audio import info, to_mono
+
+    rate = info(file).samplerate
+    blocks = sf.blocks(file, blocksize=int(seconds * rate), dtype="float32", always_2d=True)
+    return rate, (to_mono(block) for block in blocks)
+
+
+def _print_json_line(obj) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _print_segments_table(file: str, segments) -> None:
+    table = Table(title=f"{file}: {len(segments)} utterance(s)", title_justify="left")
+    table.add_column("start", justify="right")
+    table.add_column("end", justify="right")
+    table.add_column("emotion")
+    table.add_column("p", justify="right")
+    for s in segments:
+        table.add_row(f"{s.start:.2f}", f"{s.end:.2f}", s.label, f"{s.scores[s.label]:.2f}")
+    err.print(table)
+
+
+# --- sera listen ----------------------------------------------------------------------------
+
+@app.command("listen")
+def listen(
+    model_dir: Path | None = typer.Option(None, "--model", help="Model bundle directory "
+                                                                "(default: the shipped model)."),
+    device: str | None = typer.Option(None, "--device", help="Input device name or number "
+                                                             "(default: the system's)."),
+    adapt: str = typer.Option("recording", "--adapt",
+                              help="none, or recording: normalise by the statistics of the "
+                                   "utterances heard so far."),
+) -> None:
+    """Listen to the microphone; print each utterance's emotion as one JSON line as it ends.
+
+    Stop with Ctrl-C (the utterance in progress is then classified too).
+    """
+    import queue
+
+    from sera.infer import load
+
+    _check_recording_adapt(adapt)
+    try:
+        import sounddevice as sd
+    except ImportError:
+        _fail("sera listen needs the sounddevice package: pip install 'sera[listen]'")
+    except OSError as error:  # sounddevice raises it when PortAudio itself is missing
+        _fail(f"no microphone available: {error} (install PortAudio, e.g. libportaudio2)")
+    selected = int(device) if device is not None and device.isdigit() else device
+    try:
+        info = sd.query_devices(selected, "input")
+    except (sd.PortAudioError, ValueError) as error:
+        _fail(f"no microphone available: {error}")
+    sample_rate = int(info["default_samplerate"])
+    model = load(model_dir)
+    heard: queue.Queue = queue.Queue()
+
+    def callback(indata, frames, time, status) -> None:
+        heard.put(indata[:, 0].copy())
+
+    def chunks():
+        try:
+            while True:
+                yield heard.get()
+        except KeyboardInterrupt:
+            return
+
+    with sd.InputStream(device=selected, channels=1, samplerate=sample_rate, dtype="float32",
+                        blocksize=sample_rate // 10, callback=callback):
+        err.print(f"listening on {info['name']} at {sample_rate} Hz (Ctrl-C to stop)")
+        for segment in model.stream(chunks(), sample_rate, adapt=adapt):
+            _print_json_line(segment.to_dict())
+
+
+# --- sera export ----------------------------------------------------------------------------
+
+@app.command("export")
+def export(
+    model_dir: Path | None = typer.Argument(None, help="Model bundle directory (default: the "
+                                                       "shipped model)."),
+    onnx: Path = typer.Option(..., "--onnx", help="Where to write the ONNX graph."),
+) -> None:
+    """Write a model's ONNX graph, checked to load and to match the bundle, and say what it
+    takes and gives."""
+    from sera.infer import load
+
+    err.print(load(model_dir).export_onnx(onnx), soft_wrap=True, markup=False)
