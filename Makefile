@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
@@ -30,7 +30,7 @@ demo: $(STAMP)
 	bash scripts/demo.sh $(DEMO)
 
 model: $(STAMP)
-	$(BIN)/python -m sera.default_model.build $(DATA)
+	$(BIN)/python scripts/build_model.py $(DATA)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(DATA)

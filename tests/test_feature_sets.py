@@ -236,3 +236,23 @@ def test_prepare_treats_an_array_like_the_file_it_came_from(tmp_path, name):
     assert np.allclose(from_file, from_array, atol=1e-5)
     if name != "seed":  # trimming removed the silence, so the untrimmed array differs
         assert not np.allclose(fs.transform(audio.load(path, sr=sr)), from_file, atol=1e-3)
+
+
+def test_combined_sets_concatenate_their_parts_and_round_trip(tone_wav):
+    combined = get_feature_set("stats+egemaps")
+    stats, egemaps = get_feature_set("stats"), get_feature_set("egemaps")
+    assert combined.name == "stats+egemaps"
+    assert combined.shape == (stats.shape[0] + egemaps.shape[0],)
+    assert combined.names[0] == f"stats:{stats.names[0]}" and len(combined.names) == combined.shape[0]
+    x = combined.extract(tone_wav)
+    np.testing.assert_allclose(x, np.concatenate([stats.extract(tone_wav),
+                                                  egemaps.extract(tone_wav)]), rtol=1e-6)
+    again = get_feature_set(json.loads(json.dumps(combined.to_config())))
+    assert again == combined and again.name == "stats+egemaps"
+
+
+def test_combined_sets_refuse_patches_and_single_sets():
+    with pytest.raises(SeraError, match="only vector feature sets"):
+        get_feature_set("stats+logmel")
+    with pytest.raises(SeraError, match="two sets or more"):
+        get_feature_set({"name": "combined", "params": {"sets": ["stats"]}})

@@ -264,13 +264,18 @@ def make_card(*, model_name: str, features: str, training: dict, metrics: dict,
         f"is subject to the same terms.",
         "",
         "## Evaluation", "",
-        f"How these figures were obtained: {evaluation}.", "",
-        "| n | UAR | accuracy | macro-F1 |",
-        "|---:|---:|---:|---:|",
-        f"| {metrics['n']} | {metrics['uar']:.3f} | {metrics['accuracy']:.3f} "
-        f"| {metrics['macro_f1']:.3f} |",
-        "",
     ]
+    if "n" not in metrics:
+        lines += [f"Not evaluated: {evaluation}.", ""]
+    else:
+        lines += [
+            f"How these figures were obtained: {evaluation}.", "",
+            "| n | UAR | accuracy | macro-F1 |",
+            "|---:|---:|---:|---:|",
+            f"| {metrics['n']} | {metrics['uar']:.3f} | {metrics['accuracy']:.3f} "
+            f"| {metrics['macro_f1']:.3f} |",
+            "",
+        ]
     if "per_class" in metrics:
         lines += ["| emotion | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
         for label, figures in metrics["per_class"].items():

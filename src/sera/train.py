@@ -30,9 +30,11 @@ from sera.metrics import breakdown, evaluate_predictions
 from sera.models import get_model_spec
 from sera.splits import Split, corpus_split, loso, random_split, rows_to_augment, speaker_split
 
-#: The recipe `sera train` uses when no model is named: the one with the best measured
-#: leave-one-speaker-out UAR on the shared RAVDESS (see README, "Measured results").
+#: The default recipe (``Recipe()``, ``sera train`` with no ``--model``): the one with the
+#: best measured leave-one-speaker-out UAR on the shared RAVDESS (README, "Measured results").
 DEFAULT_MODEL = "logreg"
+DEFAULT_FEATURES = "compare+stats"
+DEFAULT_PARAMS = {"C": 0.1}
 
 #: Which manifest column groups utterances for each adaptation mode.
 GROUP_COLUMNS = {"speaker": "speaker", "corpus": "corpus", "recording": "path"}
@@ -49,7 +51,7 @@ class Recipe:
     model : str
         A name in :data:`sera.models.MODELS`.
     features : str, optional
-        Feature set; defaults to the model's own.
+        Feature set; ``None`` means the model's own.
     adapt : str
         How training features are normalised: ``"speaker"`` (each speaker by their own
         statistics, plus rows normalised by a few utterances only, so that the model also
@@ -64,10 +66,10 @@ class Recipe:
     """
 
     model: str = DEFAULT_MODEL
-    features: str | None = None
+    features: str | None = DEFAULT_FEATURES
     adapt: str = "speaker"
     augment: tuple[str, ...] = ()
-    params: dict = field(default_factory=dict)
+    params: dict = field(default_factory=lambda: dict(DEFAULT_PARAMS))
     seed: int = 0
 
     @property
@@ -315,15 +317,52 @@ def cross_validate(source, recipe: Recipe = Recipe(), *, split: str = "loso",
                     histories=histories)
 
 
+#: What sera knows of each corpus's licence, which a model trained on it inherits.
+DATA_LICENCES = {
+    "ravdess": "RAVDESS: CC BY-NC-SA 4.0 (non-commercial, share-alike)",
+    "cremad": "CREMA-D: Open Database License (ODbL)",
+    "tess": "TESS: CC BY-NC-ND 4.0 (non-commercial)",
+    "savee": "SAVEE: free for research use (see the corpus's terms)",
+    "emodb": "EmoDB: see the corpus's terms (research use)",
+    "synthetic": "sera's synthetic corpus: machine-made, no restrictions",
+}
+
+#: Training-summary entries too long for the model card (they stay in config.json).
+_NOT_ON_CARD = ("history", "speaker_ids")
+
+
 def write_bundle(out: str | os.PathLike, fitted: FittedModel, *, training: dict, metrics: dict,
-                 card_extra: str = ""):
-    """Write a fitted recipe as a bundle (``config.json`` + ``model.onnx`` + ``card.md``)."""
+                 evaluation: str | None = None, card_extra: str = ""):
+    """Write a fitted recipe as a bundle (``config.json`` + ``model.onnx`` + ``card.md``).
+
+    Parameters
+    ----------
+    out : path
+        The bundle directory.
+    fitted : FittedModel
+        What :func:`fit` returned.
+    training : dict
+        Summary of the training data and recipe (``TrainResult.training``).
+    metrics : dict
+        Held-out figures (the ``evaluate`` schema), or ``{}`` when not evaluated.
+    evaluation : str, optional
+        How ``metrics`` were obtained, for the model card.
+    card_extra : str
+        Markdown appended to the model card.
+    """
     from sera.bundle import make_card, save_bundle
 
     recipe = fitted.recipe
     fs = recipe.feature_set
-    card = make_card(model_name=recipe.model, features=fs.name, training=training,
-                     metrics=metrics)
+    licences = [DATA_LICENCES.get(c, f"{c}: the licence of that corpus (unknown to sera)")
+                for c in sorted(training.get("corpora", {}))]
+    card = make_card(model_name=recipe.model, features=fs.name,
+                     training={k: v for k, v in training.items() if k not in _NOT_ON_CARD},
+                     metrics=metrics,
+                     evaluation=evaluation or ("held-out speakers never heard in training "
+                                               f"({training.get('split')} split)"
+                                               if metrics else "trained on every speaker"),
+                     data_licence="; ".join(licences) or "unknown")
     if card_extra:
         card = card.rstrip() + "\n\n" + card_extra.strip() + "\n"
     return save_bundle(out, model=fitted.estimator, model_name=recipe.model,

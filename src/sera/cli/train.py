@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -23,12 +24,16 @@ _EPOCHS = typer.Option(None, "--epochs", help="Maximum epochs (torch models).")
 
 
 def _recipe(model, features, adapt, augment, seed, epochs):
-    from sera.train import DEFAULT_MODEL, Recipe
+    """The default recipe, or the named model with its own features and parameters."""
+    from sera.train import Recipe
 
-    params = {"max_epochs": epochs} if epochs else {}
     kinds = tuple(k.strip() for k in augment.split(",") if k.strip())
-    return Recipe(model=model or DEFAULT_MODEL, features=features, adapt=adapt, augment=kinds,
-                  params=params, seed=seed)
+    if model is None:
+        recipe = Recipe(adapt=adapt, augment=kinds, seed=seed)
+        return recipe if features is None else replace(recipe, features=features)
+    params = {"max_epochs": epochs} if epochs else {}
+    return Recipe(model=model, features=features, adapt=adapt, augment=kinds, params=params,
+                  seed=seed)
 
 
 @app.command("train")

@@ -450,6 +450,55 @@ def _peak_normalize(y: np.ndarray) -> np.ndarray:
     return y / peak if peak > 0 else y
 
 
+class CombinedFeatures(FeatureSet):
+    """Several vector sets side by side, named ``"compare+stats"``.
+
+    Each part reads the same decoded waveform and applies its own :meth:`prepare` (window or
+    trimming) inside :meth:`transform`, so the combination treats files and arrays alike.
+    Column names are prefixed with the part's name (``stats:f0_mean``).
+
+    Parameters
+    ----------
+    sets : list of str, dict or FeatureSet
+        Two or more vector sets with the same sample rate.
+    """
+
+    name = "combined"
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, sets: list):
+        self.parts = [get_feature_set(part) for part in sets]
+        if len(self.parts) < 2:
+            raise FeatureError("a combined feature set needs two sets or more")
+        if any(len(part.shape) != 1 for part in self.parts):
+            raise FeatureError("only vector feature sets can be combined, not "
+                               + ", ".join(p.name for p in self.parts if len(p.shape) != 1))
+        rates = {part.sample_rate for part in self.parts}
+        if len(rates) > 1:
+            raise FeatureError(f"combined feature sets must share a sample rate, got {rates}")
+        self.params = {"sets": [part.to_config() for part in self.parts]}
+        self.name = "+".join(part.name for part in self.parts)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.parts[0].sample_rate
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (sum(part.shape[0] for part in self.parts),)
+
+    @property
+    def names(self) -> list[str]:
+        return [f"{part.name}:{name}" for part in self.parts for name in part.names]
+
+    def transform(self, y: np.ndarray) -> np.ndarray:
+        return np.concatenate([part.transform(part.prepare(y)) for part in self.parts])
+
+    def to_config(self) -> dict[str, Any]:
+        return {"name": CombinedFeatures.name, "version": self.version,
+                "params": {"sets": [part.to_config() for part in self.parts]}}
+
+
 #: Every named feature set, by name.
 FEATURE_SETS: dict[str, type[FeatureSet]] = {
     cls.name: cls for cls in (SeedFeatures, StatsFeatures, EgemapsFeatures, CompareFeatures,
@@ -464,7 +513,9 @@ def get_feature_set(name_or_config: str | dict[str, Any] | FeatureSet,
     Parameters
     ----------
     name_or_config : str, dict or FeatureSet
-        ``"seed"``, ``"stats"``, ``"egemaps"``, ``"logmel"``; a configuration; or a set.
+        ``"seed"``, ``"stats"``, ``"egemaps"``, ``"compare"``, ``"logmel"``,
+        ``"hf:<model id or path>"`` (:mod:`sera.features.hf`), several vector sets joined by
+        ``+`` (``"compare+stats"``); a configuration; or a set.
     **params
         Parameter overrides.
 
@@ -479,11 +530,23 @@ def get_feature_set(name_or_config: str | dict[str, Any] | FeatureSet,
         config = dict(name_or_config)
         config["params"] = {**config.get("params", {}), **params}
         return FeatureSet.from_config(config)
+    if isinstance(name_or_config, str) and "+" in name_or_config:
+        return CombinedFeatures(sets=[get_feature_set(part.strip(), **params)
+                                      for part in name_or_config.split("+")])
+    if isinstance(name_or_config, str) and name_or_config.startswith("hf:"):
+        return _lookup("hf")(model=name_or_config[len("hf:"):], **params)
     return _lookup(name_or_config)(**params)
 
 
 def _lookup(name: object) -> type[FeatureSet]:
+    if name == CombinedFeatures.name:
+        return CombinedFeatures
+    if name == "hf":
+        # Pretrained encoders (``hf:<model>``) live apart: they need torch and transformers.
+        from sera.features.hf import HFFeatures
+
+        return HFFeatures
     if name not in FEATURE_SETS:
         raise FeatureError(f"unknown feature set {name!r}; choose from "
-                              f"{', '.join(FEATURE_SETS)}")
+                              f"{', '.join(FEATURE_SETS)} or hf:<model id or path>")
     return FEATURE_SETS[name]
