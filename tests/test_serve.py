@@ -1,0 +1,633 @@
+"""The REST API of ``sera serve``: answers equal to the library's, and every kind of bad input,
+oversized body and overload answered with a clean JSON error (never a 500, never a crash)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import schemathesis
+import soundfile as sf
+from fastapi.testclient import TestClient
+from helpers_infer import real_bundle
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import sera
+from sera.analyze import to_json
+from sera.errors import BundleError
+from sera.infer import Model
+from sera.plots import EMOTION_COLORS
+from sera.segment import SegmenterParams
+from sera.serve.app import audio_format, clean_filename, create_app
+
+#: Limits of the app under test: small, so that oversized bodies and audio stay cheap.
+MAX_UPLOAD_MB = 4
+MAX_DURATION_S = 20.0
+
+#: A speaker the test model never heard (it is trained on actors 01-10).
+ACTOR = "Actor_12"
+
+
+# --- fixtures and helpers --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bundle_dir(ravdess_dir, tmp_path_factory) -> Path:
+    return real_bundle(ravdess_dir, tmp_path_factory.getbasetemp() / "infer-bundle")
+
+
+@pytest.fixture(scope="module")
+def model(bundle_dir) -> Model:
+    return sera.load(bundle_dir)
+
+
+@pytest.fixture(scope="module")
+def app(model):
+    return create_app(model, max_upload_mb=MAX_UPLOAD_MB, max_duration_s=MAX_DURATION_S,
+                      workers=2, queue=8)
+
+
+@pytest.fixture(scope="module")
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def clips(ravdess_dir) -> list[Path]:
+    return sorted((ravdess_dir / ACTOR).glob("*.flac"))[::12]
+
+
+@pytest.fixture(scope="module")
+def clip(clips) -> Path:
+    return clips[0]
+
+
+@pytest.fixture(scope="module")
+def conversation(clips) -> tuple[np.ndarray, int]:
+    """Three clips one after the other with 0.7 s of silence between them (16 kHz)."""
+    gap = np.zeros(int(0.7 * 16000), np.float32)
+    pieces = []
+    for path in clips[:3]:
+        y, rate = sf.read(path, dtype="float32")
+        assert rate == 16000
+        pieces += [y, gap]
+    return np.concatenate(pieces), 16000
+
+
+def wav_bytes(y: np.ndarray, rate: int = 16000, subtype: str = "PCM_16") -> bytes:
+    out = io.BytesIO()
+    sf.write(out, y, rate, format="WAV", subtype=subtype)
+    return out.getvalue()
+
+
+def tone(seconds: float, rate: int = 16000) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    noise = 0.01 * np.random.default_rng(0).standard_normal(t.size)
+    return (0.3 * np.sin(2 * np.pi * 220 * t) + noise).astype(np.float32)
+
+
+def answer(response: httpx.Response) -> dict:
+    """The JSON of a response, parsed strictly: NaN or Infinity in it fails the test."""
+    def refuse(constant: str):
+        raise AssertionError(f"{constant} in the answer: {response.text[:200]}")
+
+    assert response.headers["content-type"].startswith("application/json")
+    return json.loads(response.text, parse_constant=refuse)
+
+
+def error_of(response: httpx.Response, status: int) -> str:
+    """The one-line error message of a response that must have ``status``."""
+    body = answer(response)
+    assert response.status_code == status, body
+    assert set(body) == {"error"}
+    assert body["error"] and "\n" not in body["error"]
+    return body["error"]
+
+
+def post_file(client, name: str, data: bytes, endpoint: str = "predict", **params):
+    return client.post(f"/v1/{endpoint}", params=params,
+                       files={"file": (name, data, "application/octet-stream")})
+
+
+def form_body(filename: str, data: bytes) -> tuple[bytes, dict[str, str]]:
+    """A multipart body with ``data`` as the field ``file`` named ``filename`` byte for byte
+    (clients escape odd names; a hostile client need not), and its headers."""
+    head = (f'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            f"Content-Type: audio/flac\r\n\r\n").encode()
+    return (head + data + b"\r\n--XyZ--\r\n",
+            {"content-type": "multipart/form-data; boundary=XyZ"})
+
+
+@contextmanager
+def running_server(app) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port, in a thread; yield its base URL."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def asgi_client(app) -> httpx.AsyncClient:
+    """A client that calls the app in this event loop and streams request bodies lazily."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sera")
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+def test_predict_answers_what_the_library_says(client, model, clip):
+    expected = model.predict(clip).to_dict()
+    data = clip.read_bytes()
+    as_form = post_file(client, clip.name, data)
+    as_body = client.post("/v1/predict", content=data, headers={"content-type": "audio/flac"})
+    assert as_form.status_code == 200 and as_body.status_code == 200
+    assert answer(as_form) == {**expected, "path": clip.name}
+    assert answer(as_body) == {**expected, "path": None}
+    scores = answer(as_form)["scores"]
+    assert list(scores) == list(model.labels)
+    assert sum(scores.values()) == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("adapt", ["recording", "none"])
+def test_analyze_answers_what_the_library_says(client, model, conversation, adapt):
+    y, rate = conversation
+    response = post_file(client, "conversation.wav", wav_bytes(y, rate), "analyze", adapt=adapt)
+    assert response.status_code == 200
+    decoded, _ = sf.read(io.BytesIO(wav_bytes(y, rate)), dtype="float32")
+    segments = model.analyze(decoded, sample_rate=rate, adapt=adapt)
+    assert answer(response) == to_json(segments, "conversation.wav", y.shape[0] / rate)
+    assert len(answer(response)["segments"]) == 3
+
+
+def test_analyze_passes_the_segmenter_parameters_on(client, model, conversation):
+    y, rate = conversation
+    data = wav_bytes(y, rate)
+    # The pauses between the clips (about 2.5 s with the clips' own silence) no longer end an
+    # utterance, nor does its length: the three clips come out as one.
+    merged = answer(post_file(client, "c.wav", data, "analyze", min_silence=5.0,
+                              max_utterance=20.0))
+    decoded, _ = sf.read(io.BytesIO(data), dtype="float32")
+    segments = model.analyze(decoded, sample_rate=rate,
+                             params=SegmenterParams(min_silence=5.0, max_utterance=20.0))
+    assert merged == to_json(segments, "c.wav", y.shape[0] / rate)
+    assert len(merged["segments"]) == 1
+
+
+def test_health_and_model_describe_the_service(client, model):
+    health = answer(client.get("/v1/health"))
+    assert health == {"status": "ok", "version": sera.__version__,
+                      "model": model.config["model"]["name"], "workers": 2, "queue": 8,
+                      "in_flight": 0}
+    info = answer(client.get("/v1/model"))
+    assert info["labels"] == list(model.labels)
+    assert info["colors"] == {label: EMOTION_COLORS[label] for label in model.labels}
+    assert info["card"] == model.card
+    assert info["metrics"] == json.loads(json.dumps(model.metrics))
+    assert info["features"]["name"] == model.feature_set.name
+    assert info["limits"] == {"max_upload_mb": MAX_UPLOAD_MB, "max_duration_s": MAX_DURATION_S}
+
+
+def test_the_openapi_schema_documents_bodies_answers_and_errors(client):
+    schema = answer(client.get("/openapi.json"))
+    assert {"/v1/predict", "/v1/analyze", "/v1/health", "/v1/model"} <= set(schema["paths"])
+    for path, answered in (("/v1/predict", "PredictResponse"),
+                           ("/v1/analyze", "AnalyzeResponse")):
+        operation = schema["paths"][path]["post"]
+        assert set(operation["requestBody"]["content"]) == {
+            "multipart/form-data", "audio/*", "application/octet-stream"}
+        responses = operation["responses"]
+        assert responses["200"]["content"]["application/json"]["schema"]["$ref"].endswith(answered)
+        for status in ("400", "413", "415", "422", "503"):
+            assert responses[status]["content"]["application/json"]["schema"]["$ref"].endswith(
+                "ErrorResponse")
+        assert "Retry-After" in responses["503"]["headers"]
+    analyze_parameters = {p["name"] for p in schema["paths"]["/v1/analyze"]["post"]["parameters"]}
+    assert analyze_parameters == {"adapt", "threshold", "min_silence", "min_speech",
+                                  "max_utterance"}
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "openapi.json" in docs.text
+
+
+def test_the_page_and_everything_it_loads_come_from_the_app(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    for asset in ("/static/app.js", "/static/style.css"):
+        assert asset in page.text
+        loaded = client.get(asset)
+        assert loaded.status_code == 200
+        # No CDN: nothing the page loads points anywhere else.
+        assert "http://" not in loaded.text and "https://" not in loaded.text
+    assert "http://" not in page.text and "https://" not in page.text
+
+
+def test_serving_never_imports_torch(bundle_dir, clip):
+    code = textwrap.dedent(f"""
+        import sys
+        from fastapi.testclient import TestClient
+        from sera.serve.app import create_app
+        with TestClient(create_app({str(bundle_dir)!r}, workers=1)) as client:
+            data = open({str(clip)!r}, "rb").read()
+            for endpoint in ("predict", "analyze"):
+                response = client.post("/v1/" + endpoint, files={{"file": ("c.flac", data)}})
+                assert response.status_code == 200, response.text
+        print("torch" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"
+
+
+# --- bad uploads -----------------------------------------------------------------------------
+
+def test_an_empty_upload_is_a_400(client):
+    assert "empty" in error_of(post_file(client, "empty.wav", b""), 400)
+    raw = client.post("/v1/predict", content=b"", headers={"content-type": "audio/wav"})
+    assert "empty" in error_of(raw, 400)
+
+
+def test_a_truncated_wav_is_a_400_or_what_is_left_of_it(client, model):
+    data = wav_bytes(tone(2.0))
+    assert "not readable audio" in error_of(post_file(client, "cut.wav", data[:30]), 400)
+    # Cut inside the samples: 0.1 s is left, less than a clip needs.
+    assert "too short" in error_of(post_file(client, "cut.wav", data[:44 + 3200]), 400)
+    # Cut later: the second that is left is classified, as any player would play it.
+    kept = post_file(client, "cut.wav", data[:44 + 32000])
+    assert kept.status_code == 200
+    assert answer(kept)["scores"] == model.predict(tone(2.0)[:16000], sample_rate=16000).to_dict()[
+        "scores"]
+
+
+@pytest.mark.parametrize(("name", "data"), [
+    ("image.wav", b"\x89PNG\r\n\x1a\n" + bytes(200)),
+    ("notes.wav", b"just some text, not audio at all\n" * 10),
+    ("clip.webm", bytes.fromhex("1a45dfa3") + bytes(200)),
+    ("clip.m4a", b"\x00\x00\x00\x20ftypM4A " + bytes(200)),
+])
+def test_something_that_is_not_audio_sera_reads_is_a_415(client, name, data):
+    assert "not an audio file" in error_of(post_file(client, name, data), 415)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/json", "image/png", None])
+def test_a_body_of_another_content_type_is_a_415(client, clip, content_type):
+    headers = {} if content_type is None else {"content-type": content_type}
+    response = client.post("/v1/predict", content=clip.read_bytes(), headers=headers)
+    assert "content type" in error_of(response, 415)
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    ("../../etc/passwd", "passwd"),
+    ("..\\..\\windows\\system32\\clip.wav", "clip.wav"),
+    ("/abs/path/to/clip.wav", "clip.wav"),
+    ("..", None),
+    ("clip\x00\x07.wav", "clip.wav"),
+])
+def test_a_hostile_file_name_is_only_echoed_cleaned(client, clip, name, shown):
+    assert clean_filename(name) == shown
+    body, headers = form_body(name, clip.read_bytes())
+    response = client.post("/v1/predict", content=body, headers=headers)
+    assert response.status_code == 200
+    assert answer(response)["path"] == shown
+    # The name never reaches the file system: the answer is that of the bytes sent.
+    assert answer(response)["label"] == answer(post_file(client, "x.flac", clip.read_bytes()))[
+        "label"]
+
+
+def test_malformed_multipart_bodies_are_answered_cleanly(client, clip):
+    data = clip.read_bytes()
+    form, multipart = form_body("a.flac", data)
+    assert client.post("/v1/predict", content=form, headers=multipart).status_code == 200
+    no_boundary = client.post("/v1/predict", content=form,
+                              headers={"content-type": "multipart/form-data"})
+    assert "boundary" in error_of(no_boundary, 400)
+    cut = client.post("/v1/predict", content=form[: len(form) // 2], headers=multipart)
+    assert "closing boundary" in error_of(cut, 400)
+    garbage = client.post("/v1/predict", content=b"\x00\xff" * 500, headers=multipart)
+    assert "multipart" in error_of(garbage, 400)
+    other_field = client.post("/v1/predict", files={"audio": ("a.flac", data)})
+    assert "'file'" in error_of(other_field, 422)
+    two_files = client.post("/v1/predict", files=[("file", ("a.flac", data)),
+                                                  ("file", ("b.flac", data))])
+    assert "one per request" in error_of(two_files, 422)
+
+
+def test_audio_over_the_duration_limit_is_a_400(client):
+    long = wav_bytes(tone(MAX_DURATION_S + 5, rate=8000), rate=8000)
+    assert len(long) < MAX_UPLOAD_MB * 2**20
+    for endpoint in ("predict", "analyze"):
+        message = error_of(post_file(client, "long.wav", long, endpoint), 400)
+        assert "too long" in message and f"{MAX_DURATION_S:g} s" in message
+
+
+def test_silence_is_a_400_to_predict_and_no_utterances_to_analyze(client):
+    silence = wav_bytes(np.zeros(3 * 16000, np.float32))
+    assert "silent" in error_of(post_file(client, "silence.wav", silence), 400)
+    analyzed = post_file(client, "silence.wav", silence, "analyze")
+    assert analyzed.status_code == 200
+    assert answer(analyzed) == {"path": "silence.wav", "duration": 3.0, "segments": []}
+
+
+def test_too_short_audio_is_a_400(client):
+    short = wav_bytes(tone(0.1))
+    for endpoint in ("predict", "analyze"):
+        assert "too short" in error_of(post_file(client, "short.wav", short, endpoint), 400)
+
+
+def test_answers_are_free_of_nan(client):
+    with_nan = tone(1.0)
+    with_nan[100] = np.nan
+    message = error_of(post_file(client, "nan.wav", wav_bytes(with_nan, subtype="FLOAT")), 400)
+    assert "NaN" in message
+    # Float WAVs may hold any finite level; whatever the features make of it, the answer is
+    # strict JSON (answer() refuses NaN and Infinity) with finite probabilities.
+    for level in (1e-3, 1.0, 1e10, 1e30):
+        response = post_file(client, "loud.wav", wav_bytes(level * tone(1.0), subtype="FLOAT"))
+        assert response.status_code in (200, 400)
+        if response.status_code == 200:
+            scores = np.array(list(answer(response)["scores"].values()))
+            assert np.isfinite(scores).all() and scores.sum() == pytest.approx(1, abs=1e-3)
+        else:
+            error_of(response, 400)
+
+
+@pytest.mark.parametrize("query", ["adapt=speaker", "threshold=0", "threshold=nan",
+                                   "min_silence=-1", "max_utterance=abc", "max_utterance=inf"])
+def test_bad_parameters_are_a_422(client, clip, query):
+    response = client.post(f"/v1/analyze?{query}", files={"file": ("a.flac", clip.read_bytes())})
+    assert query.split("=")[0] in error_of(response, 422)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(edits=st.lists(st.tuples(st.integers(0, 43), st.integers(0, 255)), min_size=1,
+                      max_size=4))
+def test_a_wav_with_a_damaged_header_is_answered_cleanly(client, edits):
+    data = bytearray(wav_bytes(tone(0.6)))
+    for position, value in edits:
+        data[position] = value
+    response = post_file(client, "damaged.wav", bytes(data))
+    if response.status_code != 200:
+        assert response.status_code in (400, 415)
+        error_of(response, response.status_code)
+
+
+# --- size limits -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content_type", ["audio/wav", "multipart/form-data; boundary=XyZ"])
+def test_an_oversized_stream_is_refused_before_it_is_read_whole(app, content_type):
+    chunk = 64 * 1024
+    limit = MAX_UPLOAD_MB * 2**20
+    sent = 0
+
+    async def endless_body():
+        nonlocal sent
+        head = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\n"
+        yield head
+        for _ in range(10 * limit // chunk):
+            sent += chunk
+            yield b"RIFF" + bytes(chunk - 4)
+
+    async def post() -> httpx.Response:
+        async with asgi_client(app) as client:
+            return await client.post("/v1/predict", content=endless_body(),
+                                     headers={"content-type": content_type})
+
+    response = asyncio.run(post())
+    assert "larger than the limit" in error_of(response, 413)
+    assert sent <= limit + chunk
+
+
+def test_a_declared_oversized_body_is_refused_without_reading_it(app):
+    sent = 0
+
+    async def body():
+        nonlocal sent
+        sent += 1
+        yield bytes(1024)
+
+    async def post() -> httpx.Response:
+        async with asgi_client(app) as client:
+            return await client.post("/v1/predict", content=body(), headers={
+                "content-type": "audio/wav", "content-length": str(MAX_UPLOAD_MB * 2**20 + 1)})
+
+    assert "larger than the limit" in error_of(asyncio.run(post()), 413)
+    assert sent == 0
+
+
+def test_uvicorn_answers_413_before_a_huge_body_is_sent(app):
+    with running_server(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            conn.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: sera\r\nContent-Type: audio/wav\r\n"
+                         b"Content-Length: 10000000000\r\nExpect: 100-continue\r\n\r\n")
+            reply = b""
+            while b"\r\n\r\n" not in reply:
+                reply += conn.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 413")
+
+
+def test_nothing_is_written_to_disk(client, model):
+    """An upload over python-multipart's 1 MiB spooling threshold stays in memory."""
+    data = wav_bytes(tone(MAX_DURATION_S * 0.9, rate=44100), rate=44100)
+    assert 2**20 < len(data) < MAX_UPLOAD_MB * 2**20
+    # Once first, so that modules imported on first use (and their bytecode caches) are loaded.
+    assert post_file(client, "big.wav", data, "analyze").status_code == 200
+    opened_for_writing = _watch_writes()
+    try:
+        assert post_file(client, "big.wav", data).status_code == 200
+        assert post_file(client, "big.wav", data, "analyze").status_code == 200
+    finally:
+        found = list(opened_for_writing)
+        opened_for_writing.clear()
+        _WATCHING.clear()
+    assert found == []
+
+
+#: While set, every file opened for writing anywhere in this process is recorded.
+_WATCHING = threading.Event()
+_WRITES: list[str] = []
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND
+
+
+def _watch_writes() -> list[str]:
+    if not getattr(_watch_writes, "installed", False):
+        def hook(event: str, args: tuple) -> None:
+            if _WATCHING.is_set() and event == "open":
+                path, mode, flags = args
+                if (mode and any(c in mode for c in "wax+")) or (flags or 0) & _WRITE_FLAGS:
+                    _WRITES.append(str(path))
+
+        sys.addaudithook(hook)  # hooks cannot be removed; this one is idle unless watching
+        _watch_writes.installed = True
+    _WATCHING.set()
+    return _WRITES
+
+
+# --- overload --------------------------------------------------------------------------------
+
+class GatedModel(Model):
+    """The test model, holding each prediction until the gate opens."""
+
+    def __init__(self, bundle):
+        super().__init__(bundle)
+        self.gate = threading.Event()
+
+    def predict(self, *args, **kwargs):
+        assert self.gate.wait(timeout=30)
+        return super().predict(*args, **kwargs)
+
+
+def test_requests_beyond_the_workers_and_the_queue_get_503_then_all_recover(model, clip):
+    gated = GatedModel(model.bundle)
+    app = create_app(gated, workers=1, queue=1)
+    data = clip.read_bytes()
+
+    async def flood() -> tuple[list[httpx.Response], list[httpx.Response], dict]:
+        async with asgi_client(app) as client:
+            tasks = [asyncio.create_task(client.post(
+                "/v1/predict", files={"file": ("c.flac", data)})) for _ in range(6)]
+            # One runs (held at the gate), one waits; the other four are turned away at once.
+            deadline = time.monotonic() + 30
+            while sum(task.done() for task in tasks) < 4 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            refused = [task.result() for task in tasks if task.done()]
+            busy = (await client.get("/v1/health")).json()
+            gated.gate.set()
+            answered = await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+            after = await client.post("/v1/predict", files={"file": ("c.flac", data)})
+            return refused, [*answered, after], busy
+
+    refused, answered, busy = asyncio.run(flood())
+    assert len(refused) == 4
+    for response in refused:
+        assert "busy" in error_of(response, 503)
+        assert response.headers["retry-after"] == "1"
+    assert busy["in_flight"] == 2
+    # The six of the flood (the four refused among them) and one more once the gate opened.
+    assert sorted(r.status_code for r in answered) == [200, 200, 200, 503, 503, 503, 503]
+    assert app.state.pool.in_flight == 0
+
+
+def test_a_burst_against_a_real_server_gets_only_200_and_503(model, clip):
+    app = create_app(model, workers=1, queue=2)
+    data = clip.read_bytes()
+    statuses: list[int] = []
+
+    def client_thread(url: str) -> None:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            for _ in range(3):
+                response = http.post("/v1/predict", files={"file": ("c.flac", data)})
+                if response.status_code == 503:
+                    error_of(response, 503)
+                statuses.append(response.status_code)
+
+    with running_server(app) as url:
+        threads = [threading.Thread(target=client_thread, args=(url,)) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        health = httpx.get(f"{url}/v1/health").json()
+    assert len(statuses) == 36
+    assert set(statuses) <= {200, 503} and 200 in statuses
+    assert health["status"] == "ok" and health["in_flight"] == 0
+
+
+# --- the schema, fuzzed ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+def test_no_request_the_schema_allows_or_forbids_gets_a_server_error(app, mode):
+    """schemathesis generates requests from the app's own OpenAPI schema (valid ones, then ones
+    that break it); every answer must be a documented status, never a 5xx."""
+    from schemathesis import GenerationMode
+    from schemathesis.checks import not_a_server_error
+
+    # Raw audio bodies are real WAVs (of any length, rate and level, silence included), so
+    # that generated requests reach the model too, not only the checks in front of it.
+    schemathesis.openapi.media_type("audio/*", st.builds(
+        lambda seconds, rate, level: wav_bytes(level * tone(seconds, rate), rate),
+        st.floats(0.0, 3.0), st.sampled_from([8000, 16000, 22050, 44100]), st.floats(0.0, 1.0)))
+    api = schemathesis.openapi.from_asgi("/openapi.json", app)
+    operations = [result.ok() for result in api.get_all_operations()]
+    assert len(operations) == 4
+    # The GET endpoints take nothing, so nothing about them can break the schema.
+    for operation in (o for o in operations if mode == "positive" or o.method.upper() == "POST"):
+        @settings(max_examples=25, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy(GenerationMode(mode)))
+        def no_server_error(case):
+            case.call_and_validate(checks=[not_a_server_error])
+
+        no_server_error()
+
+
+# --- small pieces ----------------------------------------------------------------------------
+
+def test_audio_format_trusts_the_first_bytes_only(clip):
+    assert audio_format(clip.read_bytes()[:16]) == "FLAC"
+    assert audio_format(wav_bytes(tone(0.5))[:16]) == "WAV"
+    assert audio_format(b"ID3\x04" + bytes(12)) == "MP3"
+    assert audio_format(b"\x89PNG\r\n\x1a\n" + bytes(8)) is None
+    assert audio_format(b"RIFF\x00\x00\x00\x00AVI ") is None
+
+
+def test_create_app_refuses_limits_that_are_not_positive(model):
+    for limits in ({"max_upload_mb": 0}, {"max_duration_s": -1}, {"workers": 0}, {"queue": -1}):
+        with pytest.raises(ValueError, match="positive"):
+            create_app(model, **limits)
+
+
+# --- the command -----------------------------------------------------------------------------
+
+def test_sera_serve_runs_uvicorn_on_the_app_it_builds(bundle_dir, monkeypatch):
+    import uvicorn
+    from typer.testing import CliRunner
+
+    import sera.cli.serve  # noqa: F401  (registers the command)
+    from sera.cli._app import app as cli
+
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
+    result = CliRunner().invoke(cli, ["serve", "--model", str(bundle_dir), "--port", "8123",
+                                      "--workers", "1", "--queue", "3", "--max-upload-mb", "2",
+                                      "--max-duration", "30", "--no-access-log"])
+    assert result.exit_code == 0, result.output
+    assert served["host"] == "127.0.0.1" and served["port"] == 8123
+    assert served["access_log"] is False
+    client = TestClient(served["app"])
+    assert client.get("/v1/model").json()["limits"] == {"max_upload_mb": 2, "max_duration_s": 30}
+    assert client.get("/v1/health").json()["workers"] == 1
+    assert client.get("/v1/health").json()["queue"] == 3
+
+    refused = CliRunner().invoke(cli, ["serve", "--model", str(bundle_dir), "--max-duration", "0"])
+    assert refused.exit_code == 1 and "positive" in refused.output
+    missing = CliRunner().invoke(cli, ["serve", "--model", str(bundle_dir / "nope")])
+    assert isinstance(missing.exception, BundleError)
+
