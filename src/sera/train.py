@@ -185,8 +185,12 @@ def fit(train: FeatureTable | tuple[np.ndarray, pd.DataFrame], recipe: Recipe,
 
 
 def make_split(manifest: pd.DataFrame, split: str, *, seed: int = 0,
-               test_corpus: str | None = None) -> Split:
-    """One train/validation/test split of a manifest (``"none"``: everything trains)."""
+               test_corpus: str | None = None, validation: bool = True) -> Split:
+    """One train/validation/test split of a manifest.
+
+    ``"none"`` trains on everything but the validation speakers, which only models that
+    monitor a validation metric (``validation=True``) get; the others train on everyone.
+    """
     if split == "speaker":
         return speaker_split(manifest, seed=seed)
     if split == "corpus":
@@ -196,7 +200,7 @@ def make_split(manifest: pd.DataFrame, split: str, *, seed: int = 0,
     if split == "none":
         speakers = manifest["speaker"].nunique()
         val = (speaker_split(manifest, test_size=0.0, val_size=0.1, seed=seed).val
-               if speakers >= 3 else np.array([], dtype=np.int64))
+               if validation and speakers >= 3 else np.array([], dtype=np.int64))
         train = np.setdiff1d(np.arange(len(manifest)), val)
         return Split(train=train, val=val, test=np.array([], dtype=np.int64))
     raise SeraError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
@@ -235,7 +239,8 @@ def train(source, recipe: Recipe = Recipe(), *, split: str = "speaker",
     if split == "random":
         rows, test_rows, val_rows = _random_rows(manifest, recipe, cache_dir, workers, progress)
     else:
-        parts = make_split(manifest, split, seed=recipe.seed, test_corpus=test_corpus)
+        parts = make_split(manifest, split, seed=recipe.seed, test_corpus=test_corpus,
+                           validation=get_model_spec(recipe.model).kind == "torch")
         rows = _training_rows(manifest, parts, recipe, cache_dir, workers, progress)
         held_out = features_for(manifest.iloc[np.concatenate([parts.val, parts.test])], fs,
                                 cache_dir=cache_dir, workers=workers, progress=progress)
