@@ -310,6 +310,7 @@ class Model:
     def predict_many(self, clips: Sequence, sample_rate: int | None = None, *,
                      adapt: str = "none", groups: Sequence | None = None,
                      workers: int | None = None, progress: bool = False,
+                     dask: str | None = None,
                      ) -> tuple[list[Prediction], list[tuple[str, str]]]:
         """Classify many clips, going on past unusable ones.
 
@@ -323,6 +324,9 @@ class Model:
             As for :meth:`predict`. Group statistics use the clips that could be read.
         progress : bool
             A progress bar on stderr while features are computed.
+        dask : str, optional
+            A Dask scheduler address (``"local"`` starts a LocalCluster): the cluster's
+            workers read the files and compute their features.
 
         Returns
         -------
@@ -333,7 +337,7 @@ class Model:
         """
         if groups is not None and len(groups) != len(clips):
             raise ValueError(f"{len(groups)} group ids for {len(clips)} clips")
-        rows, problems = self._clip_features(clips, sample_rate, workers, progress)
+        rows, problems = self._clip_features(clips, sample_rate, workers, progress, dask)
         kept = [i for i in range(len(clips)) if i in rows]
         X = (np.stack([rows[i] for i in kept]) if kept
              else np.zeros((0, *self.feature_set.shape), np.float32))
@@ -345,7 +349,8 @@ class Model:
         return predictions, failures
 
     def _clip_features(self, clips: Sequence, sample_rate: int | None, workers: int | None,
-                       progress: bool) -> tuple[dict[int, np.ndarray], dict[int, str]]:
+                       progress: bool, dask: str | None = None,
+                       ) -> tuple[dict[int, np.ndarray], dict[int, str]]:
         """Raw features by item index, and the problem of each item that failed."""
         results: dict[int, np.ndarray | str] = {}
         files: dict[int, str] = {}
@@ -359,8 +364,8 @@ class Model:
                                                   _source(clip, i))
         unique = sorted(set(files.values()))
         workers = len(os.sched_getaffinity(0)) if workers is None else workers
-        if workers > 1 and len(unique) >= POOL_MIN_FILES:
-            by_path = self._features_in_pool(unique, workers, progress)
+        if dask is not None or (workers > 1 and len(unique) >= POOL_MIN_FILES):
+            by_path = self._features_in_pool(unique, workers, progress, dask)
         else:
             with _blas_on_one_thread():
                 by_path = {path: _features_or_problem(self.feature_set.extract, path)
@@ -370,13 +375,13 @@ class Model:
         problems = {i: r for i, r in results.items() if isinstance(r, str)}
         return rows, problems
 
-    def _features_in_pool(self, paths: list[str], workers: int,
-                          progress: bool) -> dict[str, np.ndarray | str]:
-        """Features (or the problem) of each file, computed by worker processes."""
+    def _features_in_pool(self, paths: list[str], workers: int, progress: bool,
+                          dask: str | None = None) -> dict[str, np.ndarray | str]:
+        """Features (or the problem) of each file, computed by worker processes or Dask."""
         import pandas as pd
 
         table = extract_features(pd.DataFrame({"path": paths}), self.feature_set,
-                                 workers=workers, progress=progress)
+                                 workers=workers, dask=dask, progress=progress)
         found: dict[str, np.ndarray | str] = dict(zip(table.frame["path"], table.X, strict=True))
         return {**dict(table.failures), **found}
 

@@ -80,7 +80,7 @@ class Recipe:
     def to_config(self) -> dict:
         """JSON-ready description for bundles and reports."""
         return {**asdict(self), "augment": list(self.augment),
-                "features": self.feature_set.name}
+                "features": self.features or get_model_spec(self.model).features}
 
 
 @dataclass

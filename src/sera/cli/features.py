@@ -12,11 +12,18 @@ from sera.cli._app import app, err, report_failures
 @app.command("features")
 def features(
     path: Path = typer.Argument(..., help="Corpus folder or CSV manifest."),
-    set_name: str = typer.Option(..., "--set", help="Feature set: seed, stats, egemaps, logmel."),
+    set_name: str = typer.Option(..., "--set",
+                                 help="Feature set: seed, stats, egemaps, compare, logmel, or "
+                                      "hf:<model id or local path> (a pretrained encoder)."),
     out: Path | None = typer.Option(None, "--out",
                                     help="Parquet store to write and reuse "
                                          "[default: features-<set>.parquet]."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes to extract with."),
+    dask: str | None = typer.Option(None, "--dask", metavar="ADDRESS",
+                                    help="Extract on a Dask cluster instead of local processes: "
+                                         "a scheduler address (tcp://host:port) or 'local' "
+                                         "(a LocalCluster of 2 workers). Every worker needs "
+                                         "sera and the files at the same paths."),
 ) -> None:
     """Extract features of every utterance into a Parquet store.
 
@@ -31,7 +38,7 @@ def features(
     if result.skipped:
         err.print(f"{len(result.skipped)} file(s) skipped by the scan "
                   f"(`sera corpus scan {path}` lists them)", markup=False, soft_wrap=True)
-    table = extract_features(result.manifest, feature_set, out=out, workers=workers)
+    table = extract_features(result.manifest, feature_set, out=out, workers=workers, dask=dask)
     dims = "x".join(map(str, table.shape))
     err.print(f"{out}: {len(table.frame)} rows x {dims} features '{feature_set.name}' "
               f"({table.computed} computed, {table.reused} reused)", markup=False, soft_wrap=True)

@@ -51,6 +51,9 @@ def predict(
     group_by: str | None = typer.Option(None, "--group-by",
                                         help="Manifest column whose values group the clips "
                                              "for --adapt (default: speaker or corpus)."),
+    dask: str | None = typer.Option(None, "--dask", metavar="ADDRESS",
+                                    help="Compute features on a Dask cluster (a scheduler "
+                                         "address, or 'local' for a LocalCluster)."),
 ) -> None:
     """Predict the emotion of each audio file."""
     from sera.infer import load
@@ -62,7 +65,8 @@ def predict(
         _fail(f"no audio files in {', '.join(map(str, paths))}")
     model = load(model_dir)
     predictions, failures = model.predict_many(clips, adapt=adapt, groups=groups,
-                                               workers=workers, progress=len(clips) > 1)
+                                               workers=workers, progress=len(clips) > 1,
+                                               dask=dask)
     if as_json:
         print_json(_in_order(clips, [p.to_dict() for p in predictions],
                              [{"path": path, "error": problem} for path, problem in failures]))

@@ -13,6 +13,10 @@ kind: a second run over the same store reuses every row whose key still matches 
 only what changed. The file is rewritten atomically (temporary file in the same folder, fsync,
 ``os.replace``) at the end and every :data:`CHECKPOINT_SECONDS` during a long run, so a run
 that is killed leaves a valid store holding what it had finished, and the next run resumes.
+
+The files are processed in this process, by a local process pool (``workers``), or by the
+workers of a Dask cluster (``dask``): the executors differ only in where the extraction runs;
+results come back to this process, which alone reads and writes the store.
 """
 
 from __future__ import annotations
@@ -59,6 +63,10 @@ CHECKPOINT_COST_RATIO = 10.0
 
 #: Most files in one task handed to a worker process (amortises inter-process overhead).
 TASK_FILES = 8
+
+#: Tasks submitted to a Dask cluster at a time, per worker thread: enough to keep every
+#: thread busy while results travel back, few enough to bound what is pending.
+DASK_TASKS_PER_THREAD = 4
 
 #: Modules the worker processes' server imports once (librosa loads them lazily).
 WORKER_PRELOAD = ("librosa.core.audio", "librosa.core.spectrum", "librosa.core.pitch",
@@ -125,7 +133,7 @@ class FeatureTable:
 
 def extract_features(manifest: pd.DataFrame, feature_set: str | dict | FeatureSet, *,
                      out: str | os.PathLike | None = None, workers: int = 1,
-                     augment: Augmentation | None = None,
+                     augment: Augmentation | None = None, dask: str | None = None,
                      progress: bool = True) -> FeatureTable:
     """Compute (or reuse) the features of every utterance of a manifest.
 
@@ -140,6 +148,11 @@ def extract_features(manifest: pd.DataFrame, feature_set: str | dict | FeatureSe
         run's rows. With another feature configuration nothing in it is reused.
     workers : int
         Processes; 1 computes in this process.
+    dask : str, optional
+        Compute on a Dask cluster instead of local processes: a scheduler address
+        (``"tcp://host:port"``) or ``"local"`` (a LocalCluster of two worker processes for
+        this call). The workers read the files (they need sera and the files at the same
+        paths); this process writes the store. Results are those of the process pool.
     augment : Augmentation, optional
         Adds one row per file and ``augment.kinds`` entry: the features of the augmented
         waveform (only give it training utterances).
@@ -155,6 +168,8 @@ def extract_features(manifest: pd.DataFrame, feature_set: str | dict | FeatureSe
     ------
     FeatureError
         ``out`` exists but is not a sera feature store, or the manifest has no ``path``.
+    sera.scale.DaskError
+        With ``dask``: the cluster cannot be reached or lost a task.
     """
     feature_set = get_feature_set(feature_set)
     rows = _manifest_rows(manifest)
@@ -185,7 +200,7 @@ def extract_features(manifest: pd.DataFrame, feature_set: str | dict | FeatureSe
 
     checkpoint = _Checkpoint(out)
     with (_progress_bar(progress, feature_set.name, len(todo), reused) as advance,
-          closing(_compute(todo, feature_set, augment, workers)) as results):
+          closing(_compute(todo, feature_set, augment, workers, dask)) as results):
         try:
             for i, result in results:
                 if isinstance(result, str):
@@ -277,24 +292,47 @@ def _run_in_worker(batch):
     return _WORKER(batch)
 
 
-def _compute(todo, feature_set: FeatureSet, augment: Augmentation | None, workers: int):
-    """Yield ``(row, vectors or problem)`` for every work item, in completion order."""
-    if workers <= 1 or len(todo) <= 1:
-        from threadpoolctl import threadpool_limits
+def _run_on_dask_worker(config: dict, augment: Augmentation | None, batch):
+    """The task a Dask worker runs: it reads the batch's files and returns their features.
 
-        extractor = _Extractor(feature_set, augment)
-        # The matrices are small: BLAS threads only add hand-offs, which stall for
-        # milliseconds when the cores are busy.
-        with threadpool_limits(1):
-            for item in todo:
-                yield from extractor([item])
-        return
-    size = max(1, min(TASK_FILES, len(todo) // (4 * workers)))
-    batches = [todo[start:start + size] for start in range(0, len(todo), size)]
+    Building the set from its configuration is cheap (sets that load something heavy, such
+    as ``hf:`` encoders, cache it per process); Dask workers already run BLAS and OpenMP on
+    one thread each.
+    """
+    return _Extractor(get_feature_set(config), augment)(batch)
+
+
+def _compute(todo, feature_set: FeatureSet, augment: Augmentation | None, workers: int,
+             dask: str | None):
+    """Yield ``(row, vectors or problem)`` for every work item, in completion order.
+
+    The executors (this process, a local process pool, a Dask cluster) share one interface:
+    the work items, the set's configuration and the augmenter in, results in completion
+    order out; :func:`extract_features` does the caching and writing for all of them.
+    """
+    if dask is not None and todo:
+        yield from _on_dask(todo, feature_set.to_config(), augment, dask)
+    elif workers <= 1 or len(todo) <= 1:
+        yield from _in_process(todo, feature_set, augment)
+    else:
+        yield from _on_pool(todo, feature_set.to_config(), augment, workers)
+
+
+def _in_process(todo, feature_set: FeatureSet, augment: Augmentation | None):
+    from threadpoolctl import threadpool_limits
+
+    extractor = _Extractor(feature_set, augment)
+    # The matrices are small: BLAS threads only add hand-offs, which stall for
+    # milliseconds when the cores are busy.
+    with threadpool_limits(1):
+        for item in todo:
+            yield from extractor([item])
+
+
+def _on_pool(todo, config: dict, augment: Augmentation | None, workers: int):
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
-                               initializer=_start_worker,
-                               initargs=(feature_set.to_config(), augment))
-    futures = [pool.submit(_run_in_worker, batch) for batch in batches]
+                               initializer=_start_worker, initargs=(config, augment))
+    futures = [pool.submit(_run_in_worker, batch) for batch in _batches(todo, workers)]
     try:
         for future in as_completed(futures):
             yield from future.result()
@@ -304,6 +342,23 @@ def _compute(todo, feature_set: FeatureSet, augment: Augmentation | None, worker
                            "file") from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _on_dask(todo, config: dict, augment: Augmentation | None, address: str):
+    # Imported here: Dask is only loaded when asked for.
+    from sera.scale import client_for, map_unordered, parallelism
+
+    with client_for(address) as client:
+        threads = parallelism(client)
+        for results in map_unordered(client, _run_on_dask_worker, _batches(todo, threads),
+                                     config, augment, in_flight=DASK_TASKS_PER_THREAD * threads):
+            yield from results
+
+
+def _batches(todo: list, workers: int) -> list[list]:
+    """Work items in tasks of up to :data:`TASK_FILES` files, about 4 or more per worker."""
+    size = max(1, min(TASK_FILES, len(todo) // (4 * workers)))
+    return [todo[start:start + size] for start in range(0, len(todo), size)]
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
