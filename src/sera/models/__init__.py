@@ -59,11 +59,11 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("compact-cnn", "sera.models.compact", "CompactCNN", "logmel", "torch",
               "a small CNN over log-mel patches, fast on a CPU"),
     ModelSpec("svm", "sera.models.classical", "SVMClassifier", "egemaps", "sklearn",
-              "RBF support-vector machine over eGeMAPS functionals"),
+              "RBF support-vector machine over utterance functionals"),
     ModelSpec("logreg", "sera.models.classical", "LogisticClassifier", "egemaps", "sklearn",
-              "multinomial logistic regression over eGeMAPS functionals"),
+              "multinomial logistic regression over utterance functionals"),
     ModelSpec("hgb", "sera.models.classical", "GradientBoostingClassifier", "egemaps", "sklearn",
-              "histogram gradient-boosted trees over eGeMAPS functionals"),
+              "histogram gradient-boosted trees over utterance functionals"),
 )}
 
 
