@@ -1,4 +1,12 @@
-"""Data augmentation of training utterances: the seed's noise, time stretch, shift and pitch shift.
+"""Data augmentation of training utterances: the seed's four kinds and channel/codec kinds.
+
+The seed's kinds are noise, time stretch, shift and pitch shift. The channel kinds
+(:data:`CHANNEL_KINDS`) imitate recording conditions a model meets outside its corpus: a
+telephone band (``bandlimit``), a lossy MP3 or Ogg Vorbis round trip (``codec``), a gain of up
+to ±20 dB (``gain``), white or babble noise at 5-20 dB SNR (``snr``) and a synthetic room
+(``room``: reverberation, RT60 0.2-0.6 s). Their signal functions (:func:`telephone_band`,
+:func:`lossy_round_trip`, :func:`apply_gain`, :func:`add_noise`, :func:`reverberate`) are pure
+and shared with :mod:`sera.robustness`, which applies them at fixed strengths.
 
 Only training utterances are ever augmented; :func:`sera.splits.rows_to_augment` hands them
 out, and the feature store calls :meth:`Augmenter.augment` once per training row and kind.
@@ -13,12 +21,33 @@ global state per call, so the transforms use librosa and numpy directly.
 from __future__ import annotations
 
 import hashlib
+import io
 
 import librosa
 import numpy as np
+import soundfile as sf
+from scipy import signal
+
+from sera.audio import resample
 
 #: The seed's four augmentations, in its order.
 KINDS: tuple[str, ...] = ("noise", "stretch", "shift", "pitch")
+
+#: Channel and codec augmentations (not in the default set: ask for them by name).
+CHANNEL_KINDS: tuple[str, ...] = ("bandlimit", "codec", "gain", "snr", "room")
+
+#: Every kind :class:`Augmenter` knows.
+ALL_KINDS: tuple[str, ...] = KINDS + CHANNEL_KINDS
+
+#: The telephone pass band in Hz (ITU-T G.712) and its sample rate.
+TELEPHONE_BAND = (300.0, 3400.0)
+TELEPHONE_RATE = 8000
+
+#: Lossy formats for ``codec``: soundfile ``(format, subtype)``; libsndfile 1.1+ writes both.
+CODECS = {"mp3": ("MP3", "MPEG_LAYER_III"), "ogg": ("OGG", "VORBIS")}
+
+#: Time-shifted copies summed into babble noise: enough that no one voice stands out.
+BABBLE_TALKERS = 6
 
 
 class Augmenter:
@@ -27,7 +56,7 @@ class Augmenter:
     Parameters
     ----------
     kinds : tuple of str
-        The augmentations to make, a subset of :data:`KINDS`.
+        The augmentations to make, a subset of :data:`ALL_KINDS` (default: the seed's four).
     seed : int
         Seeds every random draw, together with the key and the kind.
     noise_amplitude : float
@@ -40,15 +69,27 @@ class Augmenter:
         ±5,000 samples at 22,050 Hz, about 0.227 s).
     pitch_semitones : float
         Pitch shift in semitones, duration kept (the seed: 0.7).
+    gain_db : float
+        ``gain``: a gain uniform in ``[-gain_db, gain_db]`` dB, clipped to [-1, 1].
+    snr_db : tuple of float
+        ``snr``: white or babble noise (even odds) at an SNR uniform in this range, in dB.
+    rt60 : tuple of float
+        ``room``: reverberation time uniform in this range, in seconds.
+    codec_quality : tuple of float
+        ``codec``: MP3 or Ogg Vorbis (even odds) at a libsndfile ``compression_level`` uniform
+        in this range (1 is the lowest bitrate).
     """
 
     def __init__(self, kinds: tuple[str, ...] = KINDS, seed: int = 0, *,
                  noise_amplitude: float = 0.035, stretch_rate: float = 0.8,
-                 shift_seconds: float = 5000 / 22050, pitch_semitones: float = 0.7):
-        unknown = sorted(set(kinds) - set(KINDS))
+                 shift_seconds: float = 5000 / 22050, pitch_semitones: float = 0.7,
+                 gain_db: float = 20.0, snr_db: tuple[float, float] = (5.0, 20.0),
+                 rt60: tuple[float, float] = (0.2, 0.6),
+                 codec_quality: tuple[float, float] = (0.7, 1.0)):
+        unknown = sorted(set(kinds) - set(ALL_KINDS))
         if unknown:
             raise ValueError(f"unknown augmentation(s) {', '.join(unknown)}; "
-                             f"choose from {', '.join(KINDS)}")
+                             f"choose from {', '.join(ALL_KINDS)}")
         if stretch_rate <= 0:
             raise ValueError(f"stretch_rate must be positive, got {stretch_rate}")
         self.kinds = tuple(kinds)
@@ -57,13 +98,22 @@ class Augmenter:
         self.stretch_rate = stretch_rate
         self.shift_seconds = shift_seconds
         self.pitch_semitones = pitch_semitones
+        self.gain_db = gain_db
+        self.snr_db = tuple(snr_db)
+        self.rt60 = tuple(rt60)
+        self.codec_quality = tuple(codec_quality)
 
     @property
     def params(self) -> dict:
         """The configuration, JSON-serialisable (for feature-store and bundle metadata)."""
-        return {"kinds": list(self.kinds), "seed": self.seed,
-                "noise_amplitude": self.noise_amplitude, "stretch_rate": self.stretch_rate,
-                "shift_seconds": self.shift_seconds, "pitch_semitones": self.pitch_semitones}
+        params = {"kinds": list(self.kinds), "seed": self.seed,
+                  "noise_amplitude": self.noise_amplitude, "stretch_rate": self.stretch_rate,
+                  "shift_seconds": self.shift_seconds, "pitch_semitones": self.pitch_semitones}
+        # Only when used, so feature stores cached with the seed's kinds stay valid.
+        if set(self.kinds) & set(CHANNEL_KINDS):
+            params.update(gain_db=self.gain_db, snr_db=list(self.snr_db), rt60=list(self.rt60),
+                          codec_quality=list(self.codec_quality))
+        return params
 
     def augment(self, y: np.ndarray, sr: int, kind: str, key: str | int) -> np.ndarray:
         """One augmented copy of a waveform.
@@ -95,9 +145,171 @@ class Augmenter:
             out = librosa.effects.time_stretch(y, rate=self.stretch_rate)
         elif kind == "shift":
             out = np.roll(y, int(round(rng.uniform(-1.0, 1.0) * self.shift_seconds * sr)))
-        else:
+        elif kind == "pitch":
             out = librosa.effects.pitch_shift(y, sr=sr, n_steps=self.pitch_semitones)
+        elif kind == "bandlimit":
+            out = telephone_band(y, sr)
+        elif kind == "codec":
+            codec = ("mp3", "ogg")[int(rng.integers(2))]
+            out = lossy_round_trip(y, sr, codec, quality=rng.uniform(*self.codec_quality))
+        elif kind == "gain":
+            out = apply_gain(y, rng.uniform(-self.gain_db, self.gain_db))
+        elif kind == "snr":
+            noise = "babble" if rng.integers(2) else "white"
+            out = add_noise(y, rng.uniform(*self.snr_db), noise, seed=int(rng.integers(2**32)))
+        else:
+            out = reverberate(y, sr, rng.uniform(*self.rt60), seed=int(rng.integers(2**32)))
         return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def telephone_band(y: np.ndarray, sr: int) -> np.ndarray:
+    """Telephone audio: the 300-3400 Hz band, sampled at 8 kHz and brought back to ``sr``.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono float waveform.
+    sr : int
+        Its sample rate.
+
+    Returns
+    -------
+    np.ndarray
+        float32, the length of ``y``.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    low, high = TELEPHONE_BAND
+    sos = signal.butter(4, [low, min(high, 0.45 * sr)], btype="bandpass", fs=sr, output="sos")
+    out = signal.sosfiltfilt(sos, y).astype(np.float32)
+    if sr > TELEPHONE_RATE:
+        out = resample(resample(out, sr, TELEPHONE_RATE), TELEPHONE_RATE, sr)
+    return _fit_length(out, y.size)
+
+
+def lossy_round_trip(y: np.ndarray, sr: int, codec: str = "mp3",
+                     quality: float = 1.0) -> np.ndarray:
+    """Encode to a lossy format in memory and decode again.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono float waveform (clipped to [-1, 1] before encoding).
+    sr : int
+        Its sample rate (MP3 takes 8-48 kHz).
+    codec : str
+        ``"mp3"`` or ``"ogg"`` (Vorbis), see :data:`CODECS`.
+    quality : float
+        libsndfile ``compression_level`` in [0, 1]; 1 is the lowest bitrate (MP3 at 16 kHz:
+        about 24 kbit/s).
+
+    Returns
+    -------
+    np.ndarray
+        float32, the length of ``y`` (the decoder's padding cut, a short tail padded with zeros).
+    """
+    if codec not in CODECS:
+        raise ValueError(f"unknown codec {codec!r}; choose one of {', '.join(CODECS)}")
+    y = np.clip(np.asarray(y, dtype=np.float32), -1.0, 1.0)
+    file_format, subtype = CODECS[codec]
+    buffer = io.BytesIO()
+    # libsndfile refuses a compression level of exactly 1 for MP3; 0.99 is its lowest bitrate.
+    sf.write(buffer, y, sr, format=file_format, subtype=subtype,
+             compression_level=float(np.clip(quality, 0.0, 0.99)))
+    buffer.seek(0)
+    decoded, _ = sf.read(buffer, dtype="float32", always_2d=False)
+    return _fit_length(decoded, y.size)
+
+
+def apply_gain(y: np.ndarray, db: float) -> np.ndarray:
+    """Scale by ``db`` decibels and clip to [-1, 1], as a too hot or too quiet input would be."""
+    return np.clip(np.asarray(y, dtype=np.float32) * np.float32(10 ** (db / 20)), -1.0, 1.0)
+
+
+def add_noise(y: np.ndarray, snr_db: float, noise: str = "white", *, seed: int = 0) -> np.ndarray:
+    """Add white or babble noise at a signal-to-noise ratio.
+
+    The SNR is of the whole clip's mean power, pauses included, so speech in a clip with long
+    pauses sits a little above ``snr_db``.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono float waveform.
+    snr_db : float
+        Signal-to-noise ratio in dB.
+    noise : str
+        ``"white"`` (Gaussian) or ``"babble"`` (:func:`babble`).
+    seed : int
+        Seeds the noise.
+
+    Returns
+    -------
+    np.ndarray
+        float32, the length of ``y``.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    if noise == "white":
+        n = rng.standard_normal(y.size)
+    elif noise == "babble":
+        n = babble(y, seed=seed)
+    else:
+        raise ValueError(f"unknown noise {noise!r}; choose white or babble")
+    signal_power = float(np.mean(np.square(y, dtype=np.float64)))
+    noise_power = float(np.mean(np.square(n, dtype=np.float64)))
+    if signal_power == 0 or noise_power == 0:
+        return y.copy()
+    scale = np.sqrt(signal_power / (noise_power * 10 ** (snr_db / 10)))
+    return (y + scale * n).astype(np.float32)
+
+
+def babble(y: np.ndarray, talkers: int = BABBLE_TALKERS, *, seed: int = 0) -> np.ndarray:
+    """Babble-like noise made of the clip itself: a crowd of time-reversed, shifted copies.
+
+    Reversed speech has the spectrum and the syllabic rhythm of speech without its words, and
+    copies shifted at random overlap like several talkers, so the noise is speech-shaped and a
+    pure function of the clip and the seed (no other recordings needed).
+
+    Returns
+    -------
+    np.ndarray
+        float64, the length of ``y``, unscaled.
+    """
+    rng = np.random.default_rng(seed)
+    reversed_y = np.asarray(y, dtype=np.float64)[::-1]
+    shifts = rng.integers(0, max(reversed_y.size, 1), size=talkers)
+    gains = rng.uniform(0.5, 1.0, size=talkers)
+    return sum(g * np.roll(reversed_y, int(s)) for g, s in zip(gains, shifts, strict=True))
+
+
+def room_impulse_response(sr: int, rt60: float, *, seed: int = 0) -> np.ndarray:
+    """A synthetic room: a direct path, then noise decaying by 60 dB over ``rt60`` seconds.
+
+    Returns
+    -------
+    np.ndarray
+        float64, ``rt60 * sr`` samples, unit energy.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(max(int(rt60 * sr), 1)) / sr
+    # Amplitude falls by 60 dB (a factor 1000) at t = rt60.
+    h = rng.standard_normal(t.size) * 10 ** (-3 * t / rt60) * 0.3
+    h[0] = 1.0
+    return h / np.linalg.norm(h)
+
+
+def reverberate(y: np.ndarray, sr: int, rt60: float, *, seed: int = 0) -> np.ndarray:
+    """Convolve with :func:`room_impulse_response`, keeping the length and the RMS of ``y``."""
+    y = np.asarray(y, dtype=np.float32)
+    wet = signal.fftconvolve(y, room_impulse_response(sr, rt60, seed=seed))[: y.size]
+    rms_in, rms_out = np.sqrt(np.mean(np.square(y))), np.sqrt(np.mean(np.square(wet)))
+    return (wet * (rms_in / rms_out if rms_out > 0 else 1.0)).astype(np.float32)
+
+
+def _fit_length(y: np.ndarray, n: int) -> np.ndarray:
+    """``y`` cut or zero-padded to ``n`` samples, float32."""
+    y = np.asarray(y, dtype=np.float32)[:n]
+    return np.pad(y, (0, n - y.size)) if y.size < n else y
 
 
 def _rng(seed: int, key: str | int, kind: str) -> np.random.Generator:

@@ -31,7 +31,8 @@ PART_COLOURS = {"train": "#2563eb", "val": "#ea580c"}
 def write_report(out_html: str | os.PathLike, *, metrics: dict, history: Sequence[dict] | None = None,
                  manifest=None, card: str | None = None, breakdowns: dict | None = None,
                  warnings: Sequence[str] = (), title: str = "sera evaluation report",
-                 subtitle: str | None = None) -> Path:
+                 subtitle: str | None = None, robustness: dict | None = None,
+                 cross_corpus: dict | None = None) -> Path:
     """Write the report page.
 
     Parameters
@@ -56,6 +57,11 @@ def write_report(out_html: str | os.PathLike, *, metrics: dict, history: Sequenc
         Shown as banners above everything (for example, that a random split leaks).
     title, subtitle : str
         The page heading and a line under it (model, data, protocol).
+    robustness : dict, optional
+        ``{series name: sera.robustness.robustness_curve(...)}``: a plot of UAR per recording
+        condition and the same figures as a table.
+    cross_corpus : dict, optional
+        :func:`sera.crosscorpus.cross_corpus_matrix` output: the train × test corpus UAR matrix.
 
     Returns
     -------
@@ -76,6 +82,15 @@ def write_report(out_html: str | os.PathLike, *, metrics: dict, history: Sequenc
     sections.append(_section("Class distribution", _distribution(metrics, manifest, labels),
                              "Utterances per emotion among those evaluated." if manifest is None
                              else "Utterances per emotion in the data set."))
+    if robustness:
+        sections.append(_section("Robustness to recording conditions",
+                                 _robustness(robustness),
+                                 "UAR under noise at a signal-to-noise ratio, the telephone band, "
+                                 "a low-bitrate MP3 round trip and a gain of ±20 dB."))
+    if cross_corpus:
+        sections.append(_section("Cross-corpus UAR", _cross_corpus_table(cross_corpus),
+                                 "Rows are the corpus trained on, columns the corpus tested on; "
+                                 "the diagonal tests held-out speakers of the same corpus."))
     for column, groups in (breakdowns or {}).items():
         sections.append(_section(f"By {column}", _breakdown_table(column, groups)))
     if card:
@@ -237,6 +252,57 @@ def _distribution(metrics: dict, manifest, labels: list[str]) -> str:
         if len(counts) > 1:
             ax.legend(frameon=False, title="corpus", loc="upper left", bbox_to_anchor=(1.0, 1.0))
         return _embed(fig)
+
+
+def _robustness(curves: dict) -> str:
+    """The robustness plot beside a table: one row per condition, one column per series."""
+    from sera.robustness import robustness_figure
+
+    with _style():
+        figure = _embed(robustness_figure(curves))
+    names = list(curves)
+    conditions = list(dict.fromkeys(c for curve in curves.values() for c in curve))
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in names)
+    rows = "".join(
+        f'<tr><th>{html.escape(condition)}</th>'
+        + "".join(f'<td>{_fmt(curves[name].get(condition, {}).get("uar"))}</td>'
+                  for name in names)
+        + f'<td>{max(curves[name].get(condition, {}).get("n", 0) for name in names)}</td></tr>'
+        for condition in conditions)
+    return (f'{figure}<div class="scroll"><table class="figures"><tr><th>condition</th>{head}'
+            f'<th>n</th></tr>{rows}</table></div>')
+
+
+def _cross_corpus_table(matrix: dict) -> str:
+    """The train × test corpus UAR matrix, shaded by UAR like the confusion matrix."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    corpora = matrix["corpora"]
+    cmap = colormaps["Blues"]
+    rows = []
+    for i, train_corpus in enumerate(corpora):
+        axis = (f'<th class="axis vertical" rowspan="{len(corpora)}"><span>trained on'
+                f'</span></th>' if i == 0 else "")
+        cells = []
+        for j, test_corpus in enumerate(corpora):
+            uar, n = matrix["uar"][i][j], matrix["n"][i][j]
+            kind = "cell diag" if i == j else "cell"
+            if uar is None:
+                cells.append(f'<td class="{kind} zero">&ndash;</td>')
+                continue
+            background = to_hex(cmap(0.08 + 0.87 * uar))
+            ink = "#fff" if uar > 0.45 else "#1e293b"
+            tip = f"trained on {train_corpus}, tested on {test_corpus}: UAR {uar:.3f}, n={n}"
+            cells.append(f'<td class="{kind}" style="background:{background};color:{ink}" '
+                         f'title="{html.escape(tip)}">{uar:.3f}<small>n={n}</small></td>')
+        rows.append(f'<tr>{axis}<th class="row">{html.escape(train_corpus)}</th>'
+                    f'{"".join(cells)}</tr>')
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in corpora)
+    return ('<div class="scroll"><table class="confusion">'
+            f'<tr><td colspan="2"></td><th class="axis" colspan="{len(corpora)}">tested on '
+            f'&rarr;</th></tr><tr><td colspan="2"></td>{head}</tr>' + "".join(rows)
+            + "</table></div>")
 
 
 def _breakdown_table(column: str, groups: dict) -> str:

@@ -57,8 +57,9 @@ class Recipe:
         statistics, plus rows normalised by a few utterances only, so that the model also
         works when a group at run time is small), ``"corpus"``, or ``"none"`` (global).
     augment : tuple of str
-        Waveform augmentations of training utterances (``noise``, ``stretch``, ``shift``,
-        ``pitch``).
+        Waveform augmentations of training utterances: the seed's ``noise``, ``stretch``,
+        ``shift``, ``pitch`` and the channel kinds ``bandlimit``, ``codec``, ``gain``,
+        ``snr``, ``room`` (:mod:`sera.augment`).
     params : dict
         Constructor parameters of the model that override its defaults.
     seed : int

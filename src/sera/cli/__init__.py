@@ -7,7 +7,8 @@ import sys
 from sera.cli._app import app, err
 
 # Each module registers its commands on ``app`` when imported.
-from sera.cli import corpus, evaluate, features, infer, plot, serve, synth, train  # noqa: E402,F401  isort: skip
+from sera.cli import (  # noqa: E402,F401  isort: skip
+    corpus, evaluate, features, infer, plot, robustness, serve, synth, train)
 
 
 def main() -> None:

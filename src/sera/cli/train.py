@@ -16,7 +16,8 @@ _FEATURES = typer.Option(None, "--features", help="Feature set (seed, stats, ege
 _ADAPT = typer.Option("speaker", "--adapt", help="Normalise training features per speaker, "
                       "per corpus, or globally (none).")
 _AUGMENT = typer.Option("", "--augment", help="Comma-separated waveform augmentations of "
-                        "training utterances: noise,stretch,shift,pitch.")
+                        "training utterances: the seed's noise,stretch,shift,pitch and the "
+                        "channel kinds bandlimit,codec,gain,snr,room.")
 _SEED = typer.Option(0, "--seed", help="Seeds the split, augmentation and model.")
 _WORKERS = typer.Option(1, "--workers", "-j", help="Feature-extraction processes.")
 _CACHE = typer.Option(Path("build/cache"), "--cache", help="Feature stores kept between runs.")

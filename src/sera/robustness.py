@@ -1,0 +1,197 @@
+"""Robustness curves: how a model's UAR holds up under noise, telephone band, codecs and gain.
+
+:func:`corrupt` applies one named recording condition (:data:`CONDITIONS`) to a waveform with
+the pure signal functions of :mod:`sera.augment`, at fixed strengths. :func:`robustness_curve`
+reads each utterance of a labelled corpus once, corrupts it under every condition, classifies
+the corrupted waveforms through the bundle (:meth:`sera.infer.Model.predict_many`), and scores
+each condition. Utterances of speakers the bundle was trained on are left out, as in
+:func:`sera.evaluate.evaluate`, so the figures are speaker-independent.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from sera.augment import add_noise, apply_gain, lossy_round_trip, telephone_band
+from sera.errors import SeraError
+
+#: Recording conditions, from the clean input to the harshest, in the order they are reported.
+CONDITIONS: tuple[str, ...] = (
+    "clean", "white-20db", "white-10db", "white-5db", "babble-20db", "babble-10db",
+    "babble-5db", "8khz", "mp3-low", "gain+20db", "gain-20db",
+)
+
+#: libsndfile compression level of ``mp3-low`` (about 24 kbit/s at 16 kHz).
+MP3_LOW_QUALITY = 0.99
+
+
+def corrupt(y: np.ndarray, sr: int, condition: str, *, seed: int = 0) -> np.ndarray:
+    """A waveform as heard under a recording condition.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono float waveform.
+    sr : int
+        Its sample rate.
+    condition : str
+        One of :data:`CONDITIONS`: ``clean``; ``white-<N>db`` / ``babble-<N>db`` (noise at N dB
+        SNR); ``8khz`` (telephone band, 300-3400 Hz at 8 kHz); ``mp3-low`` (lowest-bitrate MP3
+        round trip); ``gain+20db`` / ``gain-20db`` (clipped to [-1, 1]).
+    seed : int
+        Seeds the noise.
+
+    Returns
+    -------
+    np.ndarray
+        float32, the length of ``y``.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if condition == "clean":
+        return y.copy()
+    if condition == "8khz":
+        return telephone_band(y, sr)
+    if condition == "mp3-low":
+        return lossy_round_trip(y, sr, "mp3", quality=MP3_LOW_QUALITY)
+    kind, _, level = condition.partition("-")
+    if kind in ("white", "babble") and level.endswith("db") and condition in CONDITIONS:
+        return add_noise(y, float(level[:-2]), kind, seed=seed)
+    if condition in ("gain+20db", "gain-20db"):
+        return apply_gain(y, float(condition[4:-2]))
+    raise ValueError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS)}")
+
+
+def robustness_curve(model, source, conditions: Sequence[str] = CONDITIONS, *,
+                     adapt: str = "none", limit: int | None = None,
+                     include_training_speakers: bool = False, seed: int = 0,
+                     progress: bool = False) -> dict:
+    """Score a model on a labelled corpus under each recording condition.
+
+    Parameters
+    ----------
+    model : sera.infer.Model
+        The bundle to score (``sera.load(...)``).
+    source : path or DataFrame
+        Corpus folder, CSV manifest or manifest frame.
+    conditions : sequence of str
+        Names from :data:`CONDITIONS`.
+    adapt : str
+        ``"none"``, ``"recording"``, ``"speaker"`` or ``"corpus"``: group statistics are taken
+        from the corrupted utterances of each group, as they would be at run time.
+    limit : int, optional
+        Score only this many utterances, an even spread over the corpus (for quick looks).
+    include_training_speakers : bool
+        Keep utterances of speakers the bundle was trained on (an optimistic figure).
+    seed : int
+        Seeds the noise (each utterance's noise is seeded by ``seed`` and its position).
+    progress : bool
+        Progress bar on stderr.
+
+    Returns
+    -------
+    dict
+        ``{condition: {"uar", "accuracy", "macro_f1", "n", "failures"}}`` in the order of
+        ``conditions``; ``failures`` lists ``{"path", "error"}`` of utterances that could not be
+        read or classified under that condition.
+    """
+    from sera.adapt import MODES
+    from sera.audio import load
+    from sera.metrics import evaluate_predictions
+    from sera.train import GROUP_COLUMNS, load_manifest
+
+    unknown = [c for c in conditions if c not in CONDITIONS]
+    if unknown:
+        raise SeraError(f"unknown condition(s) {', '.join(unknown)}; "
+                        f"choose from {', '.join(CONDITIONS)}")
+    if adapt not in MODES:
+        raise SeraError(f"unknown adaptation {adapt!r}; choose one of {', '.join(MODES)}")
+    manifest = load_manifest(source)
+    if not include_training_speakers:
+        heard = set(model.config.get("training", {}).get("speaker_ids", []))
+        manifest = manifest[~manifest["speaker"].isin(heard)].reset_index(drop=True)
+    if limit is not None and limit < len(manifest):
+        manifest = manifest.iloc[np.linspace(0, len(manifest) - 1, limit).round().astype(int)]
+        manifest = manifest.reset_index(drop=True)
+    if manifest.empty:
+        raise SeraError(f"{source}: no utterance left to score (every speaker was heard in "
+                        "training?)")
+
+    sr = model.feature_set.sample_rate
+    waves, read_failures = {}, []
+    for i, path in enumerate(_progress(manifest["path"], progress, "reading")):
+        try:
+            waves[i] = load(path, sr)
+        except SeraError as error:
+            read_failures.append({"path": str(path), "error": str(error)})
+    kept = sorted(waves)
+    groups = None if adapt == "none" else manifest[GROUP_COLUMNS[adapt]].iloc[kept].tolist()
+    curve = {}
+    for condition in _progress(conditions, progress, "conditions"):
+        corrupted = [corrupt(waves[i], sr, condition, seed=seed + i) for i in kept]
+        predictions, failures = model.predict_many(corrupted, sr, adapt=adapt, groups=groups)
+        # Predictions of arrays come in input order, less the failed items ("<array j>").
+        failed_items = {_index(name): problem for name, problem in failures}
+        scored = [row for j, row in enumerate(kept) if j not in failed_items]
+        failed = read_failures + [{"path": str(manifest["path"].iloc[kept[j]]), "error": problem}
+                                  for j, problem in failed_items.items()]
+        if not predictions:
+            raise SeraError(f"{source}: no utterance could be classified under {condition}")
+        metrics = evaluate_predictions(manifest["emotion"].iloc[scored].tolist(),
+                                       [p.label for p in predictions], labels=model.labels)
+        curve[condition] = {key: metrics[key] for key in ("uar", "accuracy", "macro_f1", "n")}
+        curve[condition]["failures"] = failed
+    return curve
+
+
+def robustness_figure(curves: dict[str, dict]):
+    """UAR per condition, one line per named curve, chance level dashed.
+
+    Parameters
+    ----------
+    curves : dict
+        ``{series name: robustness_curve(...)}``, e.g. one per adaptation.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    conditions = list(dict.fromkeys(c for curve in curves.values() for c in curve))
+    fig = Figure(figsize=(max(6.0, 0.7 * len(conditions)), 3.6))
+    ax = fig.subplots()
+    for name, curve in curves.items():
+        ax.plot(range(len(conditions)),
+                [curve[c]["uar"] if c in curve else np.nan for c in conditions],
+                marker="o", label=name)
+    ax.axhline(1 / 7, color="#94a3b8", linestyle="--", linewidth=1, label="chance (7 classes)")
+    ax.set_xticks(range(len(conditions)), conditions, rotation=35, ha="right")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("UAR")
+    ax.grid(axis="y")
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_robustness(curves: dict[str, dict], out_png: str | os.PathLike) -> str:
+    """Write :func:`robustness_figure` as a PNG and return its path."""
+    fig = robustness_figure(curves)
+    fig.savefig(out_png, dpi=120)
+    return str(out_png)
+
+
+def _index(source: str) -> int:
+    """The item index in predict_many's ``"<array i>"`` name of an array."""
+    return int(source.removeprefix("<array ").removesuffix(">"))
+
+
+def _progress(items, enabled: bool, description: str):
+    if not enabled:
+        return items
+    from rich.progress import track
+
+    return track(list(items), description=description, transient=True)

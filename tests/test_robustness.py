@@ -1,0 +1,268 @@
+"""Channel and codec augmentation, recording-condition corruption, robustness curves, and
+that features do not depend on the input's sample rate."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from helpers_infer import real_bundle
+from typer.testing import CliRunner
+
+from sera.audio import resample
+from sera.augment import (
+    CHANNEL_KINDS,
+    KINDS,
+    Augmenter,
+    add_noise,
+    apply_gain,
+    lossy_round_trip,
+    reverberate,
+    telephone_band,
+)
+from sera.robustness import CONDITIONS, corrupt
+
+SR = 16000
+
+
+def speechlike(seconds: float = 1.0, seed: int = 0) -> np.ndarray:
+    """Broadband noise under a syllable-rate envelope, peak well below 1 (no clipping at +20 dB
+    would need peak < 0.1)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    envelope = 0.2 + np.sin(2 * np.pi * 4 * t) ** 2
+    y = rng.standard_normal(t.size) * envelope
+    return (0.02 * y / np.abs(y).max()).astype(np.float32)
+
+
+def db(power_ratio: float) -> float:
+    return float(10 * np.log10(power_ratio))
+
+
+def power(y) -> float:
+    return float(np.mean(np.square(np.asarray(y, dtype=np.float64))))
+
+
+def high_band_share(y: np.ndarray, sr: int = SR, cutoff: float = 4000.0) -> float:
+    spectrum = np.abs(np.fft.rfft(y)) ** 2
+    return float(spectrum[np.fft.rfftfreq(y.size, 1 / sr) > cutoff].sum() / spectrum.sum())
+
+
+# -- augmentation -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", CHANNEL_KINDS)
+def test_channel_kinds_are_deterministic_keep_length_and_change_the_signal(kind):
+    y = speechlike()
+    augmenter = Augmenter(kinds=CHANNEL_KINDS, seed=0)
+    out = augmenter.augment(y, SR, kind, "/data/a.wav")
+    assert out.dtype == np.float32 and out.shape == y.shape
+    assert np.array_equal(out, Augmenter(kinds=CHANNEL_KINDS, seed=0)
+                          .augment(y, SR, kind, "/data/a.wav"))
+    assert not np.allclose(out, y, atol=1e-5)
+    assert np.array_equal(y, speechlike()), "the input must not be modified"
+    if kind != "bandlimit":  # the telephone band has no random draw
+        others = [augmenter.augment(y, SR, kind, f"/data/{k}.wav") for k in "bcd"]
+        assert any(not np.array_equal(out, other) for other in others)
+
+
+def test_the_default_kinds_and_their_parameters_are_the_seeds():
+    augmenter = Augmenter()
+    assert augmenter.kinds == KINDS
+    assert set(augmenter.params) == {"kinds", "seed", "noise_amplitude", "stretch_rate",
+                                     "shift_seconds", "pitch_semitones"}
+    assert "snr_db" in Augmenter(kinds=("snr",)).params
+
+
+def test_bandlimit_removes_the_band_above_4khz():
+    y = speechlike()
+    assert high_band_share(y) > 0.4  # white-ish: half its energy is above 4 kHz
+    out = Augmenter(kinds=("bandlimit",)).augment(y, SR, "bandlimit", "k")
+    assert high_band_share(out) < 0.01 * high_band_share(y)
+    assert high_band_share(telephone_band(y, 48000), 48000) < 0.01
+
+
+def test_gain_changes_rms_by_the_decibels_drawn():
+    y = speechlike()
+    assert db(power(apply_gain(y, 13.0)) / power(y)) == pytest.approx(13.0, abs=1e-3)
+    drawn = [db(power(Augmenter(kinds=("gain",)).augment(y, SR, "gain", k)) / power(y))
+             for k in range(8)]
+    assert all(-20.0 <= g <= 20.0 for g in drawn)
+    assert np.ptp(drawn) > 5.0, "the gain is drawn, not fixed"
+    loud = apply_gain(np.full(100, 0.5, np.float32), 20.0)
+    assert np.abs(loud).max() == 1.0, "clipped to full scale"
+
+
+@pytest.mark.parametrize("noise", ["white", "babble"])
+@pytest.mark.parametrize("snr", [5.0, 10.0, 20.0])
+def test_noise_is_added_at_the_snr_asked(noise, snr):
+    y = speechlike()
+    out = add_noise(y, snr, noise, seed=3)
+    assert db(power(y) / power(out - y)) == pytest.approx(snr, abs=0.05)
+    assert np.array_equal(out, add_noise(y, snr, noise, seed=3))
+
+
+def test_augmented_snr_is_within_the_range():
+    y = speechlike()
+    augmenter = Augmenter(kinds=("snr",), snr_db=(5.0, 20.0))
+    snrs = [db(power(y) / power(augmenter.augment(y, SR, "snr", k) - y)) for k in range(6)]
+    assert all(5.0 - 0.05 <= s <= 20.0 + 0.05 for s in snrs)
+
+
+def test_babble_is_speech_shaped_not_white():
+    """Babble made from a low-passed voice keeps its spectrum; white noise does not."""
+    y = telephone_band(speechlike(), SR)
+    babble_added = add_noise(y, 0.0, "babble", seed=1) - y
+    white_added = add_noise(y, 0.0, "white", seed=1) - y
+    assert high_band_share(babble_added) < 0.05 < high_band_share(white_added)
+
+
+@pytest.mark.parametrize("codec", ["mp3", "ogg"])
+def test_lossy_round_trip_keeps_the_signal_but_not_exactly(codec):
+    t = np.arange(SR) / SR
+    y = (0.3 * np.sin(2 * np.pi * 220 * t) * np.sin(2 * np.pi * 2 * t) ** 2).astype(np.float32)
+    out = lossy_round_trip(y, SR, codec, quality=1.0)
+    assert out.shape == y.shape
+    assert np.corrcoef(out, y)[0, 1] > 0.9, "aligned with the input (no codec delay left)"
+    assert not np.allclose(out, y, atol=1e-4)
+
+
+def test_room_reverberation_rings_into_silence_longer_for_longer_rt60():
+    burst = np.zeros(SR, np.float32)
+    burst[:800] = speechlike(0.05)
+    tails = []
+    for rt60 in (0.2, 0.6):
+        out = reverberate(burst, SR, rt60, seed=0)
+        assert out.shape == burst.shape
+        assert power(out) == pytest.approx(power(burst), rel=1e-3)
+        tails.append(power(out[int(0.15 * SR):]))
+    assert 0 < tails[0] < tails[1]
+
+
+def test_channel_kinds_feed_the_feature_store_as_training_augmentation(tmp_path):
+    """What ``sera train --augment bandlimit,codec,...`` does: one row per file and kind."""
+    import pandas as pd
+    import soundfile as sf
+
+    from sera.features import extract_features
+
+    paths = []
+    for i in range(2):
+        paths.append(str(tmp_path / f"clip{i}.wav"))
+        sf.write(paths[-1], 10 * speechlike(seed=i), SR)
+    augmenter = Augmenter(kinds=CHANNEL_KINDS, seed=0)
+    table = extract_features(pd.DataFrame({"path": paths}), "stats", augment=augmenter,
+                             progress=False)
+    assert not table.failures
+    assert sorted(table.frame["augment"]) == sorted(["none", *CHANNEL_KINDS] * 2)
+    rows = table.frame.reset_index(drop=True)
+    original = table.X[(rows["path"] == paths[0]) & (rows["augment"] == "none")]
+    for kind in CHANNEL_KINDS:
+        copy = table.X[(rows["path"] == paths[0]) & (rows["augment"] == kind)]
+        assert not np.allclose(copy, original), kind
+
+
+# -- corruption conditions -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("condition", CONDITIONS)
+def test_every_condition_is_deterministic_and_keeps_length(condition):
+    y = speechlike()
+    out = corrupt(y, SR, condition, seed=1)
+    assert out.shape == y.shape and out.dtype == np.float32
+    assert np.array_equal(out, corrupt(y, SR, condition, seed=1))
+    assert np.array_equal(out, y) == (condition == "clean")
+
+
+def test_conditions_do_what_they_say():
+    y = speechlike()
+    assert db(power(y) / power(corrupt(y, SR, "white-10db") - y)) == pytest.approx(10, abs=0.05)
+    assert db(power(y) / power(corrupt(y, SR, "babble-5db") - y)) == pytest.approx(5, abs=0.05)
+    assert high_band_share(corrupt(y, SR, "8khz")) < 0.01
+    assert db(power(corrupt(y, SR, "gain-20db")) / power(y)) == pytest.approx(-20, abs=1e-3)
+    with pytest.raises(ValueError, match="pink-10db"):
+        corrupt(y, SR, "pink-10db")
+
+
+# -- with a real model -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model(ravdess_dir, tmp_path_factory):
+    import sera
+
+    return sera.load(real_bundle(ravdess_dir, tmp_path_factory.mktemp("bundle") / "model"))
+
+
+@pytest.fixture(scope="module")
+def held_out(ravdess_dir):
+    """Fourteen clips of actors the test model never heard (two per emotion)."""
+    from sera.corpora import scan
+
+    manifest = scan(ravdess_dir).manifest
+    manifest = manifest[manifest["speaker"].isin(["ravdess-15", "ravdess-16"])]
+    return manifest.groupby("emotion").head(2).reset_index(drop=True)
+
+
+def test_features_and_label_do_not_depend_on_the_input_rate(model, held_out):
+    """The same speech at 8 kHz (telephone), 24,414 Hz (TESS) and 48 kHz (studio) is resampled
+    to the feature set's own rate and gives nearly the same features, scores and emotion."""
+    from sera.audio import load
+
+    std = model.normalizer.std
+    decided = 0
+    for path in held_out["path"].iloc[:4]:
+        # Band-limited first, so that every rate carries the same signal.
+        y = telephone_band(load(path, SR), SR)
+        reference = model.features(y, SR)
+        scores = np.array(list(model.predict(y, SR).scores.values()))
+        for rate in (8000, 24414, 48000):
+            resampled = resample(y, SR, rate)
+            row = model.features(resampled, rate)
+            assert np.median(np.abs(row - reference) / std) < 0.05, rate
+            prediction = model.predict(resampled, rate)
+            moved = np.abs(np.array(list(prediction.scores.values())) - scores).max()
+            assert moved < 0.1, (path, rate)
+            # Scores moving by less than 0.1 cannot swap a lead of more than 0.2: such a clip
+            # must keep its label (a near tie may flip, and is no evidence either way).
+            top_two = np.sort(scores)[-2:]
+            if top_two[1] - top_two[0] > 0.2:
+                decided += 1
+                assert prediction.label == model.labels[int(scores.argmax())], (path, rate)
+    assert decided >= 3, "too few decided clips to check the labels"
+
+
+def test_robustness_curve_scores_every_condition(model, held_out):
+    from sera.errors import SeraError
+    from sera.evaluate import evaluate
+    from sera.robustness import robustness_curve
+
+    curve = robustness_curve(model, held_out, ("clean", "white-5db", "gain-20db"),
+                             adapt="speaker")
+    assert list(curve) == ["clean", "white-5db", "gain-20db"]
+    for figures in curve.values():
+        assert figures["n"] == len(held_out) and not figures["failures"]
+        assert 0.0 <= figures["uar"] <= 1.0
+    # Clean input goes the way of ``sera evaluate``: the same figure.
+    assert curve["clean"]["uar"] == evaluate(model, held_out, adapt="speaker",
+                                             progress=False)["uar"]
+    with pytest.raises(SeraError, match="pink"):
+        robustness_curve(model, held_out, ("clean", "pink-5db"))
+
+
+def test_cli_writes_json_and_plot(model, held_out, tmp_path):
+    import sera.cli.robustness  # noqa: F401  (registers the command)
+    from sera.cli._app import app
+
+    csv = tmp_path / "held_out.csv"
+    held_out.to_csv(csv, index=False)
+    plot = tmp_path / "curve.png"
+    result = CliRunner().invoke(app, ["robustness", str(model.path), str(csv), "--json",
+                                      "--conditions", "clean,8khz", "--limit", "7",
+                                      "--plot", str(plot)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert list(document["conditions"]) == ["clean", "8khz"]
+    assert all(c["n"] == 7 for c in document["conditions"].values())
+    assert plot.read_bytes()[:4] == b"\x89PNG"
