@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DATA ?= ../shared/data/ravdess16k
 DEMO ?= build/demo
 
-.PHONY: all venv demo test lint model bench clean
+.PHONY: all venv demo test lint model bench robustness clean
 
 all: test
 
@@ -34,6 +34,10 @@ model: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(DATA)
+
+# UAR under noise, telephone band, MP3 and gain (about 7 minutes); `make model` puts it on the card.
+robustness: $(STAMP)
+	$(BIN)/python bench/robustness.py $(DATA) --out build/robustness-default
 
 clean:
 	rm -rf build .pytest_cache
