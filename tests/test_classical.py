@@ -116,3 +116,17 @@ def test_importing_the_registry_imports_neither_torch_nor_sklearn():
     code = ("import sys, sera.models; "
             "assert not {'torch', 'sklearn'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_export_is_byte_for_byte_reproducible(tmp_path):
+    from sera.models.classical import LogisticClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 5)).astype(np.float32)
+    y = np.arange(40) % 3
+    paths = []
+    for i in range(2):
+        model = LogisticClassifier().fit(X, y)
+        paths.append(tmp_path / f"m{i}.onnx")
+        model.export_onnx(paths[-1])
+    assert paths[0].read_bytes() == paths[1].read_bytes()

@@ -92,6 +92,8 @@ class _ClassicalClassifier:
         graph = compose.merge_models(trained, to_labels,
                                      io_map=[(trained.graph.output[-1].name, "class_probabilities")],
                                      outputs=["probabilities"])
+        graph.graph.name = f"sera-{type(self).__name__}"  # merge_models names it with a uuid
+        graph.graph.doc_string = ""
         with open(path, "wb") as file:
             file.write(graph.SerializeToString())
 
