@@ -36,7 +36,7 @@ from sera.audio import SAMPLE_RATE, resample, to_mono, validate
 from sera.bundle import CARD, INPUT, MODEL, OUTPUT, Bundle, load_bundle
 from sera.errors import AudioError, BundleError, SeraError
 from sera.features import extract_features, get_feature_set
-from sera.segment import SegmenterParams, StreamSegmenter, Utterance, segment_file
+from sera.segment import SegmenterParams, Utterance, segment_chunks, segment_file
 
 #: The shipped default model: a bundle inside the package.
 DEFAULT_MODEL = Path(__file__).resolve().with_name("default_model")
@@ -512,19 +512,7 @@ def _progress(items: list, enabled: bool):
 def _utterances(chunks: Iterable[np.ndarray], sample_rate: int,
                 params: SegmenterParams | None) -> Iterator[Utterance]:
     """The utterances of a stream of chunks at any rate, as each one closes."""
-    import soxr
-
-    segmenter = StreamSegmenter(params)
-    resampler = None if sample_rate == SAMPLE_RATE else soxr.ResampleStream(
-        sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
-    for chunk in chunks:
-        y = _float_mono(chunk)
-        if resampler is not None:
-            y = resampler.resample_chunk(y)
-        yield from segmenter.feed(y)
-    if resampler is not None:
-        yield from segmenter.feed(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
-    yield from segmenter.flush()
+    return segment_chunks((_float_mono(chunk) for chunk in chunks), sample_rate, params)
 
 
 def _blas_on_one_thread():

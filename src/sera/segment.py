@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -471,14 +471,37 @@ def segment_file(path: str | os.PathLike, params: SegmenterParams | None = None,
     AudioError
         If the file is missing, unreadable or holds non-finite samples.
     """
+    rate = info(path).samplerate
+    blocks = (np.ascontiguousarray(to_mono(block), dtype=np.float32)
+              for block in _read_blocks(path, max(int(block_seconds * rate), 1)))
+    yield from segment_chunks(blocks, rate, params, source=path)
+
+
+def segment_chunks(chunks: Iterable[np.ndarray], sample_rate: int,
+                   params: SegmenterParams | None = None,
+                   source: str | os.PathLike = "<stream>") -> Iterator[Utterance]:
+    """Yield the utterances of a stream of mono float32 chunks as each one closes.
+
+    Chunks at another rate than 16 kHz are resampled as they come by a streaming soxr
+    resampler, so the stream is never held whole.
+
+    Parameters
+    ----------
+    chunks : iterable of np.ndarray
+        Mono float32 audio, chunks of any size.
+    sample_rate : int
+        Their rate.
+    params : SegmenterParams or None
+        Thresholds and durations; defaults when ``None``.
+    source : str or path-like
+        Named in error messages.
+    """
     import soxr
 
-    rate = info(path).samplerate
-    segmenter = StreamSegmenter(params, source=path)
-    resampler = None if rate == SAMPLE_RATE else soxr.ResampleStream(
-        rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
-    for block in _read_blocks(path, max(int(block_seconds * rate), 1)):
-        y = np.ascontiguousarray(to_mono(block), dtype=np.float32)
+    segmenter = StreamSegmenter(params, source=source)
+    resampler = None if sample_rate == SAMPLE_RATE else soxr.ResampleStream(
+        sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+    for y in chunks:
         if resampler is not None:
             y = resampler.resample_chunk(y)
         yield from segmenter.feed(y)
