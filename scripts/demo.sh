@@ -25,4 +25,18 @@ step "5. predict a few clips"
 $sera predict --model "$out/model" "$out/synth/synthetic-f1/synthetic-f1_angry_00.wav" \
     "$out/synth/synthetic-m1/synthetic-m1_sad_00.wav" "$out/synth/synthetic-f2/synthetic-f2_happy_00.wav"
 
+step "6. a conversation: four synthetic utterances with pauses -> one emotion per utterance"
+.venv/bin/python - "$out" <<'PY'
+import sys
+import numpy as np
+import soundfile as sf
+out = sys.argv[1]
+clips = ["synthetic-f1/synthetic-f1_angry_01", "synthetic-m2/synthetic-m2_sad_01",
+         "synthetic-f3/synthetic-f3_happy_01", "synthetic-m4/synthetic-m4_fear_01"]
+pause = np.zeros(16000, dtype=np.float32)
+parts = [part for clip in clips for part in (sf.read(f"{out}/synth/{clip}.wav", dtype="float32")[0], pause)]
+sf.write(f"{out}/conversation.wav", np.concatenate(parts), 16000)
+PY
+$sera analyze --model "$out/model" "$out/conversation.wav" --srt --plot "$out/timeline.png"
+
 step "done: open $out/report.html"
