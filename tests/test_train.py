@@ -8,6 +8,7 @@ import sys
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import sera
@@ -144,3 +145,15 @@ def test_cli_train_cv_and_evaluate_print_the_design_schema(corpus, cache, tmp_pa
     done = sera_cli("cv", corpus, "--model", "logreg", "--features", "stats", "--cache", cache,
                     "--json")
     assert len(json.loads(done.stdout)["folds"]) == 6
+
+
+def test_bad_files_are_listed_and_training_goes_on(corpus, cache, tmp_path):
+    manifest = load_manifest(corpus)
+    broken = tmp_path / "broken.wav"
+    broken.write_text("not audio")
+    bad = manifest.iloc[:1].assign(path=str(broken))
+    result = train(pd.concat([manifest, bad], ignore_index=True), FAST, split="speaker",
+                   cache_dir=cache, progress=False)
+    assert [path for path, _ in result.failures] == [str(broken)]
+    assert "not a readable audio file" in result.failures[0][1]
+    assert result.training["utterances"] + result.metrics["n"] < len(manifest) + 1

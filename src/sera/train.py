@@ -107,6 +107,7 @@ class TrainResult:
     metrics: dict | None
     history: list[dict]
     training: dict
+    failures: list[tuple[str, str]] = field(default_factory=list)
     bundle: object | None = None
 
 
@@ -118,6 +119,7 @@ class CVResult:
     folds: list[dict]
     predictions: pd.DataFrame
     histories: dict[str, list[dict]]
+    failures: list[tuple[str, str]] = field(default_factory=list)
 
 
 def load_manifest(source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
@@ -238,14 +240,19 @@ def train(source, recipe: Recipe = Recipe(), *, split: str = "speaker",
     manifest = load_manifest(source)
     fs = recipe.feature_set
     if split == "random":
-        rows, test_rows, val_rows = _random_rows(manifest, recipe, cache_dir, workers, progress)
+        rows, test_rows, val_rows, failures = _random_rows(manifest, recipe, cache_dir, workers,
+                                                           progress)
     else:
         parts = make_split(manifest, split, seed=recipe.seed, test_corpus=test_corpus,
                            validation=get_model_spec(recipe.model).kind == "torch")
-        rows = _training_rows(manifest, parts, recipe, cache_dir, workers, progress)
+        X, frame, failures = _training_rows(manifest, parts, recipe, cache_dir, workers,
+                                            progress)
+        rows = (X, frame)
         held_out = features_for(manifest.iloc[np.concatenate([parts.val, parts.test])], fs,
                                 cache_dir=cache_dir, workers=workers, progress=progress)
-        _raise_if_empty(rows, held_out)
+        failures = failures + held_out.failures
+        if len(frame) == 0:
+            raise SeraError("no training utterances left after the split")
         val_paths = set(manifest["path"].iloc[parts.val])
         in_val = held_out.frame["path"].isin(val_paths).to_numpy()
         val_rows = (held_out.X[in_val], held_out.frame[in_val])
@@ -260,7 +267,8 @@ def train(source, recipe: Recipe = Recipe(), *, split: str = "speaker",
     history = list(getattr(fitted.estimator, "history", []) or [])
     training = {**_training_summary(manifest, rows[1], recipe, split, test_corpus),
                 "history": history}
-    result = TrainResult(fitted=fitted, metrics=metrics, history=history, training=training)
+    result = TrainResult(fitted=fitted, metrics=metrics, history=history, training=training,
+                         failures=failures)
     if out is not None:
         result.bundle = write_bundle(out, fitted, training=training, metrics=metrics or {},
                                      card_extra=card_extra)
@@ -297,8 +305,8 @@ def cross_validate(source, recipe: Recipe = Recipe(), *, split: str = "loso",
     pooled = []
     fold_figures, histories = [], {}
     for name, parts in folds:
-        rows = _training_rows(kept, parts, recipe, cache_dir, workers, progress=False,
-                              originals=(X, frame, index))
+        *rows, _ = _training_rows(kept, parts, recipe, cache_dir, workers, progress=False,
+                                  originals=(X, frame, index))
         pick = lambda idx: np.array([index[p] for p in kept["path"].iloc[idx]], dtype=int)  # noqa: E731
         val_i, test_i = pick(parts.val), pick(parts.test)
         fitted = fit(rows, recipe, val=(X[val_i], frame.iloc[val_i]), progress=False)
@@ -320,7 +328,7 @@ def cross_validate(source, recipe: Recipe = Recipe(), *, split: str = "loso",
                             for by in ("corpus", "speaker", "gender")}
     metrics["protocol"] = {"split": split, "recipe": recipe.to_config(), "folds": len(folds)}
     return CVResult(metrics=metrics, folds=fold_figures, predictions=predictions,
-                    histories=histories)
+                    histories=histories, failures=base.failures)
 
 
 #: What sera knows of each corpus's licence, which a model trained on it inherits.
@@ -382,7 +390,8 @@ def write_bundle(out: str | os.PathLike, fitted: FittedModel, *, training: dict,
 
 def _training_rows(manifest, parts: Split, recipe: Recipe, cache_dir, workers, progress,
                    originals=None):
-    """Raw features and rows of a split's training part, with augmented copies of them only."""
+    """Raw features, rows and failures of a split's training part, with augmented copies of
+    those rows only."""
     from sera.augment import Augmenter
 
     train_manifest = rows_to_augment(manifest, parts)
@@ -390,14 +399,14 @@ def _training_rows(manifest, parts: Split, recipe: Recipe, cache_dir, workers, p
         table = features_for(train_manifest, recipe.feature_set, cache_dir=cache_dir,
                              workers=workers, progress=progress,
                              augment=Augmenter(recipe.augment, seed=recipe.seed))
-        return table.X, table.frame
+        return table.X, table.frame, table.failures
     if originals is not None:
         X, frame, index = originals
         rows = np.array([index[p] for p in train_manifest["path"]], dtype=int)
-        return X[rows], frame.iloc[rows]
+        return X[rows], frame.iloc[rows], []
     table = features_for(train_manifest, recipe.feature_set, cache_dir=cache_dir,
                          workers=workers, progress=progress)
-    return table.X, table.frame
+    return table.X, table.frame, table.failures
 
 
 def _random_rows(manifest, recipe: Recipe, cache_dir, workers, progress):
@@ -412,7 +421,7 @@ def _random_rows(manifest, recipe: Recipe, cache_dir, workers, progress):
         parts = random_split(table.frame, test_size=0.2, val_size=0.1, seed=recipe.seed)
     X, frame = table.X, table.frame
     return ((X[parts.train], frame.iloc[parts.train]), (X[parts.test], frame.iloc[parts.test]),
-            (X[parts.val], frame.iloc[parts.val]))
+            (X[parts.val], frame.iloc[parts.val]), table.failures)
 
 
 def _metrics(frame: pd.DataFrame, proba: np.ndarray) -> dict:
@@ -456,8 +465,3 @@ def _groups(frame: pd.DataFrame, adapt: str):
 
 def _normalize(normalizer: Normalizer, X: np.ndarray, frame: pd.DataFrame, adapt: str):
     return normalizer.transform(X, _groups(frame, adapt), adapt=adapt)
-
-
-def _raise_if_empty(rows, held_out) -> None:
-    if len(rows[1]) == 0:
-        raise SeraError("no training utterances left after the split")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from sera.cli._app import app, err, print_json
+from sera.cli._app import app, err, print_json, report_failures
 
 _MODEL = typer.Option(None, "--model", "-m", help="Model name (see `sera models`); default: "
                       "the recipe of the shipped model.")
@@ -83,6 +83,8 @@ def train_command(
                      card=(out / "card.md").read_text(), title=f"sera: {recipe.model}")
         err.print(f"report: {report}")
     err.print(f"bundle: {out}")
+    if report_failures(result.failures):
+        raise typer.Exit(1)
 
 
 @app.command("cv")
@@ -120,6 +122,8 @@ def cv_command(
 
         write_report(report, metrics=result.metrics, title=f"sera cv: {recipe.model}")
         err.print(f"report: {report}")
+    if report_failures(result.failures):
+        raise typer.Exit(1)
 
 
 @app.command("models")
