@@ -157,3 +157,25 @@ def test_bad_files_are_listed_and_training_goes_on(corpus, cache, tmp_path):
     assert [path for path, _ in result.failures] == [str(broken)]
     assert "not a readable audio file" in result.failures[0][1]
     assert result.training["utterances"] + result.metrics["n"] < len(manifest) + 1
+
+
+def test_cv_with_augmentation_trains_each_fold_on_its_own_speakers_copies(corpus, cache,
+                                                                          monkeypatch):
+    import sera.train as train_module
+
+    seen = []
+    real_fit = train_module.fit
+
+    def spy(rows, recipe, val=None, **options):
+        seen.append(rows[1])
+        return real_fit(rows, recipe, val=val, **options)
+
+    monkeypatch.setattr(train_module, "fit", spy)
+    recipe = Recipe(model="logreg", features="stats", augment=("gain",), params={"C": 1.0})
+    result = cross_validate(corpus, recipe, split="loso", cache_dir=cache, progress=False)
+    assert len(seen) == load_manifest(corpus)["speaker"].nunique()
+    for (fold, frame), held_out in zip(result.predictions.groupby("fold", sort=False),
+                                       seen, strict=True):
+        assert fold not in set(held_out["speaker"])
+        assert set(held_out["augment"]) == {"none", "gain"}
+        assert not set(held_out["path"]) & set(frame["path"])

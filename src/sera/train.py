@@ -281,8 +281,8 @@ def cross_validate(source, recipe: Recipe = Recipe(), *, split: str = "loso",
                    on_fold: Callable[[str, dict], None] | None = None) -> CVResult:
     """Leave-one-speaker-out (``"loso"``) or leave-one-corpus-out (``"corpus"``) evaluation.
 
-    Features are extracted once; each fold fits the recipe on its training speakers only
-    (augmenting only them) and predicts its held-out group. The pooled predictions give
+    Features (and augmented copies) are extracted once; each fold fits the recipe on its
+    training speakers' rows only and predicts its held-out group's original clips. The pooled predictions give
     the headline figures; ``folds`` gives each held-out group's own.
     """
     manifest = load_manifest(source)
@@ -302,11 +302,17 @@ def cross_validate(source, recipe: Recipe = Recipe(), *, split: str = "loso",
 
     X, frame = base.X, base.frame
     index = {p: i for i, p in enumerate(frame["path"])}
+    pool = base
+    if recipe.augment:
+        from sera.augment import Augmenter
+
+        pool = features_for(kept, fs, cache_dir=cache_dir, workers=workers, progress=progress,
+                            augment=Augmenter(recipe.augment, seed=recipe.seed))
     pooled = []
     fold_figures, histories = [], {}
     for name, parts in folds:
         *rows, _ = _training_rows(kept, parts, recipe, cache_dir, workers, progress=False,
-                                  originals=(X, frame, index))
+                                  pool=pool)
         pick = lambda idx: np.array([index[p] for p in kept["path"].iloc[idx]], dtype=int)  # noqa: E731
         val_i, test_i = pick(parts.val), pick(parts.test)
         fitted = fit(rows, recipe, val=(X[val_i], frame.iloc[val_i]), progress=False)
@@ -389,23 +395,24 @@ def write_bundle(out: str | os.PathLike, fitted: FittedModel, *, training: dict,
 
 
 def _training_rows(manifest, parts: Split, recipe: Recipe, cache_dir, workers, progress,
-                   originals=None):
+                   pool: FeatureTable | None = None):
     """Raw features, rows and failures of a split's training part, with augmented copies of
-    those rows only."""
+    those rows only.
+
+    ``pool``, a table already holding (at least) these utterances and, for a recipe with
+    augmentation, their augmented copies, is sliced instead of extracting again: every copy
+    is a function of its own file only, so cross-validation computes them once and each fold
+    takes the copies of its training speakers.
+    """
     from sera.augment import Augmenter
 
     train_manifest = rows_to_augment(manifest, parts)
-    if recipe.augment:
-        table = features_for(train_manifest, recipe.feature_set, cache_dir=cache_dir,
-                             workers=workers, progress=progress,
-                             augment=Augmenter(recipe.augment, seed=recipe.seed))
-        return table.X, table.frame, table.failures
-    if originals is not None:
-        X, frame, index = originals
-        rows = np.array([index[p] for p in train_manifest["path"]], dtype=int)
-        return X[rows], frame.iloc[rows], []
+    if pool is not None:
+        rows = pool.frame["path"].isin(set(train_manifest["path"])).to_numpy()
+        return pool.X[rows], pool.frame[rows], []
+    augment = Augmenter(recipe.augment, seed=recipe.seed) if recipe.augment else None
     table = features_for(train_manifest, recipe.feature_set, cache_dir=cache_dir,
-                         workers=workers, progress=progress)
+                         workers=workers, progress=progress, augment=augment)
     return table.X, table.frame, table.failures
 
 
