@@ -85,12 +85,12 @@ class Context:
         """``(bundle folder, what it is)``: the default model, or a bench bundle made once."""
         if self._model is None:
             from sera.infer import DEFAULT_MODEL
-            from sera.train import Recipe
+            from sera.train import DEFAULT_RECIPE
 
             if (DEFAULT_MODEL / "config.json").is_file():
                 self._model = (DEFAULT_MODEL, "the shipped default model")
             else:
-                features = Recipe().feature_set.name
+                features = DEFAULT_RECIPE.feature_set.name
                 bundle = bench_module("infer").train_bundle(self.data_dir,
                                                             self.scratch / "bundle", features)
                 self._model = (bundle, f"bench bundle: logreg on {features}, 1/3 of actors "
@@ -247,9 +247,9 @@ def part_infer(context: Context) -> tuple[dict, list[Row]]:
 
 
 def part_train(context: Context) -> tuple[dict, list[Row]]:
-    from sera.train import Recipe, train
+    from sera.train import DEFAULT_RECIPE, train
 
-    recipe = Recipe()
+    recipe = DEFAULT_RECIPE
     result = {"recipe": recipe.to_config(), "workers": 2}
     with tempfile.TemporaryDirectory() as cache:
         for run in ("with_features", "from_cache"):
@@ -258,7 +258,7 @@ def part_train(context: Context) -> tuple[dict, list[Row]]:
                             progress=False)
             result[f"{run}_s"] = round(time.perf_counter() - start, 2)
     result["utterances"] = trained.training["utterances"]
-    what = (f"sera.train.train(data, Recipe() = {recipe.model} on {recipe.feature_set.name}, "
+    what = (f"sera.train.train(data, DEFAULT_RECIPE = {recipe.model} on {recipe.feature_set.name}, "
             f"adapt={recipe.adapt}, split='none'), {result['utterances']} training utterances")
     rows = [Row("train", "default recipe", result["with_features_s"], "s",
                 f"{what}; feature extraction with 2 workers included"),

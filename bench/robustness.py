@@ -3,7 +3,8 @@
     .venv/bin/python bench/robustness.py /work/shared/data/ravdess16k [--features stats]
         [--out build/robustness] [--synthetic-speakers 0]
 
-A fixed speaker split: a fresh bundle of the default recipe (``Recipe()``, or its model with
+A fixed speaker split: a fresh bundle of the default recipe (``DEFAULT_RECIPE``, or its model
+with
 ``--features``) is trained on actors 01-14 and scored on actors 15-18, whom it never heard,
 under every condition of :data:`sera.robustness.CONDITIONS`, with ``adapt="none"`` and with
 ``adapt="speaker"``. Writes ``robustness.json``, ``robustness.png`` and ``report.html`` (with the
@@ -32,6 +33,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("build/cache"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--synthetic-speakers", type=int, default=0)
+    parser.add_argument("--augment", default="", help="Comma-separated training "
+                        "augmentations (e.g. snr,bandlimit,codec) to measure their effect.")
     args = parser.parse_args()
 
     import pandas as pd
@@ -41,9 +44,12 @@ def main() -> None:
     from sera.evaluate import evaluate
     from sera.report import write_report
     from sera.robustness import plot_robustness, robustness_curve
-    from sera.train import Recipe, train
+    from sera.train import DEFAULT_RECIPE, train
 
-    recipe = Recipe() if args.features is None else replace(Recipe(), features=args.features)
+    recipe = (DEFAULT_RECIPE if args.features is None
+              else replace(DEFAULT_RECIPE, features=args.features))
+    if args.augment:
+        recipe = replace(recipe, augment=tuple(args.augment.split(",")))
     manifest = scan(args.ravdess).manifest
     actor = manifest["speaker"].str.removeprefix("ravdess-").astype(int)
     train_rows = manifest[actor.isin(TRAIN_ACTORS)].reset_index(drop=True)

@@ -15,7 +15,7 @@ import json
 import time
 from pathlib import Path
 
-from sera.train import Recipe, cross_validate, train, write_bundle
+from sera.train import DEFAULT_RECIPE, cross_validate, train, write_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "sera" / "default_model"
@@ -74,7 +74,7 @@ def main() -> None:
                         help="bench/robustness.py output to put on the card, if present")
     args = parser.parse_args()
 
-    recipe = Recipe()
+    recipe = DEFAULT_RECIPE
     started = time.perf_counter()
     cv = cross_validate(args.data, recipe, split="loso", cache_dir=args.cache,
                         workers=args.workers, progress=True)

@@ -30,12 +30,6 @@ from sera.metrics import breakdown, evaluate_predictions
 from sera.models import get_model_spec
 from sera.splits import Split, corpus_split, loso, random_split, rows_to_augment, speaker_split
 
-#: The default recipe (``Recipe()``, ``sera train`` with no ``--model``): the one with the
-#: best measured leave-one-speaker-out UAR on the shared RAVDESS (README, "Measured results").
-DEFAULT_MODEL = "logreg"
-DEFAULT_FEATURES = "compare+stats"
-DEFAULT_PARAMS = {"C": 0.1}
-
 #: Which manifest column groups utterances for each adaptation mode.
 GROUP_COLUMNS = {"speaker": "speaker", "corpus": "corpus", "recording": "path"}
 
@@ -66,11 +60,11 @@ class Recipe:
         Seeds the split, the augmentation and the model.
     """
 
-    model: str = DEFAULT_MODEL
-    features: str | None = DEFAULT_FEATURES
+    model: str = "logreg"
+    features: str | None = None
     adapt: str = "speaker"
     augment: tuple[str, ...] = ()
-    params: dict = field(default_factory=lambda: dict(DEFAULT_PARAMS))
+    params: dict = field(default_factory=dict)
     seed: int = 0
 
     @property
@@ -82,6 +76,11 @@ class Recipe:
         """JSON-ready description for bundles and reports."""
         return {**asdict(self), "augment": list(self.augment),
                 "features": self.features or get_model_spec(self.model).features}
+
+
+#: The recipe of the shipped model and of ``sera train`` with no ``--model``: the one with the
+#: best measured leave-one-speaker-out UAR on the shared RAVDESS (README, "Measured results").
+DEFAULT_RECIPE = Recipe(model="logreg", features="compare+stats", params={"C": 0.1})
 
 
 @dataclass
@@ -209,7 +208,7 @@ def make_split(manifest: pd.DataFrame, split: str, *, seed: int = 0,
     raise SeraError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
 
 
-def train(source, recipe: Recipe = Recipe(), *, split: str = "speaker",
+def train(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "speaker",
           test_corpus: str | None = None, out: str | os.PathLike | None = None,
           cache_dir: str | os.PathLike | None = None, workers: int = 1, progress: bool = True,
           checkpoint_dir: str | os.PathLike | None = None, resume: bool = False,
@@ -275,7 +274,7 @@ def train(source, recipe: Recipe = Recipe(), *, split: str = "speaker",
     return result
 
 
-def cross_validate(source, recipe: Recipe = Recipe(), *, split: str = "loso",
+def cross_validate(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "loso",
                    cache_dir: str | os.PathLike | None = None, workers: int = 1,
                    progress: bool = True,
                    on_fold: Callable[[str, dict], None] | None = None) -> CVResult:

@@ -73,10 +73,10 @@ def crosscorpus_command(
     from dataclasses import replace
 
     from sera.crosscorpus import cross_corpus_matrix
-    from sera.train import Recipe
+    from sera.train import DEFAULT_RECIPE, Recipe
 
-    recipe = (Recipe(adapt=adapt, seed=seed) if model is None
-              else Recipe(model=model, features=None, adapt=adapt, params={}, seed=seed))
+    recipe = (replace(DEFAULT_RECIPE, adapt=adapt, seed=seed) if model is None
+              else Recipe(model=model, adapt=adapt, seed=seed))
     if features is not None:
         recipe = replace(recipe, features=features)
     matrix = cross_corpus_matrix(path, recipe, adapt=adapt, cache_dir=cache, workers=workers,

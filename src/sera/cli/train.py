@@ -15,9 +15,10 @@ _FEATURES = typer.Option(None, "--features", help="Feature set (seed, stats, ege
                          "compare, logmel); default: the model's own.")
 _ADAPT = typer.Option("speaker", "--adapt", help="Normalise training features per speaker, "
                       "per corpus, or globally (none).")
-_AUGMENT = typer.Option("", "--augment", help="Comma-separated waveform augmentations of "
+_AUGMENT = typer.Option(None, "--augment", help="Comma-separated waveform augmentations of "
                         "training utterances: the seed's noise,stretch,shift,pitch and the "
-                        "channel kinds bandlimit,codec,gain,snr,room.")
+                        "channel kinds bandlimit,codec,gain,snr,room; 'none' for none "
+                        "(default: the default recipe's, or none with --model).")
 _SEED = typer.Option(0, "--seed", help="Seeds the split, augmentation and model.")
 _WORKERS = typer.Option(1, "--workers", "-j", help="Feature-extraction processes.")
 _CACHE = typer.Option(Path("build/cache"), "--cache", help="Feature stores kept between runs.")
@@ -26,12 +27,16 @@ _EPOCHS = typer.Option(None, "--epochs", help="Maximum epochs (torch models).")
 
 def _recipe(model, features, adapt, augment, seed, epochs):
     """The default recipe, or the named model with its own features and parameters."""
-    from sera.train import Recipe
+    from sera.train import DEFAULT_RECIPE, Recipe
 
-    kinds = tuple(k.strip() for k in augment.split(",") if k.strip())
+    kinds = None if augment is None else tuple(k.strip() for k in augment.split(",")
+                                               if k.strip() and k.strip() != "none")
     if model is None:
-        recipe = Recipe(adapt=adapt, augment=kinds, seed=seed)
+        recipe = replace(DEFAULT_RECIPE, adapt=adapt, seed=seed)
+        if kinds is not None:
+            recipe = replace(recipe, augment=kinds)
         return recipe if features is None else replace(recipe, features=features)
+    kinds = kinds or ()
     params = {"max_epochs": epochs} if epochs else {}
     return Recipe(model=model, features=features, adapt=adapt, augment=kinds, params=params,
                   seed=seed)
