@@ -4,8 +4,7 @@
         [--out build/robustness] [--synthetic-speakers 0]
 
 A fixed speaker split: a fresh bundle of the default recipe (``DEFAULT_RECIPE``, or its model
-with
-``--features``) is trained on actors 01-14 and scored on actors 15-18, whom it never heard,
+with ``--features``) is trained on actors 01-14 and scored on actors 15-18, whom it never heard,
 under every condition of :data:`sera.robustness.CONDITIONS`, with ``adapt="none"`` and with
 ``adapt="speaker"``. Writes ``robustness.json``, ``robustness.png`` and ``report.html`` (with the
 cross-corpus matrix of RAVDESS against a synthetic corpus when ``--synthetic-speakers`` > 0) to
