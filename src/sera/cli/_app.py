@@ -49,6 +49,42 @@ def report_failures(failures: Iterable[tuple[str, str]]) -> int:
     return count
 
 
+#: ``sera evaluate`` and ``sera robustness``: an optional bundle, then a labelled corpus.
+MODEL_AND_CORPUS = typer.Argument(..., metavar="[MODEL] PATH",
+                                  help="Optional bundle directory (default: the shipped model), "
+                                  "then a labelled corpus folder or CSV manifest.")
+
+
+def load_model_and_corpus(paths: list):
+    """The model (a bundle, or the shipped one) and the corpus of a ``[MODEL] PATH`` argument."""
+    if len(paths) > 2:
+        raise typer.BadParameter("give at most a model and a corpus")
+    import sera
+
+    return sera.load(paths[0] if len(paths) == 2 else None), paths[-1]
+
+
+def recipe_from_options(model, features, adapt, seed, augment=None, epochs=None):
+    """The default recipe, or the named model with its own features and parameters.
+
+    ``augment`` is the ``--augment`` text (``None``: the recipe's own, ``"none"``: none).
+    """
+    from dataclasses import replace
+
+    from sera.train import DEFAULT_RECIPE, Recipe
+
+    kinds = None if augment is None else tuple(k.strip() for k in augment.split(",")
+                                               if k.strip() and k.strip() != "none")
+    if model is None:
+        recipe = replace(DEFAULT_RECIPE, adapt=adapt, seed=seed)
+        if kinds is not None:
+            recipe = replace(recipe, augment=kinds)
+        return recipe if features is None else replace(recipe, features=features)
+    params = {"max_epochs": epochs} if epochs else {}
+    return Recipe(model=model, features=features, adapt=adapt, augment=kinds or (),
+                  params=params, seed=seed)
+
+
 def _jsonable(value):
     """Make numpy scalars and arrays JSON-serialisable."""
     if hasattr(value, "tolist"):

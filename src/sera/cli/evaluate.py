@@ -6,14 +6,19 @@ from pathlib import Path
 
 import typer
 
-from sera.cli._app import app, err, print_json, report_failures
+from sera.cli._app import (
+    MODEL_AND_CORPUS,
+    app,
+    err,
+    load_model_and_corpus,
+    print_json,
+    report_failures,
+)
 
 
 @app.command("evaluate")
 def evaluate_command(
-    paths: list[Path] = typer.Argument(..., metavar="[MODEL] PATH",
-                                       help="Optional bundle directory (default: the shipped "
-                                       "model), then a labelled corpus folder or CSV manifest."),
+    paths: list[Path] = MODEL_AND_CORPUS,
     json_out: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
     report: Path = typer.Option(None, "--report", help="Write a self-contained HTML report."),
     adapt: str = typer.Option(None, "--adapt", help="Feature normalisation: none, recording, "
@@ -25,13 +30,10 @@ def evaluate_command(
     workers: int = typer.Option(None, "--workers", "-j", help="Feature-extraction processes."),
 ) -> None:
     """Score a model on a labelled corpus: UAR, accuracy, macro-F1, per class, confusion."""
-    if len(paths) > 2:
-        raise typer.BadParameter("give at most a model and a corpus")
-    import sera
     from sera.evaluate import evaluate
 
-    model = sera.load(paths[0] if len(paths) == 2 else None)
-    metrics = evaluate(model, paths[-1], adapt=adapt,
+    model, corpus = load_model_and_corpus(paths)
+    metrics = evaluate(model, corpus, adapt=adapt,
                        include_training_speakers=include_training_speakers, workers=workers)
     if metrics["excluded_training_speakers"]:
         err.print(f"left out {len(metrics['excluded_training_speakers'])} speaker(s) the model "
@@ -48,7 +50,7 @@ def evaluate_command(
         history = model.config.get("training", {}).get("history")
         write_report(report, metrics=metrics, history=history, card=model.card,
                      breakdowns=metrics["breakdown"],
-                     title=f"sera: {model.config['model']['name']} on {paths[-1].name}",
+                     title=f"sera: {model.config['model']['name']} on {corpus.name}",
                      subtitle=f"{metrics['n']} utterances, adaptation: {metrics['adapt']}")
         err.print(f"report: {report}")
     if failed:

@@ -6,14 +6,20 @@ from pathlib import Path
 
 import typer
 
-from sera.cli._app import app, err, print_json, report_failures
+from sera.cli._app import (
+    MODEL_AND_CORPUS,
+    app,
+    err,
+    load_model_and_corpus,
+    print_json,
+    recipe_from_options,
+    report_failures,
+)
 
 
 @app.command("robustness")
 def robustness_command(
-    paths: list[Path] = typer.Argument(..., metavar="[MODEL] PATH",
-                                       help="Optional bundle directory (default: the shipped "
-                                       "model), then a labelled corpus folder or CSV manifest."),
+    paths: list[Path] = MODEL_AND_CORPUS,
     json_out: bool = typer.Option(False, "--json", help="Print the curve as JSON."),
     plot: Path = typer.Option(None, "--plot", help="Write the curve as a PNG."),
     adapt: str = typer.Option("none", "--adapt", help="Feature normalisation: none, recording, "
@@ -28,15 +34,12 @@ def robustness_command(
     seed: int = typer.Option(0, "--seed", help="Seeds the noise."),
 ) -> None:
     """UAR of a model under noise, telephone band, low-bitrate MP3 and ±20 dB gain."""
-    if len(paths) > 2:
-        raise typer.BadParameter("give at most a model and a corpus")
-    import sera
     from sera.robustness import CONDITIONS, plot_robustness, robustness_curve
 
-    model = sera.load(paths[0] if len(paths) == 2 else None)
+    model, corpus = load_model_and_corpus(paths)
     chosen = (tuple(c.strip() for c in conditions.split(",") if c.strip()) if conditions
               else CONDITIONS)
-    curve = robustness_curve(model, paths[-1], chosen, adapt=adapt, limit=limit,
+    curve = robustness_curve(model, corpus, chosen, adapt=adapt, limit=limit,
                              include_training_speakers=include_training_speakers, seed=seed,
                              progress=True)
     failures = {(f["path"], f["error"]) for figures in curve.values()
@@ -70,15 +73,9 @@ def crosscorpus_command(
                                help="Feature stores kept between runs."),
 ) -> None:
     """Train on each corpus alone and test on every corpus: a train × test UAR matrix."""
-    from dataclasses import replace
-
     from sera.crosscorpus import cross_corpus_matrix
-    from sera.train import DEFAULT_RECIPE, Recipe
 
-    recipe = (replace(DEFAULT_RECIPE, adapt=adapt, seed=seed) if model is None
-              else Recipe(model=model, adapt=adapt, seed=seed))
-    if features is not None:
-        recipe = replace(recipe, features=features)
+    recipe = recipe_from_options(model, features, adapt, seed)
     matrix = cross_corpus_matrix(path, recipe, adapt=adapt, cache_dir=cache, workers=workers,
                                  progress=True)
     failed = report_failures((f["path"], f["error"]) for f in matrix["failures"])

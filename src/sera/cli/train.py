@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import typer
 
-from sera.cli._app import app, err, print_json, report_failures
+from sera.cli._app import app, err, print_json, recipe_from_options, report_failures
 
 _MODEL = typer.Option(None, "--model", "-m", help="Model name (see `sera models`); default: "
                       "the recipe of the shipped model.")
@@ -23,23 +22,6 @@ _SEED = typer.Option(0, "--seed", help="Seeds the split, augmentation and model.
 _WORKERS = typer.Option(1, "--workers", "-j", help="Feature-extraction processes.")
 _CACHE = typer.Option(Path("build/cache"), "--cache", help="Feature stores kept between runs.")
 _EPOCHS = typer.Option(None, "--epochs", help="Maximum epochs (torch models).")
-
-
-def _recipe(model, features, adapt, augment, seed, epochs):
-    """The default recipe, or the named model with its own features and parameters."""
-    from sera.train import DEFAULT_RECIPE, Recipe
-
-    kinds = None if augment is None else tuple(k.strip() for k in augment.split(",")
-                                               if k.strip() and k.strip() != "none")
-    if model is None:
-        recipe = replace(DEFAULT_RECIPE, adapt=adapt, seed=seed)
-        if kinds is not None:
-            recipe = replace(recipe, augment=kinds)
-        return recipe if features is None else replace(recipe, features=features)
-    kinds = kinds or ()
-    params = {"max_epochs": epochs} if epochs else {}
-    return Recipe(model=model, features=features, adapt=adapt, augment=kinds, params=params,
-                  seed=seed)
 
 
 @app.command("train")
@@ -66,7 +48,7 @@ def train_command(
     """Train a model on a speaker-independent split and write its bundle."""
     from sera.train import train
 
-    recipe = _recipe(model, features, adapt, augment, seed, epochs)
+    recipe = recipe_from_options(model, features, adapt, seed, augment, epochs)
     if split == "random":
         err.print("[yellow]warning[/yellow]: --split random mixes speakers and augmented copies "
                   "of the same clips between training and test; its figure is inflated by "
@@ -111,7 +93,7 @@ def cv_command(
     """Cross-validate a recipe: every speaker (or corpus) is held out once."""
     from sera.train import cross_validate
 
-    recipe = _recipe(model, features, adapt, augment, seed, epochs)
+    recipe = recipe_from_options(model, features, adapt, seed, augment, epochs)
 
     def on_fold(name, metrics):
         err.print(f"  {name:>16}: UAR {metrics['uar']:.3f}  accuracy {metrics['accuracy']:.3f}")
