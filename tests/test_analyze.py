@@ -15,18 +15,13 @@ from helpers_infer import real_bundle
 from test_segment import GAPS, TOLERANCE, build_conversation, pick_clips
 
 import sera
-from sera.analyze import (
-    label_utterances,
-    plot_timeline,
-    read_pipe,
-    to_csv,
-    to_json,
-    to_srt,
-    waveform_envelope,
-)
+from sera.audio import read_pipe
+from sera.conversation import label_utterances
 from sera.errors import AudioError
+from sera.formats import to_csv, to_json, to_srt
 from sera.labels import LABELS
-from sera.plots import EMOTION_COLORS
+from sera.plots import EMOTION_COLORS, plot_timeline, waveform_envelope
+from sera.results import Analysis
 from sera.segment import FRAME, segment_file
 
 SR = 16000
@@ -130,11 +125,14 @@ def test_recording_adaptation_uses_the_whole_recordings_statistics(model, conver
 
 
 def test_json_document(analyzed, conversation):
-    doc = to_json(analyzed, "call.flac", conversation[1].size / SR)
-    assert set(doc) == {"path", "duration", "segments"}
+    doc = to_json(analyzed)
+    assert set(doc) == {"path", "duration", "speakers", "adapt", "segments"}
+    assert doc["path"] == str(conversation[0]) and doc["adapt"] == "none"
     assert doc["duration"] == round(conversation[1].size / SR, 3)
+    assert doc["speakers"] == ["S1"]
     for item, segment in zip(doc["segments"], analyzed, strict=True):
-        assert set(item) == {"start", "end", "label", "scores"}
+        assert set(item) == {"start", "end", "speaker", "label", "scores"}
+        assert item["speaker"] == "S1"
         assert item["start"] == round(segment.start, 3) and item["end"] == round(segment.end, 3)
         assert list(item["scores"]) == list(LABELS)
 
@@ -142,15 +140,16 @@ def test_json_document(analyzed, conversation):
 def test_csv_has_a_row_per_utterance_and_a_column_per_label(analyzed):
     rows = list(csv.DictReader(io.StringIO(to_csv(analyzed, LABELS))))
     assert len(rows) == len(analyzed)
-    assert list(rows[0]) == ["start", "end", "label", *LABELS]
+    assert list(rows[0]) == ["start", "end", "speaker", "label", *LABELS]
     for row, segment in zip(rows, analyzed, strict=True):
+        assert row["speaker"] == segment.speaker
         assert float(row["start"]) == pytest.approx(segment.start, abs=5e-4)
         assert row["label"] == max(LABELS, key=lambda label: float(row[label]))
         assert sum(float(row[label]) for label in LABELS) == pytest.approx(1.0, abs=1e-3)
 
 
 SRT_CUE = re.compile(r"(\d+)\n(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})\n"
-                     r"([a-z]+) \((\d\.\d\d)\)\n")
+                     r"(S\d+): ([a-z]+) \((\d\.\d\d)\)\n")
 
 
 def test_srt_is_valid_subrip(analyzed):
@@ -164,9 +163,13 @@ def test_srt_is_valid_subrip(analyzed):
         assert int(match[1]) == number
         assert h1 * 3600 + m1 * 60 + s1 + ms1 / 1000 == pytest.approx(segment.start, abs=5e-4)
         assert h2 * 3600 + m2 * 60 + s2 + ms2 / 1000 == pytest.approx(segment.end, abs=5e-4)
-        assert match[10] == segment.label
-    assert to_srt([sera.Segment(3725.5, 3726.25, "sad", {"sad": 0.5})]).startswith(
-        "1\n01:02:05,500 --> 01:02:06,250\nsad (0.50)\n")
+        assert match[10] == segment.speaker and match[11] == segment.label
+    two = Analysis("x.wav", 4000.0, (sera.Segment(3725.5, 3726.25, "sad", {"sad": 0.5}),
+                                     sera.Segment(3727.0, 3728.0, "angry", {"angry": 0.83},
+                                                  speaker="S2")))
+    assert to_srt(two) == ("1\n01:02:05,500 --> 01:02:06,250\nS1: sad (0.50)\n\n"
+                           "2\n01:02:07,000 --> 01:02:08,000\nS2: angry (0.83)\n")
+    assert two.speakers == ["S1", "S2"]
 
 
 def test_envelope_of_a_file_read_in_blocks_equals_the_arrays(conversation):

@@ -144,8 +144,8 @@ def test_analyze_json_csv_srt_and_plot(bundle_dir, conversation, model, tmp_path
                     "--plot", tmp_path / "timeline.png")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert set(doc) == {"path", "duration", "segments"}
-    assert doc["path"] == str(conversation)
+    assert set(doc) == {"path", "duration", "speakers", "adapt", "segments"}
+    assert doc["path"] == str(conversation) and doc["speakers"] == ["S1"]
     assert doc["duration"] == round(sf.info(conversation).duration, 3)
     assert doc["segments"] == [s.to_dict() for s in expected]
     assert (tmp_path / "timeline.png").stat().st_size > 0

@@ -110,8 +110,10 @@ def test_a_list_is_batched_in_order_and_matches_single_predictions(model, clips,
         assert [p.path for p in batch] == [str(path) for path in clips]
         for one, many in zip(singles, batch[:5], strict=True):
             assert one.label == many.label
+            # float32 sums over the 6,870 inputs are ordered differently in a batch of one
+            # and a batch of many (onnxruntime's GEMM): they agree to about 1e-6.
             np.testing.assert_allclose(list(one.scores.values()), list(many.scores.values()),
-                                       atol=1e-6)
+                                       atol=1e-5)
 
 
 def test_mixed_list_of_files_and_arrays(model, clips):

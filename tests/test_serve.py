@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sera
-from sera.analyze import to_json
 from sera.errors import BundleError
+from sera.formats import to_json
 from sera.infer import Model
 from sera.plots import EMOTION_COLORS
 from sera.segment import SegmenterParams
@@ -181,8 +181,8 @@ def test_analyze_answers_what_the_library_says(client, model, conversation, adap
     response = post_file(client, "conversation.wav", wav_bytes(y, rate), "analyze", adapt=adapt)
     assert response.status_code == 200
     decoded, _ = sf.read(io.BytesIO(wav_bytes(y, rate)), dtype="float32")
-    segments = model.analyze(decoded, sample_rate=rate, adapt=adapt)
-    assert answer(response) == to_json(segments, "conversation.wav", y.shape[0] / rate)
+    analysis = model.analyze(decoded, sample_rate=rate, adapt=adapt)
+    assert answer(response) == {**to_json(analysis), "path": "conversation.wav"}
     assert len(answer(response)["segments"]) == 3
 
 
@@ -194,9 +194,9 @@ def test_analyze_passes_the_segmenter_parameters_on(client, model, conversation)
     merged = answer(post_file(client, "c.wav", data, "analyze", min_silence=5.0,
                               max_utterance=20.0))
     decoded, _ = sf.read(io.BytesIO(data), dtype="float32")
-    segments = model.analyze(decoded, sample_rate=rate,
+    analysis = model.analyze(decoded, sample_rate=rate,
                              params=SegmenterParams(min_silence=5.0, max_utterance=20.0))
-    assert merged == to_json(segments, "c.wav", y.shape[0] / rate)
+    assert merged == {**to_json(analysis), "path": "c.wav"}
     assert len(merged["segments"]) == 1
 
 
@@ -351,7 +351,8 @@ def test_silence_is_a_400_to_predict_and_no_utterances_to_analyze(client):
     assert "silent" in error_of(post_file(client, "silence.wav", silence), 400)
     analyzed = post_file(client, "silence.wav", silence, "analyze")
     assert analyzed.status_code == 200
-    assert answer(analyzed) == {"path": "silence.wav", "duration": 3.0, "segments": []}
+    assert answer(analyzed) == {"path": "silence.wav", "duration": 3.0, "speakers": [],
+                                "adapt": "recording", "segments": []}
 
 
 def test_too_short_audio_is_a_400(client):

@@ -5,7 +5,7 @@ The public API::
     import sera
     model = sera.load()                 # the shipped default model
     model.predict("clip.wav")           # Prediction(label=..., scores={...})
-    model.analyze("call.wav")           # [Segment(start, end, label, scores), ...]
+    model.analyze("call.wav")           # Analysis(path, duration, segments=(Segment, ...))
 """
 
 from __future__ import annotations

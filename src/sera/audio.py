@@ -1,14 +1,17 @@
 """Decode, downmix, resample, window and validate audio.
 
 Everything that reads a file goes through :func:`load`; everything that accepts
-an array goes through :func:`validate`. Both raise :class:`sera.errors.AudioError`, whose
+an array goes through :func:`validate`; a stream from a pipe is opened by :func:`read_pipe`. Both raise :class:`sera.errors.AudioError`, whose
 message is one line naming the file and the problem.
 """
 
 from __future__ import annotations
 
 import os
+import wave
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -197,3 +200,68 @@ def _short(err: Exception) -> str:
     """First line of an exception message, without libsndfile's path echo."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return text.split(": ", 1)[-1] if text.startswith("Error opening") else text
+
+
+#: Seconds of audio per chunk read from a pipe: how often a stream is looked at.
+PIPE_CHUNK_SECONDS = 0.1
+
+
+def read_pipe(stream: BinaryIO, sample_rate: int = 16000,
+              chunk_seconds: float = PIPE_CHUNK_SECONDS) -> tuple[int, Iterator[np.ndarray]]:
+    """Open a stream of audio from a pipe: a WAV stream (detected by its ``RIFF`` header) or
+    raw 16-bit little-endian mono PCM at ``sample_rate``.
+
+    Chunks are handed on as soon as they arrive (``read1``), so a live stream is followed
+    closely.
+
+    Parameters
+    ----------
+    stream : binary file
+        Buffered (``sys.stdin.buffer``), so its head can be peeked at.
+    sample_rate : int
+        The rate of raw PCM; a WAV stream says its own.
+    chunk_seconds : float
+        Most audio per chunk.
+
+    Returns
+    -------
+    sample_rate : int
+        The stream's rate.
+    chunks : iterator of np.ndarray
+        float32 mono chunks.
+
+    Raises
+    ------
+    AudioError
+        A WAV stream that is not integer PCM.
+    """
+    if stream.peek(4)[:4] == b"RIFF":
+        try:
+            reader = wave.open(stream, "rb")
+        except (wave.Error, EOFError) as err:
+            raise AudioError("<stdin>", f"not a readable WAV stream ({err})") from None
+        rate, channels, width = reader.getframerate(), reader.getnchannels(), reader.getsampwidth()
+        if width not in (2, 4):
+            raise AudioError("<stdin>", f"{8 * width}-bit WAV is not supported; send 16- or "
+                                        f"32-bit integer PCM")
+        frame_bytes = channels * width
+        dtype = f"<i{width}"
+    else:
+        rate, channels, frame_bytes, dtype = sample_rate, 1, 2, "<i2"
+    step = max(int(chunk_seconds * rate), 1) * frame_bytes
+
+    def chunks() -> Iterator[np.ndarray]:
+        scale = float(2 ** (8 * np.dtype(dtype).itemsize - 1))
+        pending = b""
+        while True:
+            data = stream.read1(step)
+            if not data:
+                return
+            pending += data
+            whole = len(pending) // frame_bytes * frame_bytes
+            if whole:
+                samples = np.frombuffer(pending[:whole], dtype=dtype).reshape(-1, channels)
+                yield (samples.mean(axis=1) / scale).astype(np.float32)
+                pending = pending[whole:]
+
+    return rate, chunks()

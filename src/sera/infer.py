@@ -5,7 +5,7 @@
 >>> model.predict("clip.wav")                 # doctest: +SKIP
 Prediction(label='angry', scores={'angry': 0.82, ...}, path='clip.wav')
 >>> model.analyze("call.wav")                 # doctest: +SKIP
-[Segment(start=1.02, end=3.87, label='neutral', scores={...}), ...]
+Analysis(path='call.wav', duration=61.2, segments=(Segment(start=1.02, end=3.87, ...), ...))
 
 A model is a bundle (:mod:`sera.bundle`) run by onnxruntime: nothing here imports torch or
 scikit-learn. Features are computed by the bundle's feature set (:mod:`sera.features`),
@@ -27,15 +27,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from sera.audio import SAMPLE_RATE, resample, to_mono, validate
+from sera.audio import SAMPLE_RATE, info, resample, to_mono, validate
 from sera.bundle import CARD, INPUT, MODEL, OUTPUT, Bundle, load_bundle
+from sera.conversation import (
+    STREAM_HISTORY,
+    check_adapt,
+    label_stream,
+    label_utterances,
+)
 from sera.errors import AudioError, BundleError, SeraError
 from sera.features import extract_features, get_feature_set
+from sera.results import Analysis, Prediction, Segment
 from sera.segment import SegmenterParams, Utterance, segment_chunks, segment_file
 
 #: The shipped default model: a bundle inside the package.
@@ -50,55 +56,8 @@ BATCH_SIZE = 64
 #: 64 clips 0.56 s here against 0.83 s with workers; 300 clips 110 against 116 clips/s).
 POOL_MIN_FILES = 200
 
-#: Utterances whose statistics :meth:`Model.stream` adapts to (the most recent ones): about an
-#: hour of conversation, enough for stable statistics, and it bounds a stream's memory.
-STREAM_HISTORY = 1000
-
 #: Seconds per step when :meth:`Model.analyze` feeds an array to the segmenter.
 ARRAY_CHUNK_SECONDS = 10
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """The emotion of one clip.
-
-    Attributes
-    ----------
-    label : str
-        The most probable label.
-    scores : dict
-        Probability per label, in the model's label order.
-    path : str or None
-        The file, or ``None`` for an array.
-    """
-
-    label: str
-    scores: dict[str, float]
-    path: str | None = None
-
-    def to_dict(self) -> dict:
-        """The ``sera predict --json`` item: ``{"path", "label", "scores"}``."""
-        return {"path": self.path, "label": self.label, "scores": _rounded(self.scores)}
-
-
-@dataclass(frozen=True)
-class Segment:
-    """The emotion of one utterance of a recording; times in seconds from its start."""
-
-    start: float
-    end: float
-    label: str
-    scores: dict[str, float] = field(repr=False)
-
-    @property
-    def duration(self) -> float:
-        return self.end - self.start
-
-    def to_dict(self) -> dict:
-        """The ``sera analyze --json`` item: ``{"start", "end", "label", "scores"}``, times
-        rounded to the millisecond."""
-        return {"start": round(self.start, 3), "end": round(self.end, 3), "label": self.label,
-                "scores": _rounded(self.scores)}
 
 
 def load(path: str | os.PathLike | None = None) -> Model:
@@ -394,7 +353,7 @@ class Model:
 
     def analyze(self, recording, sample_rate: int | None = None,
                 params: SegmenterParams | None = None, *, adapt: str = "recording",
-                batch_size: int = BATCH_SIZE) -> list[Segment]:
+                batch_size: int = BATCH_SIZE) -> Analysis:
         """The emotion of every utterance of a recording.
 
         Utterances are found by :mod:`sera.segment` (silero-vad). A file is read block by
@@ -419,22 +378,24 @@ class Model:
 
         Returns
         -------
-        list of Segment
-            In time order.
+        Analysis
+            The path (``None`` for an array), duration, and the segments in time order.
         """
-        from sera.analyze import check_adapt, label_utterances
-
         check_adapt(adapt)
         if isinstance(recording, (str, os.PathLike)):
+            meta = info(recording)
+            path, duration = os.fspath(recording), meta.frames / meta.samplerate
             utterances = segment_file(recording, params)
         elif sample_rate is None:
             raise ValueError("an array needs its sample_rate")
         else:
             y = validate(recording, sample_rate, allow_silence=True)
+            path, duration = None, y.shape[0] / sample_rate
             step = ARRAY_CHUNK_SECONDS * sample_rate
             utterances = _utterances((y[i:i + step] for i in range(0, y.shape[0], step)),
                                      sample_rate, params)
-        return list(label_utterances(self, utterances, adapt=adapt, batch_size=batch_size))
+        segments = tuple(label_utterances(self, utterances, adapt=adapt, batch_size=batch_size))
+        return Analysis(path=path, duration=duration, segments=segments, adapt=adapt)
 
     def stream(self, chunks: Iterable[np.ndarray], sample_rate: int = SAMPLE_RATE,
                params: SegmenterParams | None = None, *, adapt: str = "recording",
@@ -465,8 +426,6 @@ class Model:
         Segment
             As each utterance closes (``params.min_silence`` after its speech ends).
         """
-        from sera.analyze import check_adapt, label_stream
-
         check_adapt(adapt)
         return label_stream(self, _utterances(chunks, sample_rate, params), adapt=adapt,
                             history=history)
@@ -478,11 +437,6 @@ class Model:
             return fs.transform(fs.prepare(resample(utterance.audio, SAMPLE_RATE,
                                                     fs.sample_rate)))
 
-    def segment(self, utterance: Utterance, probabilities: np.ndarray) -> Segment:
-        """The :class:`Segment` of an utterance with these label probabilities."""
-        prediction = self._prediction(probabilities, None)
-        return Segment(start=utterance.start, end=utterance.end, label=prediction.label,
-                       scores=prediction.scores)
 
 
 def _features_or_problem(compute, *args) -> np.ndarray | str:
@@ -540,8 +494,3 @@ def _source(clip, index: int, as_path: bool = False) -> str | None:
     if isinstance(clip, (str, os.PathLike)):
         return os.fspath(clip)
     return None if as_path else f"<array {index}>"
-
-
-def _rounded(scores: dict[str, float]) -> dict[str, float]:
-    """Scores to four decimals, for JSON output."""
-    return {label: round(float(p), 4) for label, p in scores.items()}

@@ -1,4 +1,5 @@
-"""Plots of a corpus: class distribution, one waveform and one mel spectrogram per emotion.
+"""Plots of a corpus (class distribution, one waveform and one mel spectrogram per emotion)
+and the timeline of an analysed recording (waveform with coloured utterance spans).
 
 Each function takes data, writes one PNG of an exact pixel size and returns its path. They
 draw on a bare :class:`matplotlib.figure.Figure` (Agg canvas), so they touch no global
@@ -9,6 +10,7 @@ that every sera plot uses.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +18,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sera.audio import info, to_mono
 from sera.errors import CorpusError, SeraError
 from sera.labels import LABELS
+from sera.results import Segment
 
 #: One colour per canonical emotion, shared by every sera plot (report, timeline, ...).
 EMOTION_COLORS = {
@@ -240,6 +244,121 @@ def _figure(size: tuple[int, int]) -> Figure:
 
 def _save(fig: Figure, out: str | os.PathLike) -> Path:
     """Write the figure as PNG at exactly its pixel size."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, format="png", dpi=DPI)
+    return out
+
+
+# --- timeline of an analysed recording ---------------------------------------------------
+
+def _duration_of(recording, sample_rate: int | None = None) -> float:
+    """Seconds of a file (from its header) or of an array."""
+    if isinstance(recording, (str, os.PathLike)):
+        meta = info(recording)
+        return meta.frames / meta.samplerate
+    return np.asarray(recording).shape[0] / sample_rate
+
+
+# --- timeline plot --------------------------------------------------------------------------
+
+def waveform_envelope(recording, columns: int, sample_rate: int | None = None,
+                      block_seconds: float = 30.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Minimum and maximum of the (mono) waveform in ``columns`` equal time bins.
+
+    A file is read block by block, so a long one is never held whole.
+
+    Returns
+    -------
+    times, low, high : np.ndarray
+        Centre (s) of each bin and the waveform's extremes in it.
+    """
+    if isinstance(recording, (str, os.PathLike)):
+        import soundfile as sf
+
+        meta = info(recording)
+        rate, frames = meta.samplerate, meta.frames
+        blocks = (to_mono(block) for block in sf.blocks(
+            str(recording), blocksize=max(int(block_seconds * rate), 1), dtype="float32",
+            always_2d=True))
+    else:
+        rate, y = sample_rate, np.asarray(recording, dtype=np.float32)
+        frames, blocks = y.shape[0], iter([y])
+    per_bin = max(-(-frames // columns), 1)
+    low, high = [], []
+    pending = np.zeros(0, np.float32)
+    for block in blocks:
+        pending = np.concatenate([pending, block])
+        whole = pending.shape[0] // per_bin * per_bin
+        bins = pending[:whole].reshape(-1, per_bin)
+        low.append(bins.min(axis=1))
+        high.append(bins.max(axis=1))
+        pending = pending[whole:]
+    if pending.size:
+        low.append(pending.min(keepdims=True))
+        high.append(pending.max(keepdims=True))
+    low, high = np.concatenate(low or [np.zeros(0)]), np.concatenate(high or [np.zeros(0)])
+    times = (np.arange(low.shape[0]) + 0.5) * per_bin / rate
+    return times, low, high
+
+
+def plot_timeline(recording, segments: Sequence[Segment], out: str | os.PathLike,
+                  sample_rate: int | None = None, size: tuple[int, int] = (1600, 420),
+                  title: str | None = None) -> Path:
+    """The waveform with each utterance's span coloured by its emotion and labelled.
+
+    Parameters
+    ----------
+    recording : path or np.ndarray
+        The analysed file (read block by block) or waveform.
+    segments : sequence of Segment
+        As :meth:`sera.infer.Model.analyze` gives them (an :class:`sera.results.Analysis`).
+    out : path-like
+        The PNG to write.
+    sample_rate : int, optional
+        The rate of an array.
+    size : (int, int)
+        Width and height in pixels.
+    title : str, optional
+        Defaults to the file name.
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
+    from matplotlib.patches import Patch
+
+    width, height = size
+    times, low, high = waveform_envelope(recording, columns=2 * width, sample_rate=sample_rate)
+    duration = _duration_of(recording, sample_rate)
+    fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, layout="constrained")
+    ax = fig.subplots()
+    peak = max(float(np.abs(np.concatenate([low, high])).max(initial=0.0)), 1e-3)
+    for segment in segments:
+        ax.axvspan(segment.start, segment.end, color=EMOTION_COLORS.get(segment.label, "#cccccc"),
+                   alpha=0.35, linewidth=0)
+    ax.fill_between(times, low, high, color="#333333", linewidth=0.4)
+    # A label is written over its span when the span is wide enough to hold it.
+    min_width = duration * 60 / width
+    for segment in segments:
+        if segment.duration >= min_width:
+            ax.text((segment.start + segment.end) / 2, 1.08 * peak,
+                    f"{segment.label}\n{segment.scores[segment.label]:.2f}", ha="center",
+                    va="bottom", fontsize=8, color=EMOTION_COLORS.get(segment.label, "#333333"))
+    present = [label for label in EMOTION_COLORS if any(s.label == label for s in segments)]
+    if present:
+        ax.legend(handles=[Patch(color=EMOTION_COLORS[label], alpha=0.5, label=label)
+                           for label in present],
+                  loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9, title="emotion")
+    ax.set_xlim(0, duration)
+    ax.set_ylim(-1.15 * peak, 1.45 * peak)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("amplitude")
+    ax.set_yticks([])
+    if title is None:
+        title = Path(recording).name if isinstance(recording, (str, os.PathLike)) else "recording"
+    ax.set_title(f"{title}: {len(segments)} utterances in {duration:.1f} s")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format="png", dpi=DPI)

@@ -25,7 +25,7 @@ def _fail(message: str) -> None:
 
 
 def _check_recording_adapt(adapt: str) -> None:
-    from sera.analyze import check_adapt
+    from sera.conversation import check_adapt
 
     try:
         check_adapt(adapt)
@@ -206,26 +206,28 @@ def analyze(
     if stream:
         _stream_json_lines(model, file, rate, params, adapt)
         return
-    from sera.analyze import duration_of, plot_timeline, to_csv, to_json, to_srt
+    from sera.formats import to_csv, to_json, to_srt
 
     with err.status(f"analyzing {file}"):
-        segments = model.analyze(file, params=params, adapt=adapt)
+        analysis = model.analyze(file, params=params, adapt=adapt)
     if as_json:
-        print_json(to_json(segments, file, duration_of(file)))
+        print_json(to_json(analysis))
     elif as_csv:
-        sys.stdout.write(to_csv(segments, model.labels))
+        sys.stdout.write(to_csv(analysis, model.labels))
     elif as_srt:
-        sys.stdout.write(to_srt(segments))
+        sys.stdout.write(to_srt(analysis))
     else:
-        _print_segments_table(file, segments)
+        _print_segments_table(file, analysis)
     if plot is not None:
-        plot_timeline(file, segments, plot)
+        from sera.plots import plot_timeline
+
+        plot_timeline(file, analysis, plot)
         err.print(f"timeline written to {plot}")
 
 
 def _stream_json_lines(model, file: str, rate: int, params, adapt: str) -> None:
     """Analyze a pipe (``-``) or a file as a stream, one JSON line per utterance."""
-    from sera.analyze import read_pipe
+    from sera.audio import read_pipe
 
     if file == "-":
         sample_rate, chunks = read_pipe(sys.stdin.buffer, rate)
@@ -257,10 +259,12 @@ def _print_segments_table(file: str, segments) -> None:
     table = Table(title=f"{file}: {len(segments)} utterance(s)", title_justify="left")
     table.add_column("start", justify="right")
     table.add_column("end", justify="right")
+    table.add_column("speaker")
     table.add_column("emotion")
     table.add_column("p", justify="right")
     for s in segments:
-        table.add_row(f"{s.start:.2f}", f"{s.end:.2f}", s.label, f"{s.scores[s.label]:.2f}")
+        table.add_row(f"{s.start:.2f}", f"{s.end:.2f}", s.speaker, s.label,
+                      f"{s.scores[s.label]:.2f}")
     err.print(table)
 
 

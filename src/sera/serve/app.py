@@ -38,7 +38,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -54,9 +54,9 @@ from python_multipart.multipart import FormParser, parse_options_header
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sera import __version__
-from sera.analyze import to_json
 from sera.audio import to_mono
 from sera.errors import AudioError
+from sera.formats import to_json
 from sera.infer import Model
 from sera.segment import SegmenterParams
 from sera.serve import MAX_DURATION_S, MAX_UPLOAD_MB, QUEUE
@@ -112,6 +112,7 @@ class SegmentResponse(BaseModel):
 
     start: Seconds
     end: Seconds
+    speaker: str = Field(description="S1, S2, ... in order of first appearance.")
     label: str
     scores: dict[str, Probability]
 
@@ -121,6 +122,8 @@ class AnalyzeResponse(BaseModel):
 
     path: str | None = Field(description="As for predict.")
     duration: Seconds = Field(description="Length of the recording in seconds.")
+    speakers: list[str] = Field(description="The speakers, in order of first appearance.")
+    adapt: str = Field(description="The normalisation that ran: recording or none.")
     segments: list[SegmentResponse] = Field(description="In time order; empty when no speech "
                                                         "is found.")
 
@@ -388,10 +391,10 @@ def analyze_upload(model: Model, upload: Upload, max_duration_s: float,
     """The ``analyze`` answer for one upload."""
     y, rate = decode(upload, max_duration_s)
     try:
-        segments = model.analyze(y, sample_rate=rate, params=params, adapt=adapt)
+        analysis = model.analyze(y, sample_rate=rate, params=params, adapt=adapt)
     except AudioError as err:
         raise ApiError(400, f"{upload.name}: {err.problem}") from None
-    return to_json(segments, upload.filename, y.shape[0] / rate)
+    return to_json(replace(analysis, path=upload.filename))
 
 
 def warm_up(model: Model) -> None:

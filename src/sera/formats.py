@@ -1,0 +1,54 @@
+"""Output formats of an analysis: the JSON document, CSV and SubRip subtitles.
+
+One place for each format, used by ``sera analyze`` and the server's export alike. Each is a
+pure function of a :class:`sera.results.Analysis`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+
+from sera.results import Analysis
+
+
+def to_json(analysis: Analysis) -> dict:
+    """The ``sera analyze --json`` document.
+
+    ``{"path", "duration", "speakers", "adapt", "segments": [{"start", "end", "speaker",
+    "label", "scores"}]}``; seconds rounded to the millisecond, scores to four decimals.
+    """
+    return {"path": analysis.path, "duration": round(analysis.duration, 3),
+            "speakers": analysis.speakers, "adapt": analysis.adapt,
+            "segments": [segment.to_dict() for segment in analysis.segments]}
+
+
+def to_csv(analysis: Analysis, labels: Sequence[str]) -> str:
+    """One row per utterance: ``start,end,speaker,label`` then one probability column per
+    label."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["start", "end", "speaker", "label", *labels])
+    for segment in analysis.segments:
+        row = segment.to_dict()
+        writer.writerow([f"{row['start']:.3f}", f"{row['end']:.3f}", row["speaker"],
+                         row["label"], *(f"{row['scores'][label]:.4f}" for label in labels)])
+    return out.getvalue()
+
+
+def to_srt(analysis: Analysis) -> str:
+    """SubRip subtitles: one cue per utterance, its text ``S1: angry (0.83)``."""
+    cues = [f"{index}\n{srt_time(s.start)} --> {srt_time(s.end)}\n"
+            f"{s.speaker}: {s.label} ({s.scores[s.label]:.2f})\n"
+            for index, s in enumerate(analysis.segments, start=1)]
+    return "\n".join(cues)
+
+
+def srt_time(seconds: float) -> str:
+    """``HH:MM:SS,mmm``."""
+    milliseconds = int(round(seconds * 1000))
+    hours, milliseconds = divmod(milliseconds, 3_600_000)
+    minutes, milliseconds = divmod(milliseconds, 60_000)
+    secs, milliseconds = divmod(milliseconds, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d},{milliseconds:03d}"

@@ -1,0 +1,104 @@
+"""What a model says: the emotion of a clip, of an utterance, of a whole recording.
+
+Small frozen result types shared by inference (:mod:`sera.infer`), the conversation logic
+(:mod:`sera.conversation`), the output formats (:mod:`sera.formats`), the CLI and the server.
+This module imports nothing of sera, so every layer can use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+#: The speaker of every segment until speakers are told apart.
+DEFAULT_SPEAKER = "S1"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The emotion of one clip.
+
+    Attributes
+    ----------
+    label : str
+        The most probable label.
+    scores : dict
+        Probability per label, in the model's label order.
+    path : str or None
+        The file, or ``None`` for an array.
+    """
+
+    label: str
+    scores: dict[str, float]
+    path: str | None = None
+
+    def to_dict(self) -> dict:
+        """The ``sera predict --json`` item: ``{"path", "label", "scores"}``."""
+        return {"path": self.path, "label": self.label, "scores": rounded(self.scores)}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The emotion of one utterance of a recording; times in seconds from its start.
+
+    ``speaker`` is ``S1``, ``S2``, ... in order of first appearance.
+    """
+
+    start: float
+    end: float
+    label: str
+    scores: dict[str, float] = field(repr=False)
+    speaker: str = DEFAULT_SPEAKER
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict:
+        """The ``sera analyze --json`` item: ``{"start", "end", "speaker", "label", "scores"}``,
+        times rounded to the millisecond."""
+        return {"start": round(self.start, 3), "end": round(self.end, 3),
+                "speaker": self.speaker, "label": self.label, "scores": rounded(self.scores)}
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Every utterance of one recording and its emotion (:meth:`sera.infer.Model.analyze`).
+
+    It reads like the list of its segments (``len``, iteration, indexing).
+
+    Attributes
+    ----------
+    path : str or None
+        The file, or ``None`` for an array.
+    duration : float
+        Seconds of audio analysed.
+    segments : tuple of Segment
+        In time order.
+    adapt : str
+        The normalisation that ran: ``"recording"`` or ``"none"``.
+    """
+
+    path: str | None
+    duration: float
+    segments: tuple[Segment, ...]
+    adapt: str = "recording"
+
+    @property
+    def speakers(self) -> list[str]:
+        """The speakers, in order of first appearance."""
+        return list(dict.fromkeys(segment.speaker for segment in self.segments))
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def __iter__(self) -> Iterator[Segment]:
+        return iter(self.segments)
+
+    def __getitem__(self, index):
+        return self.segments[index]
+
+
+def rounded(scores: dict[str, float]) -> dict[str, float]:
+    """Scores to four decimals, for JSON output."""
+    return {label: round(float(p), 4) for label, p in scores.items()}
