@@ -1,7 +1,7 @@
 """Serving under load: many clients posting 3 s clips to ``sera serve`` over loopback.
 
     .venv/bin/python -m bench.load /work/shared/data/ravdess16k [--model DIR] [--seconds 60]
-        [--clients 64] [--workers N] [--queue Q] [--clips 64]
+        [--clients 64] [--workers N] [--queue Q] [--clips 64] [--stalled 32]
 
 The server is ``sera serve`` in its own process on a free loopback port (nothing else is
 reached). Measured, in this order:
@@ -11,6 +11,10 @@ reached). Measured, in this order:
 - ``concurrent``: ``--clients`` concurrent clients (one httpx AsyncClient, a connection each)
   post the clips round-robin for ``--seconds``: requests/s (answered 200), p50/p99 latency of
   every answer, and every other answer or failed request by status (``errors``; 503 counts).
+- ``concurrent_with_stalled`` (with ``--stalled N``): the same again while N more connections
+  each send a request's headers and 100 bytes of its body, then nothing; each one the server
+  cuts off (408, after its body timeout) is opened again at once, so N stay open throughout.
+  ``stalled_cut_off`` counts the 408s. Normal requests must go on being answered.
 - ``server_peak_rss_mb``: the server process's peak resident memory (``VmHWM``) over the whole
   run, beside its size once started (``server_rss_started_mb``).
 - ``batch``: the same clips as files, classified by ``Model.predict_many`` in this process
@@ -34,6 +38,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from sera.serve.pool import available_cpus
 
 #: The ``sera`` command with ``serve`` registered, as a new process.
 SERA = [sys.executable, "-c", "import sera.cli.serve; from sera.cli import main; main()"]
@@ -155,6 +161,40 @@ async def post_concurrently(url: str, clips: list[bytes], clients: int, seconds:
             "p99_ms": round(1000 * quantiles[98], 1), "errors": errors}
 
 
+async def hold_stalled(url: str, count: int, until: float) -> int:
+    """Keep ``count`` stalled uploads open until ``until`` (``time.perf_counter``); the number
+    of times the server cut one off with a 408."""
+    host, port = url.removeprefix("http://").split(":")
+    head = (b"POST /v1/predict HTTP/1.1\r\nHost: sera\r\nContent-Type: audio/wav\r\n"
+            b"Content-Length: 100000\r\n\r\nRIFF" + bytes(96))
+    cut_off = 0
+
+    async def one() -> None:
+        nonlocal cut_off
+        while time.perf_counter() < until:
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(head)
+            await writer.drain()
+            try:
+                reply = await asyncio.wait_for(reader.read(64), until - time.perf_counter())
+                cut_off += reply.startswith(b"HTTP/1.1 408")
+            except TimeoutError:
+                pass
+            writer.close()
+
+    await asyncio.gather(*(one() for _ in range(count)))
+    return cut_off
+
+
+async def post_with_stalled(url: str, clips: list[bytes], clients: int, seconds: float,
+                            stalled: int) -> dict:
+    until = time.perf_counter() + seconds + 2
+    holding = asyncio.create_task(hold_stalled(url, stalled, until))
+    await asyncio.sleep(1.0)  # let the stalled connections open first
+    measured = await post_concurrently(url, clips, clients, seconds)
+    return {**measured, "stalled": stalled, "stalled_cut_off": await holding}
+
+
 def classify_as_batch(model_dir: Path | None, clips: list[bytes]) -> dict:
     """The clips as files through ``Model.predict_many``, warm."""
     import sera
@@ -176,7 +216,7 @@ def classify_as_batch(model_dir: Path | None, clips: list[bytes]) -> dict:
 
 def run(data_dir: str | os.PathLike, model_dir: str | os.PathLike | None = None,
         seconds: float = 60.0, clients: int = 64, workers: int | None = None,
-        queue: int = 64, clips: int = 64) -> dict:
+        queue: int = 64, clips: int = 64, stalled: int = 0) -> dict:
     """Start ``sera serve``, load it, and measure (see the module notes).
 
     Returns
@@ -195,6 +235,8 @@ def run(data_dir: str | os.PathLike, model_dir: str | os.PathLike | None = None,
             started_mb = memory_mb(server.pid, "VmRSS")
             sequential = post_sequentially(url, audio)
             concurrent = asyncio.run(post_concurrently(url, audio, clients, seconds))
+            with_stalled = (asyncio.run(post_with_stalled(url, audio, clients, seconds, stalled))
+                            if stalled else None)
             import httpx
 
             health = httpx.get(f"{url}/v1/health", timeout=10).json()
@@ -207,9 +249,10 @@ def run(data_dir: str | os.PathLike, model_dir: str | os.PathLike | None = None,
         "server": {"workers": health["workers"], "queue": health["queue"],
                    "model": health["model"]},
         "sequential": sequential, "concurrent": concurrent,
+        **({"concurrent_with_stalled": with_stalled} if with_stalled else {}),
         "batch": classify_as_batch(model_dir, audio),
         "server_rss_started_mb": round(started_mb), "server_peak_rss_mb": round(peak_mb),
-        "cpus": len(os.sched_getaffinity(0)),
+        "cpus": available_cpus(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
@@ -225,9 +268,12 @@ def main() -> None:
                                                      "(default: one per CPU core)")
     parser.add_argument("--queue", type=int, default=64)
     parser.add_argument("--clips", type=int, default=64, help="Distinct clips posted")
+    parser.add_argument("--stalled", type=int, default=0,
+                        help="Also measure with this many stalled uploads open (e.g. 32)")
     args = parser.parse_args()
     print(json.dumps(run(args.data, args.model, seconds=args.seconds, clients=args.clients,
-                         workers=args.workers, queue=args.queue, clips=args.clips), indent=2))
+                         workers=args.workers, queue=args.queue, clips=args.clips,
+                         stalled=args.stalled), indent=2))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ from sera.formats import to_json
 from sera.infer import Model
 from sera.plots import EMOTION_COLORS
 from sera.segment import SegmenterParams
-from sera.serve.app import audio_format, clean_filename, create_app
+from sera.serve.app import create_app
+from sera.serve.uploads import audio_format, clean_filename
 
 #: Limits of the app under test: small, so that oversized bodies and audio stay cheap.
 MAX_UPLOAD_MB = 4
@@ -577,7 +578,7 @@ def test_no_request_the_schema_allows_or_forbids_gets_a_server_error(app, mode):
         st.floats(0.0, 3.0), st.sampled_from([8000, 16000, 22050, 44100]), st.floats(0.0, 1.0)))
     api = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in api.get_all_operations()]
-    assert len(operations) == 4
+    assert len(operations) == 6
     # The GET endpoints take nothing, so nothing about them can break the schema.
     for operation in (o for o in operations if mode == "positive" or o.method.upper() == "POST"):
         @settings(max_examples=25, deadline=None, derandomize=True, database=None,
@@ -632,3 +633,211 @@ def test_sera_serve_runs_uvicorn_on_the_app_it_builds(bundle_dir, monkeypatch):
     missing = CliRunner().invoke(cli, ["serve", "--model", str(bundle_dir / "nope")])
     assert isinstance(missing.exception, BundleError)
 
+
+
+# --- hardening: uploads that cannot block, plain errors, HEAD, token, CORS -------------------
+
+def _stall(url: str, content_type: str = "audio/wav") -> socket.socket:
+    """A connection that sends a request's headers and 100 bytes of a long body, then nothing."""
+    host, port = url.removeprefix("http://").split(":")
+    conn = socket.create_connection((host, int(port)), timeout=30)
+    start = b"RIFF"
+    if content_type.startswith("multipart/"):
+        start = b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nRIFF'
+    conn.sendall(f"POST /v1/predict HTTP/1.1\r\nHost: sera\r\nContent-Type: {content_type}\r\n"
+                 f"Content-Length: 100000\r\n\r\n".encode() + start.ljust(100, b"\x00"))
+    return conn
+
+
+def _reply(conn: socket.socket) -> bytes:
+    reply = b""
+    while chunk := conn.recv(4096):
+        reply += chunk
+    return reply
+
+
+def test_stalled_uploads_hold_connections_not_workers_and_are_cut_off(model, clip):
+    """With one worker and no queue, eight clients that send headers and 100 bytes do not stop
+    anyone else; each is answered 408 and disconnected once its body stops arriving."""
+    app = create_app(model, workers=1, queue=0, body_idle_s=2.0, body_timeout_s=4.0)
+    data = clip.read_bytes()
+    with running_server(app) as url:
+        started = time.monotonic()
+        stalled = [_stall(url, kind) for kind in ["audio/wav", "multipart/form-data; "
+                                                  "boundary=XyZ"] * 4]
+        with httpx.Client(base_url=url, timeout=30) as http:
+            statuses = [http.post("/v1/predict", files={"file": ("c.flac", data)}).status_code
+                        for _ in range(3)]
+            assert http.get("/v1/health").json()["in_flight"] == 0
+        replies = [_reply(conn) for conn in stalled]
+        waited = time.monotonic() - started
+        for conn in stalled:
+            conn.close()
+    assert statuses == [200, 200, 200]
+    for reply in replies:
+        assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+        assert b"did not arrive in time" in reply
+    assert waited < 20
+
+
+def test_a_trickling_upload_is_cut_off_at_the_total_limit(model):
+    """A byte every half second never trips the idle limit; the total limit still ends it."""
+    app = create_app(model, workers=1, queue=0, body_idle_s=2.0, body_timeout_s=2.0)
+    with running_server(app) as url:
+        conn = _stall(url)
+        started = time.monotonic()
+        reply = b""
+        conn.settimeout(0.5)
+        while not reply and time.monotonic() - started < 15:
+            try:
+                reply = conn.recv(4096)
+            except TimeoutError:
+                conn.sendall(b"\x00")
+        conn.close()
+    assert reply.startswith(b"HTTP/1.1 408")
+    assert time.monotonic() - started < 10
+
+
+def test_extreme_finite_amplitudes_are_normalised_alike_in_predict_and_analyze(client,
+                                                                               conversation):
+    """A float WAV scaled by 1e19 (finite, far beyond full scale) is answered as the same audio
+    at full scale, by predict and by analyze (it used to be a ValueError and an empty 200)."""
+    y, rate = conversation
+    at_full_scale = y / np.abs(y).max()
+    for endpoint in ("predict", "analyze"):
+        loud = answer(post_file(client, "loud.wav",
+                                wav_bytes(np.float32(1e19) * at_full_scale, rate, "FLOAT"),
+                                endpoint))
+        plain = answer(post_file(client, "loud.wav", wav_bytes(at_full_scale, rate, "FLOAT"),
+                                 endpoint))
+        if endpoint == "analyze":
+            assert len(loud["segments"]) == len(plain["segments"]) == 3
+            loud, plain = loud["segments"][1], plain["segments"][1]
+        assert loud["label"] == plain["label"]
+        for label, p in plain["scores"].items():
+            assert loud["scores"][label] == pytest.approx(p, abs=2e-3)
+
+
+def test_a_multipart_preamble_and_a_huge_file_name_are_plain_400s(client, clip):
+    form, multipart = form_body("a.flac", clip.read_bytes())
+    preamble = client.post("/v1/predict", content=b"This is a preamble.\r\n" + form,
+                           headers=multipart)
+    message = error_of(preamble, 400)
+    assert "begin with its boundary" in message
+    long_name, _ = form_body("n" * 5600 + ".flac", clip.read_bytes())
+    message = error_of(client.post("/v1/predict", content=long_name, headers=multipart), 400)
+    assert "headers are too long" in message
+    # The parser's own words stay in the log.
+    for response in (preamble, client.post("/v1/predict", content=long_name, headers=multipart)):
+        assert "Expected boundary" not in response.text and "Maximum header" not in response.text
+
+
+def test_library_messages_never_reach_the_client(client):
+    damaged = bytearray(wav_bytes(tone(1.0)))
+    damaged[20:22] = b"\x99\x99"  # an unknown sample format
+    message = error_of(post_file(client, "odd.wav", bytes(damaged)), 400)
+    assert message == "odd.wav: not readable audio (a damaged or unsupported file)"
+
+
+def test_head_is_answered_on_the_page_and_health(client):
+    for path in ("/", "/v1/health"):
+        response = client.head(path)
+        assert response.status_code == 200 and response.content == b""
+        assert response.headers["content-type"] == client.get(path).headers["content-type"]
+
+
+def test_a_token_guards_the_api_but_not_health_the_page_or_the_docs(model, clip):
+    app = create_app(model, workers=1, token="s3cret")
+    sent = 0
+
+    async def body():
+        nonlocal sent
+        sent += 1
+        yield clip.read_bytes()
+
+    async def unauthorised_upload() -> httpx.Response:
+        async with asgi_client(app) as http:
+            return await http.post("/v1/predict", content=body(),
+                                   headers={"content-type": "audio/flac"})
+
+    with TestClient(app) as http:
+        missing = http.get("/v1/model")
+        assert "token is required" in error_of(missing, 401)
+        assert missing.headers["www-authenticate"] == "Bearer"
+        wrong = http.get("/v1/model", headers={"authorization": "Bearer nope"})
+        assert "wrong" in error_of(wrong, 401)
+        right = {"authorization": "Bearer s3cret"}
+        assert http.get("/v1/model", headers=right).status_code == 200
+        assert http.post("/v1/predict", headers=right,
+                         files={"file": ("c.flac", clip.read_bytes())}).status_code == 200
+        for path in ("/", "/v1/health", "/docs", "/openapi.json"):
+            assert http.get(path).status_code == 200
+        schemes = http.get("/openapi.json").json()["components"]["securitySchemes"]
+        assert schemes["HTTPBearer"]["scheme"] == "bearer"
+    # Refused before the body is read.
+    assert error_of(asyncio.run(unauthorised_upload()), 401) and sent == 0
+
+
+def test_cors_is_off_unless_origins_are_given(client, model):
+    origin = {"origin": "http://elsewhere.test"}
+    assert "access-control-allow-origin" not in client.get("/v1/model", headers=origin).headers
+    with TestClient(create_app(model, workers=1, cors_origins=["http://elsewhere.test"])) as http:
+        allowed = http.get("/v1/model", headers=origin)
+        assert allowed.headers["access-control-allow-origin"] == "http://elsewhere.test"
+        other = http.get("/v1/model", headers={"origin": "http://other.test"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_cpu_count_needs_no_affinity_call(monkeypatch):
+    from sera.serve import pool
+
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    assert pool.available_cpus() >= 1
+
+
+# --- export and examples ---------------------------------------------------------------------
+
+def test_export_gives_the_files_sera_analyze_writes(client, conversation, bundle_dir, tmp_path,
+                                                    monkeypatch):
+    from typer.testing import CliRunner
+
+    import sera.cli.infer  # noqa: F401  (registers the command)
+    from sera.cli._app import app as cli
+
+    y, rate = conversation
+    (tmp_path / "talk.wav").write_bytes(wav_bytes(y, rate))
+    analysis = answer(post_file(client, "talk.wav", (tmp_path / "talk.wav").read_bytes(),
+                                "analyze"))
+    monkeypatch.chdir(tmp_path)
+    for kind in ("json", "csv", "srt"):
+        exported = client.post(f"/v1/export/{kind}", json=analysis)
+        assert exported.status_code == 200
+        assert exported.headers["content-disposition"] == f'attachment; filename="talk.{kind}"'
+        written = CliRunner().invoke(cli, ["analyze", "--model", str(bundle_dir), "talk.wav",
+                                           f"--{kind}"])
+        assert written.exit_code == 0, written.output
+        assert exported.text == written.stdout
+    assert "segments" in error_of(client.post("/v1/export/csv", json={"path": "x"}), 422)
+
+
+def test_the_examples_are_synthetic_clips_made_at_start(client):
+    from sera.serve.examples import EXAMPLES, render_example
+
+    listed = answer(client.get("/v1/model"))["examples"]
+    assert [item["name"] for item in listed] == [e.name for e in EXAMPLES]
+    dialogue = EXAMPLES[-1]
+    fetched = client.get(f"/v1/examples/{dialogue.name}")
+    assert fetched.headers["content-type"] == "audio/wav"
+    assert fetched.content == render_example(dialogue)
+    assert len(answer(post_file(client, dialogue.name, fetched.content, "analyze"))[
+        "segments"]) >= len(dialogue.turns) - 1
+    assert "no example" in error_of(client.get("/v1/examples/nope.wav"), 404)
+
+
+def test_the_model_card_is_rendered_without_raw_html(model):
+    class HostileCard(Model):
+        card = "# Card\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) **bold**\n"
+
+    info = TestClient(create_app(HostileCard(model.bundle), workers=1)).get("/v1/model").json()
+    assert "<h1>Card</h1>" in info["card_html"] and "<strong>bold</strong>" in info["card_html"]
+    assert "<script>" not in info["card_html"] and 'href="javascript' not in info["card_html"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import typer
@@ -10,11 +11,20 @@ from sera.cli._app import app, err
 from sera.serve import MAX_DURATION_S, MAX_UPLOAD_MB, QUEUE
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every "
-                                                         "interface; the API has no "
-                                                         "authentication)."),
+                                                         "interface; set --token then)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
     model_dir: Path | None = typer.Option(None, "--model", help="Model bundle directory "
                                                                 "(default: the shipped model)."),
@@ -26,6 +36,15 @@ def serve(
                                         help="Largest upload in MiB; beyond it, 413."),
     max_duration: float = typer.Option(MAX_DURATION_S, "--max-duration",
                                        help="Longest audio in seconds; beyond it, 400."),
+    body_timeout: float = typer.Option(60.0, "--body-timeout",
+                                       help="Seconds an upload may take to arrive (and 10 s at "
+                                            "most without data); beyond, 408."),
+    token: str | None = typer.Option(None, "--token", envvar="SERA_TOKEN",
+                                     help="Require 'Authorization: Bearer TOKEN' on the API "
+                                          "(the page asks for it); /v1/health stays open."),
+    cors_origins: list[str] = typer.Option([], "--cors-origin",
+                                           help="An origin whose pages may call the API "
+                                                "(CORS; repeat for more). Default: none."),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log",
                                     help="Log one line per request."),
 ) -> None:
@@ -40,11 +59,20 @@ def serve(
         raise typer.Exit(1) from None
     try:
         application = create_app(model_dir, max_upload_mb=max_upload_mb,
-                                 max_duration_s=max_duration, workers=workers, queue=queue)
+                                 max_duration_s=max_duration, workers=workers, queue=queue,
+                                 token=token, cors_origins=cors_origins,
+                                 body_idle_s=min(10.0, body_timeout),
+                                 body_timeout_s=body_timeout)
     except ValueError as error:
         err.print(f"[red]error[/red]: {error}", markup=True, soft_wrap=True)
         raise typer.Exit(1) from None
+    if token is None and not is_loopback(host):
+        err.print(f"[yellow]warning[/yellow]: listening on {host} without a token: anyone who "
+                  f"can reach this port can use the API (set --token or SERA_TOKEN)",
+                  markup=True, soft_wrap=True)
     pool = application.state.pool
+    guarded = ", token required" if token else ""
     err.print(f"serving {application.state.model!r} with {pool.workers} worker(s) on "
-              f"http://{host}:{port}/ (API docs at /docs)", markup=False, soft_wrap=True)
+              f"http://{host}:{port}/ (API docs at /docs{guarded})", markup=False,
+              soft_wrap=True)
     uvicorn.run(application, host=host, port=port, log_level="info", access_log=access_log)

@@ -4,12 +4,16 @@
 >>> app = create_app("my-bundle/", workers=2)      # doctest: +SKIP
 >>> # uvicorn.run(app, host="127.0.0.1", port=8000)
 
-Endpoints (the OpenAPI schema is at ``/openapi.json``, browsable at ``/docs``):
+Endpoints (the OpenAPI schema is at ``/openapi.json``, browsable offline at ``/docs`` and
+``/redoc``):
 
 - ``POST /v1/predict``: the emotion of one clip, ``{"path", "label", "scores"}``.
 - ``POST /v1/analyze``: the emotion of every utterance of a recording,
-  ``{"path", "duration", "segments": [{"start", "end", "label", "scores"}]}``.
-- ``GET /v1/health``, ``GET /v1/model``; the web page at ``/``.
+  ``{"path", "duration", "speakers", "adapt", "segments": [{"start", "end", "speaker",
+  "label", "scores"}]}``.
+- ``POST /v1/export/{json,csv,srt}``: an analyze answer as the file ``sera analyze`` writes.
+- ``GET /v1/model``, ``GET /v1/examples/{name}``; ``GET``/``HEAD /v1/health`` and ``/`` (the
+  web page).
 
 Audio is sent as the ``file`` field of a ``multipart/form-data`` body, or as the whole body with
 an ``audio/*`` (or ``application/octet-stream``) content type. It is decoded from memory; nothing
@@ -17,72 +21,69 @@ is written to disk. ``path`` in the answers is the uploaded file's name, reduced
 component for display and never used to open anything (``null`` for a raw body).
 
 Every error is ``{"error": "<one line>"}``: 400 unreadable, silent, too short or too long audio
-(and a malformed multipart body); 413 a body over the size limit (checked from Content-Length and
-again while the body streams in, so an oversized upload is never read whole); 415 a body that is
-not audio in a format sera reads (WAV, FLAC, OGG, MP3, AIFF, AU, CAF); 422 bad parameters or no
-``file`` field; 503 with ``Retry-After`` when all inference workers are busy and the queue is
-full. Silence is a 400 for ``predict`` (a silent clip has no emotion to report) and a 200 with no
-segments for ``analyze`` (a recording in which nobody speaks is a valid answer: no utterances).
+(and a malformed multipart body); 401 a missing or wrong token (when the server has one); 408 a
+body that stalls (no data for ``body_idle_s``) or trickles in for longer than
+``body_timeout_s``; 413 a body over the size limit (checked from Content-Length and again while
+the body streams in); 415 a body that is not audio in a format sera reads (WAV, FLAC, OGG, MP3,
+AIFF, AU, CAF); 422 bad parameters or no ``file`` field; 503 with ``Retry-After`` when all
+inference workers are busy and the queue is full. Silence is a 400 for ``predict`` and a 200
+with no segments for ``analyze``. What another library said about a failure goes to the log,
+never to the client.
 
-Inference runs off the event loop on a pool of ``workers`` threads (feature extraction and
-onnxruntime release the GIL); ``queue`` more requests may wait for one, and the rest are turned
-away at once with a 503 rather than piling up.
+A request takes its place among the ``workers`` running and ``queue`` waiting requests only once
+its body has arrived, so slow or stalled uploads hold connections, not workers.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import io
+import dataclasses
+import json
+import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, replace
+import secrets
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import numpy as np
-import soundfile as sf
-from fastapi import FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
-from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import FormParser, parse_options_header
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sera import __version__
-from sera.audio import to_mono
-from sera.errors import AudioError
-from sera.formats import to_json
+from sera.formats import to_csv, to_json, to_srt
 from sera.infer import Model
+from sera.results import Analysis, Segment
 from sera.segment import SegmenterParams
 from sera.serve import MAX_DURATION_S, MAX_UPLOAD_MB, QUEUE
+from sera.serve.examples import EXAMPLES, render_example
+from sera.serve.pool import InferencePool, analyze_upload, available_cpus, predict_upload, warm_up
+from sera.serve.schemas import (
+    AUDIO_BODY,
+    AUDIO_ERRORS,
+    AUTH_ERRORS,
+    AnalyzeResponse,
+    ApiError,
+    ErrorResponse,
+    Health,
+    Limits,
+    ModelInfo,
+    PredictResponse,
+)
+from sera.serve.schemas import Example as ExampleInfo
+from sera.serve.uploads import BodyLimits, Upload, receive_upload
+
+log = logging.getLogger("sera.serve")
 
 #: The web page's files.
 STATIC = Path(__file__).resolve().with_name("static")
 
-#: Seconds a client turned away with a 503 is asked to wait.
-RETRY_AFTER_S = 1
-
-#: How each audio container libsndfile reads begins: alternatives of ``(offset, bytes)`` pairs
-#: that must all match. The upload's first bytes are trusted, never its name or content type.
-AUDIO_SIGNATURES: dict[str, tuple[tuple[tuple[int, bytes], ...], ...]] = {
-    "WAV": (((0, b"RIFF"), (8, b"WAVE")), ((0, b"RIFX"), (8, b"WAVE")),
-            ((0, b"RF64"), (8, b"WAVE")), ((0, b"riff\x2e\x91\xcf\x11"),)),
-    "FLAC": (((0, b"fLaC"),),),
-    "OGG": (((0, b"OggS"),),),
-    # An ID3 tag, or the frame sync of an MPEG-1/2/2.5 layer III frame.
-    "MP3": (((0, b"ID3"),), ((0, b"\xff\xfb"),), ((0, b"\xff\xfa"),), ((0, b"\xff\xf3"),),
-            ((0, b"\xff\xf2"),), ((0, b"\xff\xe3"),)),
-    "AIFF": (((0, b"FORM"), (8, b"AIFF")), ((0, b"FORM"), (8, b"AIFC"))),
-    "AU": (((0, b".snd"),),),
-    "CAF": (((0, b"caff"),),),
-}
-
-#: The page loads nothing from elsewhere; ``blob:`` is for the recorder's AudioWorklet module.
+#: The page loads nothing from elsewhere; ``blob:`` is for the recorder's AudioWorklet module
+#: and for the audio and exported files the page makes.
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self' blob:; "
                                "img-src 'self' data:; media-src 'self' blob:; "
@@ -91,325 +92,204 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 
-
-# --- answers ---------------------------------------------------------------------------------
-
-Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-Seconds = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+#: The file types of ``/v1/export``.
+EXPORT_TYPES = {"json": "application/json", "csv": "text/csv", "srt": "application/x-subrip"}
 
 
-class PredictResponse(BaseModel):
-    """The emotion of one clip (an item of ``sera predict --json``)."""
+@dataclass
+class Service:
+    """Everything the endpoints share: the model, its pool, the limits and the token."""
 
-    path: str | None = Field(description="The uploaded file's name (last component only, for "
-                                          "display); null for a raw audio body.")
-    label: str = Field(description="The most probable emotion.")
-    scores: dict[str, Probability] = Field(description="Probability of each label.")
-
-
-class SegmentResponse(BaseModel):
-    """One utterance: its span in seconds and its emotion."""
-
-    start: Seconds
-    end: Seconds
-    speaker: str = Field(description="S1, S2, ... in order of first appearance.")
-    label: str
-    scores: dict[str, Probability]
+    model: Model
+    pool: InferencePool
+    body: BodyLimits
+    max_duration_s: float
+    info: ModelInfo
+    token: str | None
+    examples: dict[str, bytes] = dataclasses.field(default_factory=dict)
 
 
-class AnalyzeResponse(BaseModel):
-    """Every utterance of a recording (``sera analyze --json``)."""
+# --- dependencies ----------------------------------------------------------------------------
 
-    path: str | None = Field(description="As for predict.")
-    duration: Seconds = Field(description="Length of the recording in seconds.")
-    speakers: list[str] = Field(description="The speakers, in order of first appearance.")
-    adapt: str = Field(description="The normalisation that ran: recording or none.")
-    segments: list[SegmentResponse] = Field(description="In time order; empty when no speech "
-                                                        "is found.")
+def service(request: Request) -> Service:
+    return request.app.state.service
 
 
-class Health(BaseModel):
-    status: Literal["ok"]
-    version: str = Field(description="The sera version serving.")
-    model: str = Field(description="The model's name.")
-    workers: int = Field(description="Inference threads.")
-    queue: int = Field(description="Requests that may wait for a thread.")
-    in_flight: int = Field(description="Requests being received, queued or run now.")
+ServiceDep = Annotated[Service, Depends(service)]
+
+_bearer = HTTPBearer(auto_error=False, description="The token `sera serve` was started with "
+                                                   "(--token or SERA_TOKEN), if any.")
 
 
-class Limits(BaseModel):
-    max_upload_mb: float = Field(description="Largest request body, in MiB.")
-    max_duration_s: float = Field(description="Longest audio, in seconds.")
+def authorized(svc: ServiceDep, credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                                       Depends(_bearer)]) -> None:
+    """Nothing when the server has no token; else the request must carry it as a bearer
+    token (compared in constant time)."""
+    if svc.token is None:
+        return
+    given = credentials.credentials if credentials else ""
+    if not secrets.compare_digest(given.encode(), svc.token.encode()):
+        raise ApiError(401, "a valid token is required: send 'Authorization: Bearer <token>'"
+                       if given == "" else "the token is wrong",
+                       headers={"WWW-Authenticate": "Bearer"})
 
 
-class ModelInfo(BaseModel):
-    name: str = Field(description="The model's name (e.g. logreg).")
-    version: str = Field(description="The sera version serving.")
-    bundle_version: str | None = Field(description="The sera version that wrote the bundle.")
-    labels: list[str] = Field(description="The labels, in the order of every scores object.")
-    colors: dict[str, str] = Field(description="Display colour (CSS hex) of each label.")
-    features: dict[str, Any] = Field(description="The feature set and its parameters.")
-    metrics: dict[str, Any] = Field(description="Evaluation figures recorded in the bundle.")
-    card: str = Field(description="The model card (markdown).")
-    limits: Limits
+async def received_upload(request: Request, svc: ServiceDep) -> Upload:
+    """The request's audio, read whole (bounded in size and time) before anything else."""
+    return await receive_upload(request, svc.body)
 
 
-class ErrorResponse(BaseModel):
-    error: str = Field(description="What is wrong, in one line.")
+def admitted(svc: ServiceDep) -> Iterator[None]:
+    """A place among the running and waiting requests, held until the answer is ready."""
+    with svc.pool.admission():
+        yield
 
 
-class ApiError(Exception):
-    """A request that cannot be served: answered with ``{"error": message}`` and ``status``."""
+UploadDep = Annotated[Upload, Depends(received_upload)]
+# Declared after the upload, so a place is taken only once the body is in; released as soon
+# as the endpoint returns (scope="function"), not after the answer is sent.
+AdmittedDep = Annotated[None, Depends(admitted, scope="function")]
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
+api = APIRouter(prefix="/v1", dependencies=[Depends(authorized)], responses=AUTH_ERRORS)
+public = APIRouter()
 
+
+# --- endpoints -------------------------------------------------------------------------------
+
+@api.post("/predict", response_model=PredictResponse, responses=AUDIO_ERRORS,
+          openapi_extra=AUDIO_BODY, summary="The emotion of one clip")
+async def predict(svc: ServiceDep, upload: UploadDep, _: AdmittedDep) -> dict:
+    """Classify one clip. Silent audio is a 400: it carries no emotion."""
+    return await svc.pool.run(predict_upload, svc.model, upload, svc.max_duration_s)
+
+
+@api.post("/analyze", response_model=AnalyzeResponse, responses=AUDIO_ERRORS,
+          openapi_extra=AUDIO_BODY, summary="The emotion of every utterance")
+async def analyze(
+    svc: ServiceDep,
+    upload: UploadDep,
+    _: AdmittedDep,
+    adapt: Literal["recording", "none"] = Query(
+        "recording", description="Normalise features by the whole recording's statistics "
+                                 "(recording) or by the training statistics alone (none)."),
+    threshold: float = Query(0.5, gt=0.0, le=1.0, description="Speech probability that "
+                                                               "starts speech."),
+    min_silence: float = Query(0.25, ge=0.0, le=10.0, description="Pause (s) that ends an "
+                                                                  "utterance."),
+    min_speech: float = Query(0.25, ge=0.0, le=10.0, description="Shorter utterances (s) "
+                                                                 "are dropped."),
+    max_utterance: float = Query(10.0, ge=0.5, le=60.0, description="Longer speech (s) is "
+                                                                    "split."),
+) -> dict:
+    """Find the utterances of a recording (silero-vad) and classify each. A recording
+    without speech, silence included, gives no segments."""
+    params = SegmenterParams(threshold=threshold, min_silence=min_silence,
+                             min_speech=min_speech, max_utterance=max_utterance)
+    return await svc.pool.run(analyze_upload, svc.model, upload, svc.max_duration_s, params,
+                              adapt)
+
+
+@api.post("/export/{kind}", summary="An analysis as a file",
+          response_class=Response, responses={
+              200: {"description": "The file `sera analyze --json`, `--csv` or `--srt` writes.",
+                    "content": {media: {} for media in EXPORT_TYPES.values()}},
+              422: {"model": ErrorResponse, "description": "Not an analyze answer."}})
+async def export(svc: ServiceDep, kind: Literal["json", "csv", "srt"],
+                 analysis: AnalyzeResponse) -> Response:
+    """Turn what ``/v1/analyze`` answered into the file the command line writes for the same
+    recording: JSON (``--json``), CSV (``--csv``) or SubRip subtitles (``--srt``)."""
+    labels = set(svc.model.labels)
+    for number, item in enumerate(analysis.segments, start=1):
+        if set(item.scores) != labels or item.label not in labels:
+            raise ApiError(422, f"segments: utterance {number} does not have this model's "
+                                f"labels ({', '.join(svc.model.labels)})")
+    recording = Analysis(
+        path=analysis.path, duration=analysis.duration, adapt=analysis.adapt,
+        segments=tuple(Segment(start=item.start, end=item.end, label=item.label,
+                               scores=item.scores, speaker=item.speaker)
+                       for item in analysis.segments))
+    if kind == "csv":
+        text = to_csv(recording, svc.model.labels)
+    elif kind == "srt":
+        text = to_srt(recording)
+    else:
+        # As `sera analyze --json` prints it (sera.cli._app.print_json).
+        text = json.dumps(to_json(recording), indent=2, ensure_ascii=False) + "\n"
+    stem = PurePosixPath(analysis.path or "recording").stem or "recording"
+    return Response(text, media_type=EXPORT_TYPES[kind], headers={
+        "Content-Disposition": f'attachment; filename="{_ascii(stem)}.{kind}"'})
+
+
+@api.get("/model", response_model=ModelInfo, summary="The model being served")
+async def model_info(svc: ServiceDep) -> ModelInfo:
+    """Its labels and their colours, card, evaluation figures, feature set, the limits on
+    uploads and the example clips on offer."""
+    return svc.info
+
+
+@api.get("/examples/{name}", response_class=Response, summary="An example clip",
+         responses={200: {"content": {"audio/wav": {}}, "description": "A synthetic clip."},
+                    404: {"model": ErrorResponse, "description": "No such example."}})
+async def example(svc: ServiceDep, name: str) -> Response:
+    """One of the synthetic example clips listed by ``/v1/model`` (16-bit WAV)."""
+    if name not in svc.examples:
+        raise ApiError(404, f"no example named {name[:60]!r}")
+    return Response(svc.examples[name], media_type="audio/wav")
+
+
+@public.head("/v1/health", include_in_schema=False)
+@public.get("/v1/health", response_model=Health, summary="Whether the service is up")
+async def health(svc: ServiceDep) -> dict:
+    """Open to all (no token), for uptime checks."""
+    pool = svc.pool
+    return {"status": "ok", "version": __version__, "model": svc.info.name,
+            "workers": pool.workers, "queue": pool.queue, "in_flight": pool.in_flight}
+
+
+@public.head("/", include_in_schema=False)
+@public.get("/", include_in_schema=False)
+async def page() -> FileResponse:
+    return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+
+
+# --- errors ----------------------------------------------------------------------------------
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": " ".join(message.split())}, status_code=status, headers=headers)
 
 
-_AUDIO_ERRORS = {
-    400: {"model": ErrorResponse, "description": "Unreadable, silent, too short or too long "
-                                                 "audio, or a malformed multipart body."},
-    413: {"model": ErrorResponse, "description": "The body is over the size limit."},
-    415: {"model": ErrorResponse, "description": "Not audio in a format sera reads."},
-    422: {"model": ErrorResponse, "description": "Bad parameters, or no 'file' field."},
-    503: {"model": ErrorResponse, "description": "Every worker is busy and the queue is full.",
-          "headers": {"Retry-After": {"description": "Seconds to wait before trying again.",
-                                      "schema": {"type": "integer"}}}},
-}
-
-_BINARY = {"type": "string", "format": "binary"}
-
-#: The request body of the audio endpoints: a form with a ``file`` field, or the audio itself.
-_AUDIO_BODY = {"requestBody": {"required": True, "content": {
-    "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
-                                       "properties": {"file": _BINARY}}},
-    "audio/*": {"schema": _BINARY},
-    "application/octet-stream": {"schema": _BINARY},
-}}}
+async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    return _error(exc.status, exc.message, exc.headers)
 
 
-# --- uploads ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Upload:
-    """An uploaded body: the audio's bytes and the name the client gave it, if any."""
-
-    data: bytes
-    filename: str | None
-
-    @property
-    def name(self) -> str:
-        """How error messages name it."""
-        return self.filename or "upload"
+async def _bad_parameters(request: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = [f"{'.'.join(map(str, error['loc'][1:])) or error['loc'][0]}: {error['msg']}"
+                for error in exc.errors()]
+    return _error(422, "; ".join(problems)[:500])
 
 
-def clean_filename(name: str | None) -> str | None:
-    """A client's file name reduced to something safe to show: its last path component
-    (``/`` or ``\\`` separated), printable characters only, at most 255 of them.
-
-    >>> clean_filename("../../etc/passwd")
-    'passwd'
-    >>> clean_filename("C:\\\\clips\\\\a.wav")
-    'a.wav'
-    """
-    if not name:
-        return None
-    last = PurePosixPath(name.replace("\\", "/")).name
-    shown = "".join(char for char in last if char.isprintable()).strip()[:255]
-    return shown if shown not in ("", ".", "..") else None
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    return _error(exc.status_code, str(exc.detail), exc.headers)
 
 
-def audio_format(head: bytes) -> str | None:
-    """The container (``"WAV"``, ``"FLAC"``, ...) that bytes starting with ``head`` hold, or
-    ``None`` when they are not audio sera reads."""
-    for name, alternatives in AUDIO_SIGNATURES.items():
-        if any(all(head[offset:offset + len(magic)] == magic for offset, magic in signature)
-               for signature in alternatives):
-            return name
-    return None
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return _error(500, "internal server error")
 
 
-def _too_large(max_bytes: int) -> ApiError:
-    return ApiError(413, f"the upload is larger than the limit of {max_bytes / 2**20:g} MiB")
-
-
-async def _body_chunks(request: Request, max_bytes: int) -> AsyncIterator[bytes]:
-    """The body as it streams in; stops with a 413 as soon as it passes ``max_bytes``."""
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > max_bytes:
-            raise _too_large(max_bytes)
-        yield chunk
-
-
-async def receive_upload(request: Request, max_bytes: int) -> Upload:
-    """Read the audio of a request: the ``file`` field of a multipart form, or the whole body.
-
-    Raises
-    ------
-    ApiError
-        413 over ``max_bytes``, 415 another content type or a body that is not audio, 400 an
-        empty or malformed body, 422 a form without a ``file`` field.
-    """
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise _too_large(max_bytes)
-    media_type, options = parse_options_header(request.headers.get("content-type"))
-    media_type = media_type.decode("latin-1").lower()
-    if media_type == "multipart/form-data":
-        upload = await _receive_form(request, options.get(b"boundary"), max_bytes)
-    elif media_type.startswith("audio/") or media_type == "application/octet-stream":
-        upload = Upload(b"".join([chunk async for chunk in _body_chunks(request, max_bytes)]),
-                        None)
-    else:
-        raise ApiError(415, f"unsupported content type {media_type or '(none)'!r}: send "
-                            f"multipart/form-data with a 'file' field, or the audio itself "
-                            f"with an audio/* content type")
-    if not upload.data:
-        raise ApiError(400, f"{upload.name}: empty upload (0 bytes)")
-    if audio_format(upload.data[:16]) is None:
-        raise ApiError(415, f"{upload.name}: not an audio file sera reads (send "
-                            f"{', '.join(AUDIO_SIGNATURES)})")
-    return upload
-
-
-async def _receive_form(request: Request, boundary: bytes | None, max_bytes: int) -> Upload:
-    """The ``file`` field of a multipart body, parsed in memory as the body streams in."""
-    if not boundary:
-        raise ApiError(400, "malformed multipart body: its Content-Type has no boundary")
-    parts: list[tuple[bytes | None, bytes | None, bytes]] = []
-    ended = False
-
-    def on_end() -> None:
-        nonlocal ended
-        ended = True
-
-    parser = FormParser(
-        "multipart/form-data", boundary=boundary, on_end=on_end,
-        on_field=lambda field: parts.append((field.field_name, None, field.value or b"")),
-        on_file=lambda file: parts.append((file.field_name, file.file_name,
-                                           file.file_object.getvalue())),
-        # Files stay in memory (the body is already bounded by max_bytes), never on disk.
-        config={"MAX_MEMORY_FILE_SIZE": float("inf"), "MAX_BODY_SIZE": max_bytes})
-    try:
-        async for chunk in _body_chunks(request, max_bytes):
-            parser.write(chunk)
-    except FormParserError as err:
-        raise ApiError(400, f"malformed multipart body ({err})") from None
-    if not ended:
-        raise ApiError(400, "malformed multipart body: it ends before its closing boundary")
-    files = [(filename, data) for field, filename, data in parts if field == b"file"]
-    if not files:
-        raise ApiError(422, "no 'file' field in the form: send the audio as the field 'file'")
-    if len(files) > 1:
-        raise ApiError(422, f"{len(files)} 'file' fields in the form: send one per request")
-    filename, data = files[0]
-    return Upload(data, clean_filename(filename.decode("utf-8", "replace") if filename else None))
-
-
-def decode(upload: Upload, max_duration_s: float) -> tuple[np.ndarray, int]:
-    """Decode an upload from memory to mono float32 and its sample rate.
-
-    At most ``max_duration_s`` of audio is ever decoded: a longer file is refused from its
-    header, or, if the header understates it, once one more frame than allowed has been read.
-
-    Raises
-    ------
-    ApiError
-        400 when libsndfile cannot read it or it is too long.
-    """
-    too_long = ApiError(400, f"{upload.name}: too long (at most {max_duration_s:g} s of audio "
-                             f"allowed)")
-    try:
-        with sf.SoundFile(io.BytesIO(upload.data)) as audio:
-            rate = audio.samplerate
-            most = int(max_duration_s * rate)
-            if audio.frames > most:
-                raise too_long
-            y = audio.read(most + 1, dtype="float32", always_2d=True)
-    except sf.SoundFileError as err:
-        problem = getattr(err, "error_string", None) or str(err)
-        raise ApiError(400, f"{upload.name}: not readable audio ({problem})") from None
-    if y.shape[0] > most:
-        raise too_long
-    return to_mono(y), rate
-
-
-# --- inference -------------------------------------------------------------------------------
-
-class InferencePool:
-    """``workers`` threads run inference; ``queue`` more requests may wait; the rest get a 503.
-
-    Admission is counted on the event loop (one thread), so a plain counter is exact. A request
-    holds its place from before its body is read until its answer is ready, so a saturated
-    server reads no more uploads.
-    """
-
-    def __init__(self, workers: int, queue: int):
-        self.workers = workers
-        self.queue = queue
-        self.in_flight = 0
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sera-infer")
-
-    @contextmanager
-    def admission(self) -> Iterator[None]:
-        if self.in_flight >= self.workers + self.queue:
-            raise ApiError(503, f"the server is busy ({self.workers} requests running, "
-                                f"{self.queue} waiting); try again shortly",
-                           headers={"Retry-After": str(RETRY_AFTER_S)})
-        self.in_flight += 1
-        try:
-            yield
-        finally:
-            self.in_flight -= 1
-
-    async def run(self, function: Callable, *args):
-        """``function(*args)`` on a worker thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(function, *args))
-
-
-def predict_upload(model: Model, upload: Upload, max_duration_s: float) -> dict:
-    """The ``predict`` answer for one upload."""
-    y, rate = decode(upload, max_duration_s)
-    try:
-        prediction = model.predict(y, sample_rate=rate)
-    except AudioError as err:
-        raise ApiError(400, f"{upload.name}: {err.problem}") from None
-    return {**prediction.to_dict(), "path": upload.filename}
-
-
-def analyze_upload(model: Model, upload: Upload, max_duration_s: float,
-                   params: SegmenterParams, adapt: str) -> dict:
-    """The ``analyze`` answer for one upload."""
-    y, rate = decode(upload, max_duration_s)
-    try:
-        analysis = model.analyze(y, sample_rate=rate, params=params, adapt=adapt)
-    except AudioError as err:
-        raise ApiError(400, f"{upload.name}: {err.problem}") from None
-    return to_json(replace(analysis, path=upload.filename))
-
-
-def warm_up(model: Model) -> None:
-    """Classify a second of seeded noise, so that one-time costs (numba compiling librosa's
-    kernels, onnxruntime's first run) are paid before the first request, not by it."""
-    rate = model.feature_set.sample_rate
-    noise = np.random.default_rng(0).uniform(-0.5, 0.5, rate).astype(np.float32)
-    model.predict(noise, sample_rate=rate)
+def _ascii(name: str) -> str:
+    """A file name safe in a Content-Disposition header."""
+    kept = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
+    return kept[:100] or "recording"
 
 
 # --- the app ---------------------------------------------------------------------------------
 
 def create_app(model: Model | str | os.PathLike | None = None, *,
                max_upload_mb: float = MAX_UPLOAD_MB, max_duration_s: float = MAX_DURATION_S,
-               workers: int | None = None, queue: int = QUEUE) -> FastAPI:
+               workers: int | None = None, queue: int = QUEUE, token: str | None = None,
+               cors_origins: Sequence[str] = (), body_idle_s: float = 10.0,
+               body_timeout_s: float = 60.0) -> FastAPI:
     """The sera web service around one model.
 
     Parameters
@@ -424,116 +304,86 @@ def create_app(model: Model | str | os.PathLike | None = None, *,
         Inference threads (default: one per CPU core available).
     queue : int
         Requests that may wait for a worker; beyond ``workers + queue``, 503.
+    token : str, optional
+        When given, every ``/v1`` endpoint but ``/v1/health`` needs
+        ``Authorization: Bearer <token>`` (401 otherwise).
+    cors_origins : sequence of str
+        Origins whose pages may call the API from a browser (CORS); none by default.
+    body_idle_s, body_timeout_s : float
+        Longest wait for the next piece of a request body, and for the whole body (408).
 
     Returns
     -------
     fastapi.FastAPI
-        Serve it with uvicorn. Its startup classifies a second of noise (see :func:`warm_up`).
+        Serve it with uvicorn. Its startup classifies a second of noise (see
+        :func:`sera.serve.pool.warm_up`) and makes the example clips.
 
     Raises
     ------
     sera.errors.BundleError
         The model cannot be loaded.
     ValueError
-        A limit that is not positive.
+        A limit that is not positive, or an empty token.
     """
+    from fastapi_offline import FastAPIOffline
+    from markdown_it import MarkdownIt
+
     from sera.infer import load
     from sera.plots import EMOTION_COLORS
 
-    workers = len(os.sched_getaffinity(0)) if workers is None else workers
-    if not (max_upload_mb > 0 and max_duration_s > 0 and workers >= 1 and queue >= 0):
+    workers = available_cpus() if workers is None else workers
+    if not (max_upload_mb > 0 and max_duration_s > 0 and workers >= 1 and queue >= 0
+            and body_idle_s > 0 and body_timeout_s > 0):
         raise ValueError(f"limits must be positive (max_upload_mb={max_upload_mb}, "
-                         f"max_duration_s={max_duration_s}, workers={workers}, queue={queue})")
+                         f"max_duration_s={max_duration_s}, workers={workers}, queue={queue}, "
+                         f"body_idle_s={body_idle_s}, body_timeout_s={body_timeout_s})")
+    if token is not None and not token.strip():
+        raise ValueError("the token is empty")
     if not isinstance(model, Model):
         model = load(model)
-    max_bytes = int(max_upload_mb * 2**20)
     pool = InferencePool(workers, queue)
-    name = str(model.config["model"].get("name", "model"))
     info = ModelInfo(
-        name=name, version=__version__, bundle_version=model.config.get("sera_version"),
-        labels=list(model.labels),
+        name=str(model.config["model"].get("name", "model")), version=__version__,
+        bundle_version=model.config.get("sera_version"), labels=list(model.labels),
         colors={label: EMOTION_COLORS.get(label, "#888888") for label in model.labels},
-        features=model.feature_set.to_config(), metrics=model.metrics, card=model.card,
-        limits=Limits(max_upload_mb=max_upload_mb, max_duration_s=max_duration_s))
+        feature_set=model.feature_set.name, features=model.feature_set.to_config(), metrics=model.metrics, card=model.card,
+        # "js-default": CommonMark with raw HTML disabled and unsafe link schemes refused.
+        card_html=MarkdownIt("js-default").render(model.card or ""),
+        limits=Limits(max_upload_mb=max_upload_mb, max_duration_s=max_duration_s),
+        examples=[ExampleInfo(name=e.name, title=e.title) for e in EXAMPLES])
+    svc = Service(model=model, pool=pool, info=info, token=token, max_duration_s=max_duration_s,
+                  body=BodyLimits(int(max_upload_mb * 2**20), body_idle_s, body_timeout_s))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pool.run(warm_up, model)
+        for item in EXAMPLES:
+            svc.examples[item.name] = await pool.run(render_example, item)
         yield
 
-    app = FastAPI(
+    # Swagger UI and ReDoc come from the fastapi-offline package, not from a CDN; Swagger's
+    # online validator badge is off, so no page of the app makes a request elsewhere.
+    app = FastAPIOffline(
         title="sera", version=__version__, lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},
         description="Speech emotion recognition: the emotion of a clip, and of every "
                     "utterance of a recording. Send audio (WAV, FLAC, OGG, MP3) as the "
                     "`file` field of a multipart form, or as the body with an audio/* "
                     "content type. Errors are `{\"error\": \"...\"}`.")
+    app.state.service = svc
     app.state.pool = pool
     app.state.model = model
-
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.message, exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def bad_parameters(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [f"{'.'.join(map(str, error['loc'][1:])) or error['loc'][0]}: {error['msg']}"
-                    for error in exc.errors()]
-        return _error(422, "; ".join(problems))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail), exc.headers)
-
-    @app.exception_handler(Exception)
-    async def server_error(request: Request, exc: Exception) -> JSONResponse:
-        return _error(500, "internal server error")
-
-    @app.post("/v1/predict", response_model=PredictResponse, responses=_AUDIO_ERRORS,
-              openapi_extra=_AUDIO_BODY, summary="The emotion of one clip")
-    async def predict(request: Request) -> dict:
-        """Classify one clip. Silent audio is a 400: it carries no emotion."""
-        with pool.admission():
-            upload = await receive_upload(request, max_bytes)
-            return await pool.run(predict_upload, model, upload, max_duration_s)
-
-    @app.post("/v1/analyze", response_model=AnalyzeResponse, responses=_AUDIO_ERRORS,
-              openapi_extra=_AUDIO_BODY, summary="The emotion of every utterance")
-    async def analyze(
-        request: Request,
-        adapt: Literal["recording", "none"] = Query(
-            "recording", description="Normalise features by the whole recording's statistics "
-                                     "(recording) or by the training statistics alone (none)."),
-        threshold: float = Query(0.5, gt=0.0, le=1.0, description="Speech probability that "
-                                                                   "starts speech."),
-        min_silence: float = Query(0.25, ge=0.0, le=10.0, description="Pause (s) that ends an "
-                                                                      "utterance."),
-        min_speech: float = Query(0.25, ge=0.0, le=10.0, description="Shorter utterances (s) "
-                                                                     "are dropped."),
-        max_utterance: float = Query(10.0, ge=0.5, le=60.0, description="Longer speech (s) is "
-                                                                        "split."),
-    ) -> dict:
-        """Find the utterances of a recording (silero-vad) and classify each. A recording
-        without speech, silence included, gives no segments."""
-        params = SegmenterParams(threshold=threshold, min_silence=min_silence,
-                                 min_speech=min_speech, max_utterance=max_utterance)
-        with pool.admission():
-            upload = await receive_upload(request, max_bytes)
-            return await pool.run(analyze_upload, model, upload, max_duration_s, params, adapt)
-
-    @app.get("/v1/health", response_model=Health, summary="Whether the service is up")
-    async def health() -> dict:
-        return {"status": "ok", "version": __version__, "model": name, "workers": pool.workers,
-                "queue": pool.queue, "in_flight": pool.in_flight}
-
-    @app.get("/v1/model", response_model=ModelInfo, summary="The model being served")
-    async def model_info() -> ModelInfo:
-        """Its labels and their colours, card, evaluation figures, feature set, and the limits
-        on uploads."""
-        return info
-
-    @app.get("/", include_in_schema=False)
-    async def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
-
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _bad_parameters)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _server_error)
+    app.include_router(api)
+    app.include_router(public)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    if cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
+                           allow_methods=["GET", "HEAD", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
     return app

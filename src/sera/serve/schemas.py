@@ -1,0 +1,125 @@
+"""What the REST API of ``sera serve`` answers: the pydantic models of its JSON, the error
+type every failure becomes, and the OpenAPI description of the audio bodies and errors."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+
+
+class PredictResponse(BaseModel):
+    """The emotion of one clip (an item of ``sera predict --json``)."""
+
+    path: str | None = Field(description="The uploaded file's name (last component only, for "
+                                          "display); null for a raw audio body.")
+    label: str = Field(description="The most probable emotion.")
+    scores: dict[str, Probability] = Field(description="Probability of each label.")
+
+
+class SegmentResponse(BaseModel):
+    """One utterance: its span in seconds, its speaker and its emotion."""
+
+    start: Seconds
+    end: Seconds
+    speaker: str = Field(description="S1, S2, ... in order of first appearance.")
+    label: str
+    scores: dict[str, Probability]
+
+
+class AnalyzeResponse(BaseModel):
+    """Every utterance of a recording (``sera analyze --json``)."""
+
+    path: str | None = Field(description="As for predict.")
+    duration: Seconds = Field(description="Length of the recording in seconds.")
+    speakers: list[str] = Field(description="The speakers, in order of first appearance.")
+    adapt: str = Field(description="The normalisation that ran: recording or none.")
+    segments: list[SegmentResponse] = Field(description="In time order; empty when no speech "
+                                                        "is found.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str = Field(description="The sera version serving.")
+    model: str = Field(description="The model's name.")
+    workers: int = Field(description="Inference threads.")
+    queue: int = Field(description="Requests that may wait for a thread.")
+    in_flight: int = Field(description="Requests queued or run now (bodies still arriving "
+                                       "are not counted).")
+
+
+class Limits(BaseModel):
+    max_upload_mb: float = Field(description="Largest request body, in MiB.")
+    max_duration_s: float = Field(description="Longest audio, in seconds.")
+
+
+class Example(BaseModel):
+    name: str = Field(description="File name, to fetch from /v1/examples/{name}.")
+    title: str = Field(description="What it holds, in a few words.")
+
+
+class ModelInfo(BaseModel):
+    name: str = Field(description="The model's name (e.g. logreg).")
+    version: str = Field(description="The sera version serving.")
+    bundle_version: str | None = Field(description="The sera version that wrote the bundle.")
+    labels: list[str] = Field(description="The labels, in the order of every scores object.")
+    colors: dict[str, str] = Field(description="Display colour (CSS hex) of each label.")
+    feature_set: str = Field(description="The feature set's name, as the bundle's card gives it "
+                                         "(e.g. compare+stats).")
+    features: dict[str, Any] = Field(description="The feature set's configuration.")
+    metrics: dict[str, Any] = Field(description="Evaluation figures recorded in the bundle.")
+    card: str = Field(description="The model card (markdown).")
+    card_html: str = Field(description="The model card rendered to HTML (markdown-it-py, raw "
+                                       "HTML in the card disabled, so it is safe to show).")
+    limits: Limits
+    examples: list[Example] = Field(description="Example clips the server offers.")
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="What is wrong, in one line.")
+
+
+class ApiError(Exception):
+    """A request that cannot be served: answered with ``{"error": message}`` and ``status``."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+def _error_doc(description: str, **extra) -> dict:
+    return {"model": ErrorResponse, "description": description, **extra}
+
+
+#: The errors every endpoint behind the token may answer.
+AUTH_ERRORS = {401: _error_doc("A token is required and missing or wrong.")}
+
+#: The errors of the audio endpoints.
+AUDIO_ERRORS = {
+    400: _error_doc("Unreadable, silent, too short or too long audio, or a malformed "
+                    "multipart body."),
+    **AUTH_ERRORS,
+    408: _error_doc("The body did not arrive in time."),
+    413: _error_doc("The body is over the size limit."),
+    415: _error_doc("Not audio in a format sera reads."),
+    422: _error_doc("Bad parameters, or no 'file' field."),
+    503: _error_doc("Every worker is busy and the queue is full.",
+                    headers={"Retry-After": {"description": "Seconds to wait before trying "
+                                                            "again.",
+                                             "schema": {"type": "integer"}}}),
+}
+
+_BINARY = {"type": "string", "format": "binary"}
+
+#: The request body of the audio endpoints: a form with a ``file`` field, or the audio itself.
+AUDIO_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                       "properties": {"file": _BINARY}}},
+    "audio/*": {"schema": _BINARY},
+    "application/octet-stream": {"schema": _BINARY},
+}}}
