@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -232,8 +233,15 @@ def test_the_openapi_schema_documents_bodies_answers_and_errors(client):
     analyze_parameters = {p["name"] for p in schema["paths"]["/v1/analyze"]["post"]["parameters"]}
     assert analyze_parameters == {"adapt", "threshold", "min_silence", "min_speech",
                                   "max_utterance"}
-    docs = client.get("/docs")
-    assert docs.status_code == 200 and "openapi.json" in docs.text
+    # The docs pages load their assets from this server (the fastapi-offline package).
+    for path in ("/docs", "/redoc"):
+        docs = client.get(path)
+        assert docs.status_code == 200 and "/openapi.json" in docs.text
+        assert "img-src 'self' data:" in docs.headers["content-security-policy"]
+        assets = re.findall(r'(?:src|href)="([^"]+)"', docs.text)
+        assert assets and all(asset.startswith("/static-docs/") for asset in assets), assets
+        for asset in assets:
+            assert client.get(asset).status_code == 200
 
 
 def test_the_page_and_everything_it_loads_come_from_the_app(client):
@@ -836,8 +844,12 @@ def test_the_examples_are_synthetic_clips_made_at_start(client):
 
 def test_the_model_card_is_rendered_without_raw_html(model):
     class HostileCard(Model):
-        card = "# Card\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) **bold**\n"
+        card = ("# Card\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) **bold**\n\n"
+                "| a | b |\n|--:|---|\n| 1 | 2 |\n")
 
     info = TestClient(create_app(HostileCard(model.bundle), workers=1)).get("/v1/model").json()
     assert "<h1>Card</h1>" in info["card_html"] and "<strong>bold</strong>" in info["card_html"]
     assert "<script>" not in info["card_html"] and 'href="javascript' not in info["card_html"]
+    # No inline style, which the page's Content-Security-Policy would block.
+    assert '<th class="align-right">a</th>' in info["card_html"]
+    assert "style=" not in info["card_html"]

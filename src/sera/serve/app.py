@@ -40,6 +40,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -49,7 +50,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -91,6 +93,20 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+
+#: The API docs pages: Swagger UI and ReDoc run inline scripts and styles, and nothing they
+#: might fetch from elsewhere (ReDoc's footer logo) is allowed to leave the machine.
+DOCS_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline' blob:; "
+                               "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                               "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
+                               "base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+#: Where the docs pages' assets (from the fastapi-offline package) are served.
+DOCS_ASSETS = "/static-docs"
 
 #: The file types of ``/v1/export``.
 EXPORT_TYPES = {"json": "application/json", "csv": "text/csv", "srt": "application/x-subrip"}
@@ -252,6 +268,29 @@ async def page() -> FileResponse:
     return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
 
 
+@public.get("/docs", include_in_schema=False)
+async def swagger_ui(request: Request) -> HTMLResponse:
+    page = get_swagger_ui_html(
+        openapi_url=request.app.openapi_url, title="sera API",
+        swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        # No online validator badge: it would send the schema's address elsewhere.
+        swagger_ui_parameters={"validatorUrl": None})
+    page.headers.update(DOCS_HEADERS)
+    return page
+
+
+@public.get("/redoc", include_in_schema=False)
+async def redoc(request: Request) -> HTMLResponse:
+    page = get_redoc_html(openapi_url=request.app.openapi_url, title="sera API",
+                          redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+                          redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+                          with_google_fonts=False)
+    page.headers.update(DOCS_HEADERS)
+    return page
+
+
 # --- errors ----------------------------------------------------------------------------------
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -275,6 +314,21 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     return _error(500, "internal server error")
+
+
+def render_card(markdown: str) -> str:
+    """A model card as HTML that is safe to show: markdown-it-py's ``js-default`` preset
+    (CommonMark and tables; raw HTML in the card is escaped, ``javascript:`` links refused),
+    with table alignment as classes rather than inline styles, which the page's
+    Content-Security-Policy forbids.
+
+    >>> render_card("<b>x</b>")
+    '<p>&lt;b&gt;x&lt;/b&gt;</p>\\n'
+    """
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("js-default").render(markdown)
+    return re.sub(r' style="text-align:(left|right|center)"', r' class="align-\1"', html)
 
 
 def _ascii(name: str) -> str:
@@ -325,8 +379,7 @@ def create_app(model: Model | str | os.PathLike | None = None, *,
     ValueError
         A limit that is not positive, or an empty token.
     """
-    from fastapi_offline import FastAPIOffline
-    from markdown_it import MarkdownIt
+    import fastapi_offline
 
     from sera.infer import load
     from sera.plots import EMOTION_COLORS
@@ -347,8 +400,7 @@ def create_app(model: Model | str | os.PathLike | None = None, *,
         bundle_version=model.config.get("sera_version"), labels=list(model.labels),
         colors={label: EMOTION_COLORS.get(label, "#888888") for label in model.labels},
         feature_set=model.feature_set.name, features=model.feature_set.to_config(), metrics=model.metrics, card=model.card,
-        # "js-default": CommonMark with raw HTML disabled and unsafe link schemes refused.
-        card_html=MarkdownIt("js-default").render(model.card or ""),
+        card_html=render_card(model.card or ""),
         limits=Limits(max_upload_mb=max_upload_mb, max_duration_s=max_duration_s),
         examples=[ExampleInfo(name=e.name, title=e.title) for e in EXAMPLES])
     svc = Service(model=model, pool=pool, info=info, token=token, max_duration_s=max_duration_s,
@@ -361,11 +413,8 @@ def create_app(model: Model | str | os.PathLike | None = None, *,
             svc.examples[item.name] = await pool.run(render_example, item)
         yield
 
-    # Swagger UI and ReDoc come from the fastapi-offline package, not from a CDN; Swagger's
-    # online validator badge is off, so no page of the app makes a request elsewhere.
-    app = FastAPIOffline(
-        title="sera", version=__version__, lifespan=lifespan,
-        swagger_ui_parameters={"validatorUrl": None},
+    app = FastAPI(
+        title="sera", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
         description="Speech emotion recognition: the emotion of a clip, and of every "
                     "utterance of a recording. Send audio (WAV, FLAC, OGG, MP3) as the "
                     "`file` field of a multipart form, or as the body with an audio/* "
@@ -380,6 +429,9 @@ def create_app(model: Model | str | os.PathLike | None = None, *,
     app.include_router(api)
     app.include_router(public)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Swagger UI and ReDoc from the fastapi-offline package, not from a CDN.
+    app.mount(DOCS_ASSETS, StaticFiles(
+        directory=Path(fastapi_offline.__file__).with_name("static")), name="docs-assets")
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 

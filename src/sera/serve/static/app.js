@@ -8,8 +8,11 @@ const state = {
   labels: [],
   colors: {},
   limits: { max_upload_mb: 20, max_duration_s: 600 },
+  token: null,        // the bearer token, when the server needs one
   clip: null,         // { name, duration, peaks: {low, high} | null, url }
-  prediction: null,   // the /v1/predict answer
+  analysis: null,     // the /v1/analyze answer
+  prediction: null,   // the /v1/predict answer (one short utterance only)
+  playUntil: null,    // where playback of one utterance stops
   segments: [],       // the /v1/analyze segments
   selected: null,     // index of the segment whose scores the bars show
   busy: false,
@@ -25,11 +28,13 @@ async function loadModel() {
     state.limits = info.limits;
     const uar = info.metrics && typeof info.metrics.uar === "number"
       ? `, UAR ${(100 * info.metrics.uar).toFixed(1)}%` : "";
-    $("model-line").textContent = `Model ${info.name} on ${info.features.name} features${uar}`;
-    $("limits").textContent = `WAV, FLAC, OGG or MP3, up to ${info.limits.max_upload_mb} MB and `
+    $("model-line").textContent = `Model ${info.name} on ${info.feature_set} features${uar}`;
+    $("limits").textContent = `WAV, FLAC, OGG or MP3, up to ${info.limits.max_upload_mb} MiB and `
       + `${formatDuration(info.limits.max_duration_s)}.`;
     showFacts(info);
-    $("model-card").textContent = info.card;
+    // HTML the server rendered from the card's markdown with raw HTML disabled.
+    $("model-card").innerHTML = info.card_html;
+    showExamples(info.examples || []);
     renderLegend();
   } catch (error) {
     $("model-line").textContent = `The model could not be loaded: ${error.message}`;
@@ -37,7 +42,7 @@ async function loadModel() {
 }
 
 function showFacts(info) {
-  const facts = [["Model", info.name], ["Features", info.features.name],
+  const facts = [["Model", info.name], ["Features", info.feature_set],
     ["Labels", info.labels.join(", ")], ["sera", info.version]];
   const metrics = info.metrics || {};
   for (const [key, name] of [["uar", "UAR"], ["accuracy", "Accuracy"], ["macro_f1", "Macro-F1"]]) {
@@ -62,6 +67,10 @@ function setUpInput() {
     input.value = "";
   });
   const zone = $("drop-zone");
+  // Clicking anywhere in the drop area opens the chooser (its buttons do their own thing).
+  zone.addEventListener("click", (event) => {
+    if (!event.target.closest("button, a, input")) input.click();
+  });
   for (const type of ["dragenter", "dragover"]) {
     zone.addEventListener(type, (event) => {
       event.preventDefault();
@@ -78,6 +87,25 @@ function setUpInput() {
   });
   $("record-button").addEventListener("click", () => (recorder ? stopRecording() : startRecording()));
   $("whole-button").addEventListener("click", () => selectSegment(null));
+  $("cancel-button").addEventListener("click", () => {
+    const name = state.clip ? state.clip.name : "the audio";
+    cancelCurrent();
+    clearResults();
+    setStatus(`Cancelled: ${name} was not analysed.`);
+  });
+  for (const button of document.querySelectorAll("[data-export]")) {
+    button.addEventListener("click", () => exportAs(button.dataset.export));
+  }
+  const canvas = $("waveform");
+  canvas.addEventListener("click", (event) => {
+    const box = canvas.getBoundingClientRect();
+    const index = segmentAt(event.clientX - box.left, event.clientY - box.top);
+    if (index !== null) playSegment(index);
+  });
+  canvas.addEventListener("mousemove", (event) => {
+    const box = canvas.getBoundingClientRect();
+    canvas.style.cursor = segmentAt(event.clientX - box.left, event.clientY - box.top) === null ? "default" : "pointer";
+  });
 }
 
 // Recording captures PCM with an AudioWorklet and encodes a 16-bit WAV here: what
@@ -109,8 +137,8 @@ registerProcessor("sera-recorder", SeraRecorder);
 let recorder = null;
 
 async function startRecording() {
-  if (state.busy) return;
   if (!navigator.mediaDevices || !window.AudioWorkletNode) {
+    clearResults();
     showError("This browser cannot record audio here (it needs a secure page: https or localhost).");
     return;
   }
@@ -120,6 +148,7 @@ async function startRecording() {
       audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
     });
   } catch (error) {
+    clearResults();
     showError(`The microphone is not available: ${error.message}`);
     return;
   }
@@ -166,7 +195,8 @@ async function stopRecording() {
   $("level").hidden = true;
   const samples = concatenate(chunks);
   if (samples.length < rate / 4) {
-    showError("The recording is too short: record at least a second of speech.");
+    clearResults();
+    showError("The recording is too short: it needs at least 0.25 s of audio (a second or more of speech works best).");
     return;
   }
   handleAudio(new Blob([encodeWav(samples, rate)], { type: "audio/wav" }), "recording.wav");
@@ -213,73 +243,247 @@ function encodeWav(samples, rate) {
   return view.buffer;
 }
 
-// --- one clip: waveform, then predict and analyze ----------------------------------------
+// --- one clip: waveform, then analyze (and predict for one short utterance) --------------
+
+//: Longest audio whose whole-clip emotion (/v1/predict) is shown for a single utterance; a
+//: longer recording is only analysed, once.
+const WHOLE_CLIP_S = 30;
+
+let current = null;   // the analysis in progress: { id, request } (request: its XMLHttpRequest)
+let runs = 0;
 
 async function handleAudio(blob, name) {
-  if (state.busy) return;
+  // A new file, recording or example replaces whatever was shown or is being analysed.
+  cancelCurrent();
+  clearResults();
   const limit = state.limits.max_upload_mb * 1024 * 1024;
   if (blob.size > limit) {
-    showError(`${name} is ${(blob.size / 1048576).toFixed(1)} MB: the limit is ${state.limits.max_upload_mb} MB.`);
+    showError(`${name} is ${(blob.size / 1048576).toFixed(1)} MiB: the limit is ${state.limits.max_upload_mb} MiB.`);
     return;
   }
+  const id = ++runs;
+  current = { id, request: null };
   setBusy(true);
-  setStatus(`Analysing ${name}…`);
-  if (state.clip && state.clip.url) URL.revokeObjectURL(state.clip.url);
+  setStatus(`Sending ${name}…`);
   state.clip = { name, duration: null, peaks: null, url: URL.createObjectURL(blob) };
+  $("player").src = state.clip.url;
+  const stale = () => !current || current.id !== id;
+  try {
+    const decoded = decodeForDisplay(blob).catch(() => null);
+    const analysis = await postAudio("/v1/analyze", blob, name, (fraction) => {
+      if (stale()) return;
+      showProgress(fraction);
+      setStatus(fraction < 1 ? `Sending ${name}… ${Math.round(100 * fraction)}%`
+        : `Analysing ${name}… (finding the utterances and their emotions)`);
+    });
+    if (stale()) return;
+    state.analysis = analysis;
+    state.segments = analysis.segments;
+    state.clip.duration = analysis.duration;
+    if (state.segments.length === 1 && analysis.duration <= WHOLE_CLIP_S) {
+      setStatus(`Classifying ${name}…`);
+      state.prediction = await postAudio("/v1/predict", blob, name).catch(() => null);
+      if (stale()) return;
+    }
+    const display = await decoded;
+    if (stale()) return;
+    if (display) state.clip.peaks = display.peaks;
+    render();
+    setStatus(outcomeMessage(name));
+  } catch (error) {
+    if (stale()) return;
+    clearResults();
+    showError(error.message);
+  } finally {
+    if (!stale()) {
+      current = null;
+      setBusy(false);
+    }
+  }
+}
+
+/** One line saying what came of the analysis (the single message of each outcome). */
+function outcomeMessage(name) {
+  const count = state.segments.length;
+  if (count === 0) return `${name}: no speech found (silent, or no voice in it).`;
+  if (count === 1) {
+    const shown = state.prediction || state.segments[0];
+    return `${name}: ${shown.label} (${percent(shown.scores[shown.label])}).`;
+  }
+  const summary = summarise(state.segments);
+  const who = summary.speakers.length > 1 ? `, ${summary.speakers.length} speakers` : "";
+  return `${name}: ${count} utterances${who}; mostly ${summary.dominant} (${percent(summary.shares[summary.dominant])} of the speaking time).`;
+}
+
+function cancelCurrent() {
+  if (!current) return;
+  if (current.request) current.request.abort();
+  current = null;
+  setBusy(false);
+}
+
+function clearResults() {
+  $("results").hidden = true;
+  if (state.clip && state.clip.url) URL.revokeObjectURL(state.clip.url);
+  state.clip = null;
+  state.analysis = null;
   state.prediction = null;
   state.segments = [];
   state.selected = null;
-  $("player").src = state.clip.url;
-  try {
-    const [decoded, prediction, analysis] = await Promise.allSettled([
-      decodeForDisplay(blob), postAudio("/v1/predict", blob, name), postAudio("/v1/analyze", blob, name),
-    ]);
-    if (decoded.status === "fulfilled") {
-      state.clip.peaks = decoded.value.peaks;
-      state.clip.duration = decoded.value.duration;
-    }
-    if (prediction.status === "rejected" && analysis.status === "rejected") {
-      throw prediction.reason;
-    }
-    if (analysis.status === "fulfilled") {
-      state.segments = analysis.value.segments;
-      state.clip.duration = analysis.value.duration;
-    }
-    state.prediction = prediction.status === "fulfilled" ? prediction.value : null;
-    render();
-    const found = `${state.segments.length} utterance${state.segments.length === 1 ? "" : "s"}`;
-    if (state.prediction) {
-      const p = state.prediction;
-      setStatus(`${name}: ${p.label} (${percent(p.scores[p.label])}), ${found}.`);
-    } else {
-      setStatus(`${prediction.reason.message}; ${found} found.`, true);
-    }
-  } catch (error) {
-    $("results").hidden = true;
-    showError(error.message);
-  } finally {
-    setBusy(false);
-  }
+  state.playUntil = null;
+  $("player").pause();
+  $("player").removeAttribute("src");
+  $("bars").replaceChildren();
+  $("segment-rows").replaceChildren();
+  $("speaker-rows").replaceChildren();
+  showProgress(null);
 }
 
-async function postAudio(url, blob, name) {
-  const form = new FormData();
-  form.append("file", blob, name);
-  return fetchJson(url, { method: "POST", body: form });
+function showProgress(fraction) {
+  $("progress").hidden = fraction === null;
+  if (fraction !== null) $("progress-bar").value = Math.min(1, fraction);
 }
 
-async function fetchJson(url, options) {
+/** Share of speaking time per emotion (all speakers, and each one), the dominant emotion. */
+function summarise(segments) {
+  const tally = (items) => {
+    const time = {};
+    let total = 0;
+    for (const s of items) {
+      time[s.label] = (time[s.label] || 0) + (s.end - s.start);
+      total += s.end - s.start;
+    }
+    const shares = {};
+    for (const label of Object.keys(time)) shares[label] = total > 0 ? time[label] / total : 0;
+    const dominant = Object.keys(shares).sort((a, b) => shares[b] - shares[a])[0];
+    return { shares, dominant, total };
+  };
+  const speakers = [...new Set(segments.map((s) => s.speaker).filter((s) => s))].sort();
+  return {
+    ...tally(segments),
+    speakers: speakers.map((speaker) => ({ speaker, ...tally(segments.filter((s) => s.speaker === speaker)) })),
+  };
+}
+
+function authHeaders() {
+  return state.token ? { Authorization: `Bearer ${state.token}` } : {};
+}
+
+/** POST the audio as a form, with upload progress and a request that cancel can abort. */
+function postAudio(url, blob, name, onProgress) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", url);
+    for (const [key, value] of Object.entries(authHeaders())) request.setRequestHeader(key, value);
+    request.responseType = "json";
+    if (onProgress) {
+      request.upload.onprogress = (event) => { if (event.lengthComputable) onProgress(event.loaded / event.total); };
+      request.upload.onload = () => onProgress(1);
+    }
+    request.onload = () => {
+      const body = request.response;
+      if (request.status >= 200 && request.status < 300 && body) resolve(body);
+      else {
+        if (request.status === 401) askForToken();
+        reject(new Error(body && body.error ? body.error : `the server answered ${request.status}`));
+      }
+    };
+    request.onerror = () => reject(new Error("the server could not be reached"));
+    request.onabort = () => reject(new Error("cancelled"));
+    if (current) current.request = request;
+    const form = new FormData();
+    form.append("file", blob, name);
+    request.send(form);
+  });
+}
+
+async function fetchJson(url, options = {}) {
   let response;
   try {
-    response = await fetch(url, options);
+    response = await fetch(url, { ...options, headers: { ...(options.headers || {}), ...authHeaders() } });
   } catch (error) {
     throw new Error(`the server could not be reached (${error.message})`);
   }
   const body = await response.json().catch(() => null);
   if (!response.ok) {
+    if (response.status === 401) askForToken();
     throw new Error(body && body.error ? body.error : `the server answered ${response.status}`);
   }
   return body;
+}
+
+async function fetchBlob(url, options = {}) {
+  const response = await fetch(url, { ...options, headers: { ...(options.headers || {}), ...authHeaders() } });
+  if (!response.ok) {
+    const body = await response.json().catch(() => null);
+    throw new Error(body && body.error ? body.error : `the server answered ${response.status}`);
+  }
+  return response.blob();
+}
+
+// --- token, examples, export -----------------------------------------------------------
+
+function askForToken() {
+  $("token-form").hidden = false;
+  $("token-input").focus();
+}
+
+function setUpToken() {
+  // A token may come in the address's fragment (never sent to the server): /#token=...
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fromHash) {
+    sessionStorage.setItem("sera-token", fromHash);
+    history.replaceState(null, "", location.pathname);
+  }
+  state.token = sessionStorage.getItem("sera-token");
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.token = $("token-input").value.trim();
+    sessionStorage.setItem("sera-token", state.token);
+    $("token-form").hidden = true;
+    setStatus("");
+    loadModel();
+  });
+}
+
+function showExamples(examples) {
+  const line = $("examples");
+  line.replaceChildren(document.createTextNode("Or try a synthetic example: "));
+  for (const example of examples) {
+    const button = element("button", example.title, "link-button");
+    button.type = "button";
+    button.dataset.example = example.name;
+    button.addEventListener("click", async (event) => {
+      event.stopPropagation();
+      try {
+        handleAudio(await fetchBlob(`/v1/examples/${encodeURIComponent(example.name)}`), example.name);
+      } catch (error) {
+        clearResults();
+        showError(error.message);
+      }
+    });
+    line.append(button, document.createTextNode(" "));
+  }
+  line.hidden = examples.length === 0;
+}
+
+async function exportAs(kind) {
+  if (!state.analysis) return;
+  try {
+    const blob = await fetchBlob(`/v1/export/${kind}`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(state.analysis),
+    });
+    const stem = (state.analysis.path || "recording").replace(/\.[^.]*$/, "") || "recording";
+    const link = element("a", "");
+    link.href = URL.createObjectURL(blob);
+    link.download = `${stem}.${kind}`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  } catch (error) {
+    showError(`The ${kind.toUpperCase()} file could not be made: ${error.message}`);
+  }
 }
 
 let displayContext = null;
@@ -312,35 +516,74 @@ function render() {
   $("results").hidden = false;
   const clip = state.clip;
   $("file-line").textContent = `${clip.name}, ${formatDuration(clip.duration || 0)}`;
-  selectSegment(null);
+  $("exports").hidden = !state.analysis;
   renderTable();
-  drawWaveform();
+  selectSegment(null);
+}
+
+/** The speakers of the segments, when they carry more than one. */
+function speakersOf(segments) {
+  const speakers = [...new Set(segments.map((s) => s.speaker).filter((s) => s))].sort();
+  return speakers.length > 1 ? speakers : [];
 }
 
 function selectSegment(index) {
   state.selected = index;
   const segment = index === null ? null : state.segments[index];
-  const shown = segment || state.prediction;
-  $("whole-button").hidden = segment === null || !state.prediction;
-  if (shown) {
-    $("result-label").textContent = shown.label;
-    $("result-confidence").textContent = percent(shown.scores[shown.label]);
-    $("result-chip").style.background = colorOf(shown.label);
-    $("scores-caption").textContent = segment
-      ? `Utterance ${index + 1}, ${segment.start.toFixed(2)} to ${segment.end.toFixed(2)} s`
-      : "The whole clip";
+  const conversation = state.segments.length > 1;
+  $("whole-button").hidden = segment === null || (!conversation && !state.prediction);
+  $("whole-button").textContent = conversation ? "Back to the summary" : "Show the whole clip";
+  $("speakers-box").hidden = true;
+  if (segment) {
+    showHeadline(segment.label, percent(segment.scores[segment.label]),
+      `Utterance ${index + 1}${segment.speaker ? ` (${segment.speaker})` : ""}, ${segment.start.toFixed(2)} to ${segment.end.toFixed(2)} s: probability of each emotion`);
+    renderBars(segment.scores);
+  } else if (conversation) {
+    const summary = summarise(state.segments);
+    showHeadline(summary.dominant, percent(summary.shares[summary.dominant]),
+      `Mostly ${summary.dominant}: share of the speaking time (${summary.total.toFixed(1)} s in ${state.segments.length} utterances) per emotion`);
+    renderBars(summary.shares);
+    renderSpeakers(summary);
+  } else if (state.segments.length === 1) {
+    const shown = state.prediction || state.segments[0];
+    showHeadline(shown.label, percent(shown.scores[shown.label]),
+      state.prediction ? "The whole clip: probability of each emotion" : "The one utterance: probability of each emotion");
     renderBars(shown.scores);
   } else {
-    $("result-label").textContent = "—";
-    $("result-confidence").textContent = "";
-    $("result-chip").style.background = "transparent";
-    $("scores-caption").textContent = "The whole clip could not be classified; see the utterances below.";
+    showHeadline("No speech", "", "No utterance was found: the audio is silent or holds no voice.");
     renderBars({});
   }
   for (const row of $("segment-rows").children) {
     row.classList.toggle("selected", Number(row.dataset.index) === index);
+    row.setAttribute("aria-selected", String(Number(row.dataset.index) === index));
   }
   drawWaveform();
+}
+
+function showHeadline(label, confidence, caption) {
+  $("result-label").textContent = label;
+  $("result-confidence").textContent = confidence;
+  $("result-chip").style.background = confidence ? colorOf(label) : "transparent";
+  $("scores-caption").textContent = caption;
+}
+
+function renderSpeakers(summary) {
+  const rows = $("speaker-rows");
+  rows.replaceChildren();
+  const speakers = summary.speakers.length > 1 ? summary.speakers : [];
+  for (const s of speakers) {
+    const mostly = document.createElement("td");
+    const chip = element("span", "", "chip small");
+    chip.style.background = colorOf(s.dominant);
+    chip.setAttribute("aria-hidden", "true");
+    mostly.append(chip, document.createTextNode(s.dominant));
+    const row = document.createElement("tr");
+    row.append(element("th", s.speaker), element("td", `${s.total.toFixed(1)} s`), mostly,
+      element("td", percent(s.shares[s.dominant])));
+    row.firstChild.scope = "row";
+    rows.append(row);
+  }
+  $("speakers-box").hidden = speakers.length === 0;
 }
 
 function renderBars(scores) {
@@ -365,19 +608,23 @@ function renderTable() {
   const rows = $("segment-rows");
   rows.replaceChildren();
   const count = state.segments.length;
+  const speakers = speakersOf(state.segments);
+  for (const cell of document.querySelectorAll(".speaker-col")) cell.hidden = speakers.length === 0;
   $("segments-caption").textContent = count
-    ? `${count} utterance${count === 1 ? "" : "s"}: choose one to see its probabilities and hear it`
+    ? `${count} utterance${count === 1 ? "" : "s"}: choose one to hear it and see its probabilities`
     : "No speech found in this audio";
   state.segments.forEach((segment, index) => {
     const row = document.createElement("tr");
     row.dataset.index = index;
+    row.className = "segment-row";
+    // The whole row is clickable; the button in it is the keyboard's way in.
+    row.addEventListener("click", () => playSegment(index));
     const pick = element("button", String(index + 1), "link-button");
     pick.type = "button";
-    pick.setAttribute("aria-label", `Utterance ${index + 1}: ${segment.label}, from ${segment.start.toFixed(2)} s`);
-    pick.addEventListener("click", () => {
-      selectSegment(index);
-      const player = $("player");
-      player.currentTime = segment.start;
+    pick.setAttribute("aria-label", `Play utterance ${index + 1}: ${segment.label}, ${segment.start.toFixed(2)} to ${segment.end.toFixed(2)} s`);
+    pick.addEventListener("click", (event) => {
+      event.stopPropagation();
+      playSegment(index);
     });
     const first = document.createElement("td");
     first.append(pick);
@@ -386,10 +633,22 @@ function renderTable() {
     chip.style.background = colorOf(segment.label);
     chip.setAttribute("aria-hidden", "true");
     emotion.append(chip, document.createTextNode(segment.label));
+    const speaker = element("td", segment.speaker || "", "speaker-col");
+    speaker.hidden = speakers.length === 0;
     row.append(first, element("td", `${segment.start.toFixed(2)} s`), element("td", `${segment.end.toFixed(2)} s`),
-      emotion, element("td", percent(segment.scores[segment.label])));
+      speaker, emotion, element("td", percent(segment.scores[segment.label])));
     rows.append(row);
   });
+}
+
+/** Select an utterance and play just its span. */
+function playSegment(index) {
+  selectSegment(index);
+  const segment = state.segments[index];
+  const player = $("player");
+  state.playUntil = segment.end;
+  player.currentTime = segment.start;
+  player.play().catch(() => {});   // a browser may refuse to play without a gesture; the seek stays
 }
 
 function renderLegend() {
@@ -405,8 +664,41 @@ function renderLegend() {
   }
 }
 
-/** The waveform, each utterance's span shaded in its emotion's colour, a timeline strip under
- * it, and the playback position. */
+/** Where things are on the canvas: the waveform on top, then one timeline lane per speaker
+ * (one lane when speakers are not told apart), then the time axis. */
+function timelineLayout(width, height) {
+  const speakers = speakersOf(state.segments);
+  const lanes = Math.max(1, speakers.length);
+  const lane = lanes > 1 ? 16 : 18;
+  const axis = 20;
+  const gutter = lanes > 1 ? 28 : 0;
+  const waveHeight = height - lanes * lane - axis - 6;
+  const duration = (state.clip && state.clip.duration) || 1;
+  return {
+    speakers, lanes, lane, waveHeight, gutter, duration,
+    x: (seconds) => gutter + (seconds / duration) * (width - gutter),
+    seconds: (px) => ((px - gutter) / (width - gutter)) * duration,
+    laneTop: (segment) => waveHeight + 4 + lane * Math.max(0, speakers.indexOf(segment.speaker)),
+  };
+}
+
+/** The index of the utterance at a point of the canvas, or null. */
+function segmentAt(px, py) {
+  const canvas = $("waveform");
+  const layout = timelineLayout(canvas.clientWidth, canvas.clientHeight);
+  const t = layout.seconds(px);
+  let found = null;
+  state.segments.forEach((segment, index) => {
+    if (t < segment.start || t > segment.end) return;
+    const top = layout.laneTop(segment);
+    const inLane = py >= top && py <= top + layout.lane;
+    if (py < layout.waveHeight || inLane) found = index;
+  });
+  return found;
+}
+
+/** The waveform, each utterance's span shaded in its emotion's colour, the timeline lanes
+ * under it, and the playback position. */
 function drawWaveform() {
   const canvas = $("waveform");
   const clip = state.clip;
@@ -422,28 +714,35 @@ function drawWaveform() {
   const style = getComputedStyle(document.documentElement);
   const ink = style.getPropertyValue("--ink").trim() || "#222";
   const faint = style.getPropertyValue("--faint").trim() || "#ccc";
-  const duration = clip.duration || 1;
-  const strip = 18;
-  const axis = 20;
-  const waveHeight = height - strip - axis - 6;
-  const x = (seconds) => (seconds / duration) * width;
+  const layout = timelineLayout(width, height);
+  const { x, waveHeight, lane, duration } = layout;
 
+  g.font = "11px system-ui, sans-serif";
+  g.textBaseline = "middle";
+  layout.speakers.forEach((speaker, i) => {
+    g.fillStyle = ink;
+    g.textAlign = "left";
+    g.fillText(speaker, 0, waveHeight + 4 + lane * i + lane / 2);
+  });
   state.segments.forEach((segment, index) => {
+    const left = x(segment.start);
+    const span = Math.max(2, x(segment.end) - left);
     g.globalAlpha = state.selected === null || state.selected === index ? 0.22 : 0.08;
     g.fillStyle = colorOf(segment.label);
-    g.fillRect(x(segment.start), 0, Math.max(1, x(segment.end) - x(segment.start)), waveHeight);
+    g.fillRect(left, 0, span, waveHeight);
     g.globalAlpha = 1;
-    g.fillRect(x(segment.start), waveHeight + 4, Math.max(2, x(segment.end) - x(segment.start)), strip);
+    const top = layout.laneTop(segment);
+    g.fillRect(left, top + 1, span, lane - 2);
     if (state.selected === index) {
       g.strokeStyle = ink;
       g.lineWidth = 2;
-      g.strokeRect(x(segment.start) + 1, waveHeight + 4 + 1, Math.max(2, x(segment.end) - x(segment.start)) - 2, strip - 2);
+      g.strokeRect(left + 1, top + 2, span - 2, lane - 4);
     }
   });
   g.globalAlpha = 1;
   g.fillStyle = faint;
-  g.fillRect(0, waveHeight / 2, width, 1);
-  const step = niceStep(duration, width / 80);
+  g.fillRect(layout.gutter, waveHeight / 2, width - layout.gutter, 1);
+  const step = niceStep(duration, (width - layout.gutter) / 80);
   for (let t = step; t < duration; t += step) g.fillRect(x(t), 0, 1, waveHeight);
   if (clip.peaks) {
     const { low, high } = clip.peaks;
@@ -451,32 +750,32 @@ function drawWaveform() {
     for (let i = 0; i < low.length; i++) peak = Math.max(peak, -low[i], high[i]);
     const scale = (waveHeight / 2 - 4) / peak;
     g.fillStyle = ink;
-    for (let px = 0; px < width; px++) {
-      const c = Math.floor((px / width) * low.length);
+    for (let px = layout.gutter; px < width; px++) {
+      const c = Math.min(low.length - 1, Math.floor(((px - layout.gutter) / (width - layout.gutter)) * low.length));
       const top = waveHeight / 2 - high[c] * scale;
       const bottom = waveHeight / 2 - low[c] * scale;
       g.fillRect(px, top, 1, Math.max(1, bottom - top));
     }
   }
   g.fillStyle = ink;
-  g.font = "11px system-ui, sans-serif";
   g.textBaseline = "top";
+  const axisTop = waveHeight + 4 + layout.lanes * lane + 5;
   for (let t = 0; t <= duration + 1e-9; t += step) {
     const px = x(t);
-    g.textAlign = px < 10 ? "left" : px > width - 20 ? "right" : "center";
-    g.fillText(`${Number(t.toFixed(2))} s`, px, waveHeight + strip + 9);
+    g.textAlign = px < layout.gutter + 10 ? "left" : px > width - 20 ? "right" : "center";
+    g.fillText(`${Number(t.toFixed(2))} s`, px, axisTop);
   }
   const player = $("player");
   if (player.currentTime > 0) {
     g.fillStyle = "#e4572e";
-    g.fillRect(x(player.currentTime), 0, 2, waveHeight + strip + 4);
+    g.fillRect(x(player.currentTime), 0, 2, waveHeight + 4 + layout.lanes * lane);
   }
   canvas.setAttribute("aria-label", describeTimeline());
 }
 
 function describeTimeline() {
   const clip = state.clip;
-  const spans = state.segments.map((s) => `${s.label} from ${s.start.toFixed(1)} to ${s.end.toFixed(1)} s`);
+  const spans = state.segments.map((s) => `${s.speaker ? `${s.speaker} ` : ""}${s.label} from ${s.start.toFixed(1)} to ${s.end.toFixed(1)} s`);
   return `Waveform of ${clip.name}, ${formatDuration(clip.duration || 0)}`
     + (spans.length ? `; utterances: ${spans.join("; ")}` : "; no utterances found");
 }
@@ -525,21 +824,28 @@ function showError(message) {
 
 function setBusy(busy) {
   state.busy = busy;
-  $("pick-button").disabled = busy;
-  $("record-button").disabled = busy;
   document.body.classList.toggle("busy", busy);
+  if (!busy) showProgress(null);
   $("drop-zone").setAttribute("aria-busy", String(busy));
 }
 
 function animatePlayhead() {
+  const player = $("player");
+  if (state.playUntil !== null && player.currentTime >= state.playUntil) {
+    player.pause();
+    state.playUntil = null;
+  }
   drawWaveform();
-  if (!$("player").paused) requestAnimationFrame(animatePlayhead);
+  if (!player.paused) requestAnimationFrame(animatePlayhead);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  setUpToken();
   setUpInput();
   loadModel();
   $("player").addEventListener("play", animatePlayhead);
   $("player").addEventListener("seeked", drawWaveform);
+  // Playing on from the player's own controls plays on to the end.
+  $("player").addEventListener("pause", () => { state.playUntil = null; });
   window.addEventListener("resize", drawWaveform);
 });
