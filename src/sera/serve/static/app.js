@@ -358,7 +358,7 @@ function summarise(segments) {
     const dominant = Object.keys(shares).sort((a, b) => shares[b] - shares[a])[0];
     return { shares, dominant, total };
   };
-  const speakers = [...new Set(segments.map((s) => s.speaker).filter((s) => s))].sort();
+  const speakers = [...new Set(segments.map((s) => s.speaker).filter((s) => s))];
   return {
     ...tally(segments),
     speakers: speakers.map((speaker) => ({ speaker, ...tally(segments.filter((s) => s.speaker === speaker)) })),
@@ -523,7 +523,8 @@ function render() {
 
 /** The speakers of the segments, when they carry more than one. */
 function speakersOf(segments) {
-  const speakers = [...new Set(segments.map((s) => s.speaker).filter((s) => s))].sort();
+  // In order of first appearance (the analysis lists them so).
+  const speakers = [...new Set(segments.map((s) => s.speaker).filter((s) => s))];
   return speakers.length > 1 ? speakers : [];
 }
 
