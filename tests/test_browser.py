@@ -202,6 +202,29 @@ def test_dropping_a_file_on_the_page_classifies_it(page, model, clips):
     expect(page.locator("#status")).to_contain_text(
         f"dropped.flac: {model.predict(clip).label}", timeout=20_000)
     expect(page.locator("#drop-zone")).not_to_have_class(re.compile(r"\bdragging\b"))
+    # Clicking anywhere in the drop area opens the chooser too.
+    with page.expect_file_chooser():
+        page.locator(".drop-title").click()
+
+
+def test_a_long_analysis_shows_progress_and_can_be_cancelled(page, clips):
+    from playwright.sync_api import expect
+
+    held = []
+
+    def hold(route) -> None:  # never answered: the analysis stays running
+        held.append(route)
+
+    page.route("**/v1/analyze", hold)
+    page.set_input_files("#file-input", str(clips[0]))
+    expect(page.locator("#progress")).to_be_visible()
+    expect(page.locator("#status")).to_contain_text(clips[0].name)
+    expect(page.locator("body")).to_have_class(re.compile(r"\bbusy\b"))
+    page.locator("#cancel-button").click()
+    expect(page.locator("#status")).to_have_text(f"Cancelled: {clips[0].name} was not analysed.")
+    expect(page.locator("#progress")).to_be_hidden()
+    expect(page.locator("#results")).to_be_hidden()
+    assert len(held) == 1
 
 
 def test_a_conversation_is_summarised_from_one_analysis(page, model, conversation):

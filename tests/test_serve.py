@@ -636,6 +636,18 @@ def test_sera_serve_runs_uvicorn_on_the_app_it_builds(bundle_dir, monkeypatch):
     assert client.get("/v1/health").json()["workers"] == 1
     assert client.get("/v1/health").json()["queue"] == 3
 
+    assert "warning" not in result.output
+    # Beyond loopback without a token: a warning. With SERA_TOKEN: the API needs it.
+    open_wide = CliRunner().invoke(cli, ["serve", "--model", str(bundle_dir), "--host",
+                                         "0.0.0.0", "--workers", "1"])
+    assert open_wide.exit_code == 0 and "without a token" in open_wide.output
+    guarded = CliRunner().invoke(cli, ["serve", "--model", str(bundle_dir), "--host", "0.0.0.0",
+                                       "--workers", "1"], env={"SERA_TOKEN": "s3cret"})
+    assert guarded.exit_code == 0 and "warning" not in guarded.output
+    with TestClient(served["app"]) as http:
+        assert http.get("/v1/model").status_code == 401
+        assert http.get("/v1/model", headers={"authorization": "Bearer s3cret"}).status_code == 200
+
     refused = CliRunner().invoke(cli, ["serve", "--model", str(bundle_dir), "--max-duration", "0"])
     assert refused.exit_code == 1 and "positive" in refused.output
     missing = CliRunner().invoke(cli, ["serve", "--model", str(bundle_dir / "nope")])

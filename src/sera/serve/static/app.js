@@ -265,6 +265,7 @@ async function handleAudio(blob, name) {
   current = { id, request: null };
   setBusy(true);
   setStatus(`Sending ${name}…`);
+  showProgress(undefined);
   state.clip = { name, duration: null, peaks: null, url: URL.createObjectURL(blob) };
   $("player").src = state.clip.url;
   const stale = () => !current || current.id !== id;
@@ -339,9 +340,13 @@ function clearResults() {
   showProgress(null);
 }
 
+/** The progress bar: hidden (null), indeterminate (undefined: the server is analysing, which
+ * it does not report on), or the fraction of the upload sent. */
 function showProgress(fraction) {
+  const bar = $("progress-bar");
   $("progress").hidden = fraction === null;
-  if (fraction !== null) $("progress-bar").value = Math.min(1, fraction);
+  if (fraction === undefined || fraction === null || fraction >= 1) bar.removeAttribute("value");
+  else bar.value = fraction;
 }
 
 /** Share of speaking time per emotion (all speakers, and each one), the dominant emotion. */
