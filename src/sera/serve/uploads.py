@@ -162,8 +162,7 @@ async def receive_upload(request: Request, limits: BodyLimits) -> Upload:
     return upload
 
 
-#: python-multipart's limits on one part's headers; longer ones are a plain 400 here rather
-#: than its own message.
+#: What a client is told about a multipart body the parser refused for another reason.
 _MULTIPART_PROBLEMS = "malformed multipart body (send it as a browser or HTTP library does)"
 
 
