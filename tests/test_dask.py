@@ -83,11 +83,11 @@ def test_the_client_writes_one_store_that_resumes(corpus, scheduler, tmp_path):
 
 
 def test_tasks_are_bounded_and_every_file_comes_back(corpus, scheduler, monkeypatch):
-    from sera.features import store
+    from sera.features import executors
 
     # One file per task and one task in flight per thread: many more tasks than the window.
-    monkeypatch.setattr(store, "TASK_FILES", 1)
-    monkeypatch.setattr(store, "DASK_TASKS_PER_THREAD", 1)
+    monkeypatch.setattr(executors, "TASK_FILES", 1)
+    monkeypatch.setattr(executors, "DASK_TASKS_PER_THREAD", 1)
     table = extract_features(corpus, "seed", dask=scheduler, progress=False)
     serial = extract_features(corpus, "seed", progress=False)
     pd.testing.assert_frame_equal(table.frame, serial.frame)

@@ -155,3 +155,60 @@ def test_frame_counts_follow_librosa():
     assert fd.frame(y, 2048, 512, center=False).shape == (1 + (55125 - 2048) // 512, 2048)
     with pytest.raises(ValueError, match="shorter than one frame"):
         fd.frame(y[:100], 2048, 512, center=False)
+
+
+# --- numpy versions of the librosa functions on the inference path -------------------------------
+
+@pytest.fixture(scope="module")
+def voiced():
+    """2 s of a gliding harmonic voice with noise and silent edges, peak 1."""
+    rng = np.random.default_rng(5)
+    t = np.arange(32000) / 16000
+    f0 = 120 + 60 * t
+    y = sum(np.sin(2 * np.pi * k * np.cumsum(f0) / 16000) / k for k in (1, 2, 3))
+    y = y * (np.abs(t - 1) < 0.7) + 0.01 * rng.standard_normal(t.size)
+    return (y / np.abs(y).max()).astype(np.float32)
+
+
+def test_yin_matches_librosa(voiced):
+    expected = librosa.yin(voiced, fmin=60.0, fmax=600.0, sr=16000, frame_length=1024,
+                           hop_length=160)
+    np.testing.assert_allclose(fd.yin(voiced, 60.0, 600.0, 16000, 1024, 160), expected,
+                               rtol=1e-5)
+
+
+def test_delta_matches_librosa():
+    X = np.random.default_rng(0).standard_normal((20, 57)).astype(np.float32)
+    np.testing.assert_allclose(fd.delta(X, 9), librosa.feature.delta(X, width=9, mode="nearest"),
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("top_db, frame_length, hop", [(40.0, 512, 160), (40.0, 400, 160),
+                                                       (20.0, 2048, 512)])
+def test_trim_matches_librosa(voiced, top_db, frame_length, hop):
+    expected = librosa.effects.trim(voiced, top_db=top_db, frame_length=frame_length,
+                                    hop_length=hop)[0]
+    np.testing.assert_array_equal(fd.trim(voiced, top_db, frame_length, hop), expected)
+    assert fd.trim(np.zeros(4000, np.float32), top_db, frame_length, hop).size == 0
+
+
+@pytest.mark.parametrize("sr, n_fft, n_mels, fmin, fmax", [(16000, 512, 40, 0.0, None),
+                                                           (16000, 512, 64, 0.0, 8000.0),
+                                                           (22050, 2048, 128, 30.0, None)])
+def test_filter_banks_match_librosa(sr, n_fft, n_mels, fmin, fmax):
+    np.testing.assert_allclose(fd._mel_filters(sr, n_fft, n_mels, fmin, fmax),
+                               librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels,
+                                                   fmin=fmin, fmax=fmax), atol=1e-8)
+    np.testing.assert_allclose(fd._chroma_filters(sr, n_fft, 12, 0.0),
+                               librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=0.0),
+                               atol=1e-7)
+
+
+def test_dct_and_fast_lengths_match_scipy():
+    import scipy.fft
+
+    X = np.random.default_rng(1).standard_normal((40, 30))
+    np.testing.assert_allclose(fd._dct_matrix(40, 20) @ X,
+                               scipy.fft.dct(X, type=2, norm="ortho", axis=0)[:20], atol=1e-12)
+    for n in (1, 2, 7, 100, 257, 1023, 2047, 4097, 12345):
+        assert fd._next_fast_len(n) == scipy.fft.next_fast_len(n, real=True)

@@ -256,3 +256,85 @@ def test_combined_sets_refuse_patches_and_single_sets():
         get_feature_set("stats+logmel")
     with pytest.raises(SeraError, match="two sets or more"):
         get_feature_set({"name": "combined", "params": {"sets": ["stats"]}})
+
+
+# --- openSMILE through its native library -------------------------------------------------------
+
+def _speech_or_synthetic(ravdess_dir_or_none, count: int = 3) -> list[np.ndarray]:
+    """A few real clips (peak below 1), or seeded synthetic voiced sounds without the data."""
+    if ravdess_dir_or_none is not None:
+        paths = sorted(ravdess_dir_or_none.glob("Actor_0[3-5]/*.flac"))[::23][:count]
+        return [0.9 * (y := sf.read(p, dtype="float32")[0]) / np.abs(y).max() for p in paths]
+    rng = np.random.default_rng(3)
+    t = np.arange(int(2.0 * 16000)) / 16000
+    return [(0.5 * np.sin(2 * np.pi * f0 * t * (1 + 0.05 * np.sin(3 * t)))
+             + 0.02 * rng.standard_normal(t.size)).astype(np.float32) for f0 in (110, 180, 240)]
+
+
+@pytest.fixture(scope="module")
+def speech(request):
+    try:
+        directory = request.getfixturevalue("ravdess_dir")
+    except pytest.skip.Exception:
+        directory = None
+    return _speech_or_synthetic(directory)
+
+
+@pytest.mark.parametrize("feature_set", ["ComParE_2016", "eGeMAPSv02"])
+def test_opensmile_driver_equals_opensmile_smile(speech, feature_set):
+    opensmile = pytest.importorskip("opensmile")
+    from sera.features import smile
+
+    oracle = opensmile.Smile(feature_set=opensmile.FeatureSet[feature_set],
+                             feature_level=opensmile.FeatureLevel.Functionals)
+    assert smile.feature_names(feature_set) == list(oracle.feature_names)
+    for y in speech:     # one instance, reset between signals, gives each signal's own values
+        expected = oracle.process_signal(y, 16000).to_numpy(dtype=np.float32)[0]
+        np.testing.assert_array_equal(smile.functionals(y, feature_set, 16000), expected)
+
+
+def test_opensmile_instances_are_per_thread():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sera.features import smile
+
+    here = smile.extractor("eGeMAPSv02", 16000)
+    with ThreadPoolExecutor(1) as pool:
+        there = pool.submit(smile.extractor, "eGeMAPSv02", 16000).result()
+    assert here is smile.extractor("eGeMAPSv02", 16000) and there is not here
+
+
+def test_a_peak_of_exactly_plus_one_does_not_wrap(speech):
+    from sera.features import smile
+
+    y = speech[0].copy()
+    loudest = int(np.argmax(np.abs(y)))
+    y[loudest] = 1.0                      # peak normalisation gives exactly this
+    assert np.frombuffer(smile.to_pcm16(y), np.int16)[loudest] == 32767
+    just_below = y.copy()
+    just_below[loudest] = 32767 / 32768
+    # The set scales y to a peak of exactly 1.0 (it already is) and openSMILE reads 32767.
+    expected = smile.functionals(just_below, "ComParE_2016", 16000)
+    np.testing.assert_array_equal(get_feature_set("compare").transform(y), expected)
+    # What the int16 wrap did: the sample became -32768, a click across many features.
+    wrapped = y.copy()
+    wrapped[loudest] = -1.0
+    changed = ~np.isclose(smile.functionals(wrapped, "ComParE_2016", 16000), expected,
+                          rtol=1e-3)
+    assert changed.sum() > 100
+
+
+def test_a_peak_of_exactly_minus_one_is_kept(speech):
+    from sera.features import smile
+
+    y = -speech[1].copy()
+    loudest = int(np.argmax(np.abs(y)))
+    y[loudest] = -1.0
+    assert np.frombuffer(smile.to_pcm16(y), np.int16)[loudest] == -32768
+    values = get_feature_set("compare").transform(y / np.abs(y).max())
+    assert np.isfinite(values).sum() > 0.99 * values.size
+    opensmile = pytest.importorskip("opensmile")
+    oracle = opensmile.Smile(feature_set=opensmile.FeatureSet.ComParE_2016,
+                             feature_level=opensmile.FeatureLevel.Functionals)
+    np.testing.assert_array_equal(
+        values, oracle.process_signal(y, 16000).to_numpy(dtype=np.float32)[0])

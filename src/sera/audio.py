@@ -28,6 +28,31 @@ MIN_DURATION = 0.25
 #: A clip whose peak stays below this level (dBFS) is treated as silence.
 SILENCE_DBFS = -60.0
 
+#: File extensions sera reads as audio (compared case-insensitively).
+AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".mp3"})
+
+#: Folders never searched for audio (archive debris).
+IGNORED_FOLDERS = frozenset({"__MACOSX"})
+
+
+def is_audio(path: Path) -> bool:
+    """Whether a file name has one of :data:`AUDIO_EXTENSIONS`."""
+    return path.suffix.lower() in AUDIO_EXTENSIONS
+
+
+def audio_files(root: Path) -> list[Path]:
+    """Every audio file under ``root``, sorted; hidden files and folders are left alone.
+
+    Hidden entries include the ``._name.wav`` resource forks macOS leaves in archives.
+    """
+    found = []
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [name for name in subfolders
+                         if not name.startswith(".") and name not in IGNORED_FOLDERS]
+        found.extend(Path(folder, name) for name in names
+                     if not name.startswith(".") and is_audio(Path(name)))
+    return sorted(found)
+
 
 def info(path: str | os.PathLike) -> sf._SoundFileInfo:
     """Header of an audio file (rate, channels, frames, subtype) without decoding it.

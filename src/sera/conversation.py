@@ -10,7 +10,8 @@ finds into :class:`sera.results.Segment` s; they back :meth:`sera.infer.Model.an
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, Future
 from typing import Protocol
 
 import numpy as np
@@ -49,12 +50,13 @@ def check_adapt(adapt: str) -> None:
 
 def label_utterances(model: Classifier, utterances: Iterable[Utterance],
                      adapt: str = "recording", batch_size: int = BATCH_SIZE,
-                     map_batch: Callable | None = None) -> Iterator[Segment]:
+                     executor: Executor | None = None) -> Iterator[Segment]:
     """Classify the utterances of one recording.
 
-    Utterances are gathered in batches of ``batch_size``; each batch's features are computed
-    (by ``map_batch``, which may spread them over threads) and its audio dropped. With
-    ``adapt="none"`` each batch is classified at once; with ``adapt="recording"`` the
+    Each utterance's features are computed as it arrives (by ``executor``'s threads while the
+    segmenter goes on finding the next ones, or in this thread) and its audio then dropped; at
+    most ``batch_size`` utterances wait for their features at a time. With ``adapt="none"``
+    each batch of ``batch_size`` is classified at once; with ``adapt="recording"`` the
     features (one row per utterance) are kept until the last utterance, normalised together
     by the recording's statistics, then classified.
 
@@ -67,10 +69,10 @@ def label_utterances(model: Classifier, utterances: Iterable[Utterance],
     adapt : str
         ``"recording"`` or ``"none"``.
     batch_size : int
-        Utterances per step.
-    map_batch : callable, optional
-        ``map_batch(function, items) -> list``; the built-in ``map`` (in this thread) when
-        ``None``.
+        Utterances per onnxruntime call with ``adapt="none"``, and most utterances in flight.
+    executor : concurrent.futures.Executor, optional
+        Computes the features (``model.utterance_features`` must be safe to call from its
+        workers); ``None`` computes them in this thread.
 
     Yields
     ------
@@ -79,22 +81,19 @@ def label_utterances(model: Classifier, utterances: Iterable[Utterance],
     """
     check_adapt(adapt)
     spans: list[Utterance] = []
-    rows: list[np.ndarray] = []
-    batch: list[Utterance] = []
-
-    def features_of(utterances: list[Utterance]) -> None:
-        spans.extend(Utterance(u.start, u.end, _NO_AUDIO) for u in utterances)
-        rows.extend((map_batch or _map)(model.utterance_features, utterances))
-
+    rows: list[np.ndarray | Future] = []
+    done = 0   # rows[:done] are arrays, the rest futures
     for utterance in utterances:
-        batch.append(utterance)
-        if len(batch) == batch_size:
-            features_of(batch)
-            batch = []
-            if adapt == "none":
-                yield from _classified(model, spans, rows, adapt)
-                spans, rows = [], []
-    features_of(batch)
+        spans.append(Utterance(utterance.start, utterance.end, _NO_AUDIO))
+        rows.append(model.utterance_features(utterance) if executor is None
+                    else executor.submit(model.utterance_features, utterance))
+        # Bound the audio that waits in the executor's queue.
+        while len(rows) - done > batch_size:
+            rows[done] = rows[done].result()
+            done += 1
+        if adapt == "none" and len(rows) == batch_size:
+            yield from _classified(model, spans, rows, adapt)
+            spans, rows, done = [], [], 0
     yield from _classified(model, spans, rows, adapt)
 
 
@@ -130,14 +129,11 @@ def segment_of(utterance: Utterance, probabilities: np.ndarray,
 _NO_AUDIO = np.zeros(0, np.float32)
 
 
-def _map(function, items):
-    return list(map(function, items))
-
-
-def _classified(model: Classifier, spans: list[Utterance], rows: list[np.ndarray],
+def _classified(model: Classifier, spans: list[Utterance], rows: list[np.ndarray | Future],
                 adapt: str) -> list[Segment]:
     if not rows:
         return []
+    X = np.stack([row.result() if isinstance(row, Future) else row for row in rows])
     groups = None if adapt == "none" else np.zeros(len(rows))
-    probabilities = model.predict_proba(np.stack(rows), adapt=adapt, groups=groups)
+    probabilities = model.predict_proba(X, adapt=adapt, groups=groups)
     return [segment_of(span, p, model.labels) for span, p in zip(spans, probabilities, strict=True)]

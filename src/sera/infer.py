@@ -26,7 +26,9 @@ Adaptation (``adapt``) says whose statistics normalise the features:
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +42,7 @@ from sera.conversation import (
     label_utterances,
 )
 from sera.errors import AudioError, BundleError, SeraError
-from sera.features import extract_features, get_feature_set
+from sera.features import get_feature_set
 from sera.results import Analysis, Prediction, Segment
 from sera.segment import SegmenterParams, Utterance, segment_chunks, segment_file
 
@@ -99,6 +101,26 @@ class Model:
         except SeraError as err:
             raise BundleError(f"{bundle.path}: {err}") from None
         self.normalizer = bundle.normalizer
+        self._threads: ThreadPoolExecutor | None = None
+        self._threads_lock = threading.Lock()
+
+    def _feature_threads(self) -> ThreadPoolExecutor | None:
+        """The threads that compute utterance features of a recording: one per CPU, started
+        on first use and shared by every call (``None`` on one CPU).
+
+        Threads suffice: openSMILE (a native library called through ctypes) and numpy's
+        array work release the GIL. Each thread keeps its own openSMILE instance.
+        """
+        with self._threads_lock:
+            if self._threads is None:
+                from sera.features.executors import cpu_count
+
+                workers = cpu_count()
+                if workers == 1:
+                    return None
+                self._threads = ThreadPoolExecutor(max_workers=workers,
+                                                   thread_name_prefix="sera-features")
+            return self._threads
 
     @property
     def path(self) -> Path:
@@ -193,8 +215,7 @@ class Model:
         """
         y = validate(y, sample_rate, source)
         fs = self.feature_set
-        with _blas_on_one_thread():
-            return fs.transform(fs.prepare(resample(y, sample_rate, fs.sample_rate)))
+        return fs.transform(fs.prepare(resample(y, sample_rate, fs.sample_rate)))
 
     def predict_proba(self, X: np.ndarray, adapt: str = "none",
                       groups: Sequence | None = None, batch_size: int = BATCH_SIZE) -> np.ndarray:
@@ -322,27 +343,29 @@ class Model:
                 results[i] = _features_or_problem(self.features, clip, sample_rate,
                                                   _source(clip, i))
         unique = sorted(set(files.values()))
-        workers = len(os.sched_getaffinity(0)) if workers is None else workers
-        if dask is not None or (workers > 1 and len(unique) >= POOL_MIN_FILES):
+        if dask is not None or (workers != 1 and len(unique) >= POOL_MIN_FILES):
             by_path = self._features_in_pool(unique, workers, progress, dask)
         else:
-            with _blas_on_one_thread():
-                by_path = {path: _features_or_problem(self.feature_set.extract, path)
-                           for path in _progress(unique, progress)}
+            by_path = {path: _features_or_problem(self.feature_set.extract, path)
+                       for path in _progress(unique, progress)}
         results.update((i, by_path[path]) for i, path in files.items())
         rows = {i: r for i, r in results.items() if not isinstance(r, str)}
         problems = {i: r for i, r in results.items() if isinstance(r, str)}
         return rows, problems
 
-    def _features_in_pool(self, paths: list[str], workers: int, progress: bool,
+    def _features_in_pool(self, paths: list[str], workers: int | None, progress: bool,
                           dask: str | None = None) -> dict[str, np.ndarray | str]:
         """Features (or the problem) of each file, computed by worker processes or Dask."""
-        import pandas as pd
+        from sera.features.executors import ORIGINAL, compute, cpu_count
 
-        table = extract_features(pd.DataFrame({"path": paths}), self.feature_set,
-                                 workers=workers, dask=dask, progress=progress)
-        found: dict[str, np.ndarray | str] = dict(zip(table.frame["path"], table.X, strict=True))
-        return {**dict(table.failures), **found}
+        workers = cpu_count() if workers is None else workers
+        todo = [(i, path, (ORIGINAL,)) for i, path in enumerate(paths)]
+        shape = self.feature_set.shape
+        found: dict[str, np.ndarray | str] = {}
+        results = compute(todo, self.feature_set, None, workers, dask)
+        for i, result in _progress(results, progress, total=len(todo)):
+            found[paths[i]] = result if isinstance(result, str) else result[0].reshape(shape)
+        return found
 
     def _prediction(self, probabilities: np.ndarray, path: str | None) -> Prediction:
         scores = dict(zip(self.labels, map(float, probabilities), strict=True))
@@ -394,7 +417,8 @@ class Model:
             step = ARRAY_CHUNK_SECONDS * sample_rate
             utterances = _utterances((y[i:i + step] for i in range(0, y.shape[0], step)),
                                      sample_rate, params)
-        segments = tuple(label_utterances(self, utterances, adapt=adapt, batch_size=batch_size))
+        segments = tuple(label_utterances(self, utterances, adapt=adapt, batch_size=batch_size,
+                                          executor=self._feature_threads()))
         return Analysis(path=path, duration=duration, segments=segments, adapt=adapt)
 
     def stream(self, chunks: Iterable[np.ndarray], sample_rate: int = SAMPLE_RATE,
@@ -433,9 +457,7 @@ class Model:
     def utterance_features(self, utterance: Utterance) -> np.ndarray:
         """Raw features of an utterance found by :mod:`sera.segment` (16 kHz, checked)."""
         fs = self.feature_set
-        with _blas_on_one_thread():
-            return fs.transform(fs.prepare(resample(utterance.audio, SAMPLE_RATE,
-                                                    fs.sample_rate)))
+        return fs.transform(fs.prepare(resample(utterance.audio, SAMPLE_RATE, fs.sample_rate)))
 
 
 
@@ -453,31 +475,21 @@ def _features_or_problem(compute, *args) -> np.ndarray | str:
     return x
 
 
-def _progress(items: list, enabled: bool):
+def _progress(items, enabled: bool, total: int | None = None):
     """``items``, with a progress bar on stderr when ``enabled``."""
     if not enabled:
         return items
     from rich.console import Console
     from rich.progress import track
 
-    return track(items, description="features", console=Console(stderr=True), transient=True)
+    return track(items, description="features", total=total, console=Console(stderr=True),
+                 transient=True)
 
 
 def _utterances(chunks: Iterable[np.ndarray], sample_rate: int,
                 params: SegmenterParams | None) -> Iterator[Utterance]:
     """The utterances of a stream of chunks at any rate, as each one closes."""
     return segment_chunks((_float_mono(chunk) for chunk in chunks), sample_rate, params)
-
-
-def _blas_on_one_thread():
-    """A context in which BLAS uses one thread.
-
-    One utterance's matrices are small: a BLAS thread pool only adds synchronisation, which
-    made the ``stats`` features 3x slower on a busy 2-core machine (72 ms against 23 ms a clip).
-    """
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(1)
 
 
 def _float_mono(chunk: np.ndarray) -> np.ndarray:

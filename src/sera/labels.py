@@ -116,3 +116,16 @@ def canonical(name: str) -> str | None:
 def index(label: str) -> int:
     """Position of a canonical label in :data:`LABELS`."""
     return LABELS.index(label)
+
+
+#: One colour per canonical emotion, shared by every sera plot (report, timeline, ...) and
+#: the web page.
+EMOTION_COLORS = {
+    "angry": "#d62728",
+    "disgust": "#6b8e23",
+    "fear": "#8c5fbf",
+    "happy": "#f2a202",
+    "neutral": "#7f7f7f",
+    "sad": "#1f77b4",
+    "surprise": "#e377c2",
+}

@@ -3,8 +3,8 @@ and the timeline of an analysed recording (waveform with coloured utterance span
 
 Each function takes data, writes one PNG of an exact pixel size and returns its path. They
 draw on a bare :class:`matplotlib.figure.Figure` (Agg canvas), so they touch no global
-pyplot state and need no display. :data:`EMOTION_COLORS` is the one colour per emotion
-that every sera plot uses.
+pyplot state and need no display. :data:`sera.labels.EMOTION_COLORS` is the one colour per
+emotion that every sera plot (and the web page) uses.
 """
 
 from __future__ import annotations
@@ -20,19 +20,8 @@ from matplotlib.figure import Figure
 
 from sera.audio import info, to_mono
 from sera.errors import CorpusError, SeraError
-from sera.labels import LABELS
+from sera.labels import EMOTION_COLORS, LABELS
 from sera.results import Segment
-
-#: One colour per canonical emotion, shared by every sera plot (report, timeline, ...).
-EMOTION_COLORS = {
-    "angry": "#d62728",
-    "disgust": "#6b8e23",
-    "fear": "#8c5fbf",
-    "happy": "#f2a202",
-    "neutral": "#7f7f7f",
-    "sad": "#1f77b4",
-    "surprise": "#e377c2",
-}
 
 #: Dots per inch of every PNG; sizes are given in pixels.
 DPI = 100

@@ -86,8 +86,7 @@ def _clips_and_groups(paths: list[Path], adapt: str, group_by: str | None,
     corpora (or ``group_by``) are needed, folders are scanned as corpora for them.
     """
     from sera.adapt import MODES
-    from sera.corpora import scan
-    from sera.corpora.base import audio_files
+    from sera.audio import audio_files
 
     if adapt not in MODES:
         _fail(f"--adapt must be one of {', '.join(MODES)}, not {adapt!r}")
@@ -98,6 +97,8 @@ def _clips_and_groups(paths: list[Path], adapt: str, group_by: str | None,
             if path.is_file() and path.suffix.lower() != ".csv":
                 _fail(f"{path}: --adapt {adapt} needs the {column} of each clip: give the "
                       f"corpus folder or a CSV manifest, not a single file")
+            from sera.corpora import scan  # pandas: only for manifests and corpus layouts
+
             manifest = scan(path).manifest
             if column is not None and column not in manifest.columns:
                 _fail(f"{path}: the manifest has no column {column!r} "

@@ -6,7 +6,8 @@
 ['path', 'corpus', 'speaker', 'gender', 'emotion', 'intensity', 'text']
 """
 
-from sera.corpora.base import AUDIO_EXTENSIONS, COLUMNS, ScanResult, write_manifest
+from sera.audio import AUDIO_EXTENSIONS
+from sera.corpora.base import COLUMNS, ScanResult, write_manifest
 from sera.corpora.scan import scan
 
 __all__ = ["AUDIO_EXTENSIONS", "COLUMNS", "ScanResult", "scan", "write_manifest"]

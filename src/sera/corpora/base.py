@@ -20,9 +20,6 @@ from sera.labels import LABELS
 #: Manifest columns, in order. ``intensity`` and ``text`` are ``None`` where unknown.
 COLUMNS: tuple[str, ...] = ("path", "corpus", "speaker", "gender", "emotion", "intensity", "text")
 
-#: File extensions sera reads as audio (compared case-insensitively).
-AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".mp3"})
-
 #: Loose gender names (lower-case) a CSV column or a folder name may use.
 GENDERS = {
     "female": "female", "f": "female", "woman": "female", "women": "female",
@@ -30,7 +27,6 @@ GENDERS = {
 }
 
 #: Folders never worth walking into (macOS archive debris). Hidden folders are skipped too.
-IGNORED_FOLDERS = frozenset({"__MACOSX"})
 
 
 class Unlabelled(Exception):
@@ -101,25 +97,6 @@ def speaker_id(corpus: str, speaker: str) -> str:
     """Prefix a speaker id with its corpus (``ravdess-07``), unless it already is."""
     prefix = f"{corpus}-"
     return speaker if speaker.startswith(prefix) else prefix + speaker
-
-
-def is_audio(path: Path) -> bool:
-    """Whether a file name has one of :data:`AUDIO_EXTENSIONS`."""
-    return path.suffix.lower() in AUDIO_EXTENSIONS
-
-
-def audio_files(root: Path) -> list[Path]:
-    """Every audio file under ``root``, sorted; hidden files and folders are left alone.
-
-    Hidden entries include the ``._name.wav`` resource forks macOS leaves in archives.
-    """
-    found = []
-    for folder, subfolders, names in os.walk(root):
-        subfolders[:] = [name for name in subfolders
-                         if not name.startswith(".") and name not in IGNORED_FOLDERS]
-        found.extend(Path(folder, name) for name in names
-                     if not name.startswith(".") and is_audio(Path(name)))
-    return sorted(found)
 
 
 def build_result(labelled: Iterable[tuple[Path, Utterance]],

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from sera.audio import is_audio
 from sera.corpora.base import (
     COLUMNS,
     GENDERS,
     ScanResult,
     Utterance,
     build_result,
-    is_audio,
     speaker_id,
 )
 from sera.errors import CorpusError

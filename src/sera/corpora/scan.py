@@ -11,15 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from sera.audio import AUDIO_EXTENSIONS, audio_files
 from sera.corpora import cremad, csvfile, emodb, folder, ravdess, savee, tess
-from sera.corpora.base import (
-    AUDIO_EXTENSIONS,
-    ScanResult,
-    Unlabelled,
-    Utterance,
-    audio_files,
-    build_result,
-)
+from sera.corpora.base import ScanResult, Unlabelled, Utterance, build_result
 from sera.errors import CorpusError
 
 #: Layouts that read labels from file names, tried in this order.

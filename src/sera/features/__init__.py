@@ -7,10 +7,27 @@
 >>> table = extract_features(manifest, "stats", out="features-stats.parquet")  # doctest: +SKIP
 >>> table.X.shape                                                             # doctest: +SKIP
 (1080, 497)
+
+The store (:mod:`sera.features.store`: pandas and pyarrow) is imported on first use of its
+names, so computing features for inference never imports either.
 """
 
 from sera.features.sets import FEATURE_SETS, FeatureError, FeatureSet, get_feature_set
-from sera.features.store import FeatureTable, extract_features, read_features
 
 __all__ = ["FEATURE_SETS", "FeatureError", "FeatureSet", "FeatureTable", "extract_features",
            "get_feature_set", "read_features"]
+
+#: Names served by :mod:`sera.features.store`, imported on first use.
+_STORE = frozenset({"FeatureTable", "extract_features", "read_features"})
+
+
+def __getattr__(name: str):
+    if name in _STORE:
+        from sera.features import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module 'sera.features' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_STORE})

@@ -4,18 +4,20 @@ One STFT per clip feeds every spectral descriptor: compute :func:`stft_power` on
 power spectrogram (or its square root, the magnitude) to the spectral functions. Spectrograms
 are laid out like librosa's, ``(bins, frames)``, and every function follows librosa's framing
 conventions (centred frames, Hann window, zero padding), so librosa is the numeric oracle in the
-tests. The STFT itself is scipy.fft over strided frames, in blocks, which is faster than
-``librosa.stft`` on short clips; filter banks come from ``librosa.filters`` and are cached.
+tests. The STFT itself is numpy.fft over strided frames, in blocks, which is faster than
+``librosa.stft`` on short clips; the mel and chroma filter banks and the DCT are librosa's
+formulas, built once per parameter set. Products are ``np.einsum``, never BLAS: a BLAS thread
+pool makes these small products several times slower on a busy machine, and its sums depend
+on its thread count, so the features would too. This is the inference path, so it imports numpy alone:
+librosa pulls in numba and scikit-learn, and scipy.fft and scipy.sparse cost a third of a
+second of start-up.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-import librosa
 import numpy as np
-import scipy.fft
-import scipy.sparse
 
 #: Values within this distance of zero count as zero when counting sign changes (librosa's).
 ZERO_THRESHOLD = 1e-10
@@ -101,7 +103,7 @@ def stft_power(y: np.ndarray, n_fft: int, hop: int, center: bool = True,
     # costs more than the FFTs themselves.
     block = max(1, STFT_BLOCK_BYTES // (4 * n_fft))
     for start in range(0, frames.shape[0], block):
-        spectrum = scipy.fft.rfft(frames[start:start + block] * window, axis=-1)
+        spectrum = np.fft.rfft(frames[start:start + block] * window, axis=-1)
         out = power[start:start + block]
         np.square(spectrum.real, out=out)
         out += np.square(spectrum.imag)
@@ -228,7 +230,7 @@ def spectral_centroid(S: np.ndarray, sr: int) -> np.ndarray:
     np.ndarray
         Hz, ``(frames,)``; 0 for silent frames.
     """
-    return fft_frequencies(sr, S.shape[0]) @ _normalize_columns(S)
+    return np.einsum("i,ij->j", fft_frequencies(sr, S.shape[0]), _normalize_columns(S))
 
 
 def spectral_spread(S: np.ndarray, sr: int, centroid: np.ndarray | None = None) -> np.ndarray:
@@ -311,7 +313,7 @@ def chroma(S: np.ndarray, sr: int, n_chroma: int = 12, tuning: float = 0.0) -> n
     np.ndarray
         ``(n_chroma, frames)``, rows C, C#, ..., B.
     """
-    raw = _chroma_filters(sr, 2 * (S.shape[0] - 1), n_chroma, tuning) @ S
+    raw = np.einsum("ij,jk->ik", _chroma_filters(sr, 2 * (S.shape[0] - 1), n_chroma, tuning), S)
     peak = raw.max(axis=0)
     return raw / np.where(peak < _TINY, 1.0, peak)
 
@@ -321,8 +323,7 @@ def mel_spectrogram(S: np.ndarray, sr: int, n_mels: int = 128, fmin: float = 0.0
     """Mel-band power (``librosa.feature.melspectrogram`` on a power spectrogram).
 
     Slaney-style mel scale and area normalisation (librosa's defaults). The filter bank is
-    built once per parameter set and applied as a sparse matrix: each FFT bin feeds at most
-    two bands, so this is about four times faster than the dense product.
+    built once per parameter set.
 
     Parameters
     ----------
@@ -334,7 +335,7 @@ def mel_spectrogram(S: np.ndarray, sr: int, n_mels: int = 128, fmin: float = 0.0
     np.ndarray
         float32 ``(n_mels, frames)``.
     """
-    return _mel_filters(sr, 2 * (S.shape[0] - 1), n_mels, fmin, fmax) @ S
+    return np.einsum("ij,jk->ik", _mel_filters(sr, 2 * (S.shape[0] - 1), n_mels, fmin, fmax), S)
 
 
 def power_to_db(S: np.ndarray, ref: float = 1.0, top_db: float | None = 80.0) -> np.ndarray:
@@ -342,7 +343,12 @@ def power_to_db(S: np.ndarray, ref: float = 1.0, top_db: float | None = 80.0) ->
 
     ``ref`` is a number; pass ``S.max()`` for decibels relative to the loudest cell.
     """
-    return librosa.power_to_db(S, ref=ref, amin=AMIN, top_db=top_db)
+    S = np.asarray(S)
+    log_spec = 10.0 * np.log10(np.maximum(AMIN, S))
+    log_spec -= 10.0 * np.log10(np.maximum(AMIN, abs(ref)))
+    if top_db is not None:
+        log_spec = np.maximum(log_spec, log_spec.max() - top_db)
+    return log_spec
 
 
 def mfcc(M: np.ndarray, n_mfcc: int = 20, top_db: float | None = 80.0) -> np.ndarray:
@@ -361,7 +367,20 @@ def mfcc(M: np.ndarray, n_mfcc: int = 20, top_db: float | None = 80.0) -> np.nda
     np.ndarray
         ``(n_mfcc, frames)``.
     """
-    return scipy.fft.dct(power_to_db(M, top_db=top_db), axis=0, type=2, norm="ortho")[:n_mfcc]
+    db = power_to_db(M, top_db=top_db)
+    return np.einsum("ij,jk->ik", _dct_matrix(db.shape[0], n_mfcc),
+                     db.astype(np.float64)).astype(db.dtype)
+
+
+@lru_cache(maxsize=32)
+def _dct_matrix(n: int, n_out: int) -> np.ndarray:
+    """The first ``n_out`` rows of the orthonormal DCT-II of length ``n``
+    (``scipy.fft.dct(x, type=2, norm="ortho", axis=0)[:n_out] == _dct_matrix(n, n_out) @ x``)."""
+    k = np.arange(n_out)[:, None]
+    basis = np.cos(np.pi * k * (2 * np.arange(n)[None, :] + 1) / (2 * n)) * np.sqrt(2.0 / n)
+    basis[0] /= np.sqrt(2.0)
+    basis.flags.writeable = False
+    return basis
 
 
 @lru_cache(maxsize=32)
@@ -372,16 +391,150 @@ def fft_frequencies(sr: int, n_bins: int) -> np.ndarray:
     return freqs
 
 
+def delta(X: np.ndarray, width: int = 9) -> np.ndarray:
+    """First-order deltas along the last axis: the least-squares slope over ``width`` frames,
+    edges repeated (``librosa.feature.delta(X, width=width, mode="nearest")``, a first-order
+    Savitzky-Golay derivative)."""
+    half = width // 2
+    X = np.asarray(X)
+    padded = np.pad(X, [(0, 0)] * (X.ndim - 1) + [(half, half)], mode="edge")
+    n = X.shape[-1]
+    out = np.zeros(X.shape, dtype=np.result_type(X.dtype, np.float64))
+    for k in range(1, half + 1):
+        out += k * (padded[..., half + k:half + k + n] - padded[..., half - k:half - k + n])
+    return (out / (2 * sum(k * k for k in range(1, half + 1)))).astype(X.dtype)
+
+
+def yin(y: np.ndarray, fmin: float, fmax: float, sr: int, frame_length: int = 2048,
+        hop: int | None = None, trough_threshold: float = 0.1) -> np.ndarray:
+    """Fundamental frequency (Hz) of each frame by YIN (``librosa.yin`` with centred,
+    zero-padded frames).
+
+    The cumulative mean normalised difference of each frame is searched for the first trough
+    below ``trough_threshold`` (else its global minimum), refined by parabolic interpolation.
+    """
+    hop = frame_length // 4 if hop is None else hop
+    y = np.pad(np.asarray(y), frame_length // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(y, frame_length)[::hop].T
+    min_period = int(np.floor(sr / fmax))
+    max_period = min(int(np.ceil(sr / fmin)), frame_length - 1)
+    # Autocorrelation by FFT, as librosa.autocorrelate.
+    n_pad = _next_fast_len(2 * frame_length - 1)
+    spectrum = np.fft.rfft(frames, n=n_pad, axis=0)
+    acf = np.fft.irfft(spectrum.real ** 2 + spectrum.imag ** 2, n=n_pad,
+                       axis=0)[:max_period + 1]
+    energy = np.cumsum(np.square(frames), axis=0)
+    diff = np.empty_like(energy)
+    diff[0] = 0
+    diff[1:max_period + 1] = 2 * (acf[0:1] - acf[1:max_period + 1]) - energy[:max_period]
+    diff = diff[:max_period + 1]
+    numerator = diff[min_period:max_period + 1]
+    cumulative_mean = np.cumsum(diff[1:max_period + 1], axis=0) / np.arange(
+        1, max_period + 1)[:, None]
+    denominator = cumulative_mean[min_period - 1:max_period]
+    d = numerator / (denominator + np.finfo(denominator.dtype).tiny)
+    shifts = _parabolic_shifts(d)
+    is_trough = np.zeros(d.shape, dtype=bool)
+    is_trough[1:-1] = (d[1:-1] < d[:-2]) & (d[1:-1] <= d[2:])
+    is_trough[-1] = d[-1] < d[-2]
+    is_trough[0] = d[0] < d[1]
+    below = is_trough & (d < trough_threshold)
+    period = np.where(below.any(axis=0), np.argmax(below, axis=0), np.argmin(d, axis=0))
+    refined = min_period + period + np.take_along_axis(shifts, period[None, :], axis=0)[0]
+    return sr / refined
+
+
+def trim(y: np.ndarray, top_db: float, frame_length: int, hop: int) -> np.ndarray:
+    """``y`` without leading and trailing frames more than ``top_db`` below the loudest frame
+    (``librosa.effects.trim(y, top_db=..., frame_length=..., hop_length=...)[0]``)."""
+    level = rms(y, frame_length, hop)
+    peak = level.max(initial=0.0)
+    db = power_to_db(np.square(level), ref=peak ** 2, top_db=None) if peak > 0 else None
+    loud = np.flatnonzero(db > -top_db) if db is not None else np.zeros(0, dtype=int)
+    if loud.size == 0:
+        return y[0:0]
+    return y[loud[0] * hop:min(y.shape[-1], (loud[-1] + 1) * hop)]
+
+
+def _next_fast_len(n: int) -> int:
+    """The smallest ``2**a * 3**b * 5**c >= n``: a length pocketfft transforms fast."""
+    best = 1 << max(n - 1, 0).bit_length()
+    power5 = 1
+    while power5 < best:
+        power35 = power5
+        while power35 < best:
+            length = power35
+            while length < n:
+                length *= 2
+            best = min(best, length)
+            power35 *= 3
+        power5 *= 5
+    return best
+
+
+def _parabolic_shifts(d: np.ndarray) -> np.ndarray:
+    """Offset of the parabola's optimum through each point and its neighbours along axis 0;
+    0 at the edges and where it falls outside ``[-1, 1]`` (librosa's stencil)."""
+    shifts = np.zeros_like(d)
+    a = d[2:] + d[:-2] - 2 * d[1:-1]
+    b = (d[2:] - d[:-2]) / 2
+    inside = np.abs(b) < np.abs(a)
+    np.divide(-b, a, out=shifts[1:-1], where=inside)
+    return shifts
+
+
+def hz_to_mel(frequencies: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above (librosa's default)."""
+    frequencies = np.asarray(frequencies, dtype=np.float64)
+    mels = frequencies / (200.0 / 3)
+    log_region = frequencies >= 1000.0
+    return np.where(log_region, 15.0 + np.log(np.maximum(frequencies, 1e-12) / 1000.0)
+                    / (np.log(6.4) / 27.0), mels)
+
+
+def mel_to_hz(mels: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`hz_to_mel`."""
+    mels = np.asarray(mels, dtype=np.float64)
+    return np.where(mels >= 15.0, 1000.0 * np.exp(np.log(6.4) / 27.0 * (mels - 15.0)),
+                    mels * (200.0 / 3))
+
+
 @lru_cache(maxsize=32)
 def _mel_filters(sr: int, n_fft: int, n_mels: int, fmin: float,
-                 fmax: float | None) -> scipy.sparse.csr_array:
-    return scipy.sparse.csr_array(
-        librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax))
+                 fmax: float | None) -> np.ndarray:
+    """``librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)``:
+    triangles on the Slaney mel scale, area-normalised."""
+    fmax = sr / 2 if fmax is None else fmax
+    freqs = np.linspace(0, sr / 2, 1 + n_fft // 2)
+    mel_f = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    fdiff = np.diff(mel_f)
+    ramps = np.subtract.outer(mel_f, freqs)
+    lower = -ramps[:n_mels] / fdiff[:n_mels, None]
+    upper = ramps[2:n_mels + 2] / fdiff[1:n_mels + 1, None]
+    weights = np.maximum(0, np.minimum(lower, upper)).astype(np.float32)
+    weights *= (2.0 / (mel_f[2:n_mels + 2] - mel_f[:n_mels]))[:, None].astype(np.float32)
+    weights.flags.writeable = False
+    return weights
 
 
 @lru_cache(maxsize=32)
 def _chroma_filters(sr: int, n_fft: int, n_chroma: int, tuning: float) -> np.ndarray:
-    bank = librosa.filters.chroma(sr=sr, n_fft=n_fft, n_chroma=n_chroma, tuning=tuning)
+    """``librosa.filters.chroma(sr=sr, n_fft=n_fft, n_chroma=n_chroma, tuning=tuning)``:
+    Gaussian bumps per pitch class, weighted around octave 5, starting at C."""
+    frequencies = np.linspace(0, sr, n_fft, endpoint=False)[1:]
+    a440 = 440.0 * 2.0 ** (tuning / n_chroma)
+    frqbins = n_chroma * np.log2(frequencies / (a440 / 16))
+    frqbins = np.concatenate(([frqbins[0] - 1.5 * n_chroma], frqbins))
+    binwidthbins = np.concatenate((np.maximum(frqbins[1:] - frqbins[:-1], 1.0), [1]))
+    D = np.subtract.outer(frqbins, np.arange(0, n_chroma, dtype="d")).T
+    half = np.round(float(n_chroma) / 2)
+    D = np.remainder(D + half + 10 * n_chroma, n_chroma) - half
+    wts = np.exp(-0.5 * (2 * D / np.tile(binwidthbins, (n_chroma, 1))) ** 2)
+    norms = np.sqrt(np.sum(wts ** 2, axis=0, keepdims=True))
+    wts = wts / np.where(norms < np.finfo(wts.dtype).tiny, 1.0, norms)
+    wts *= np.tile(np.exp(-0.5 * (((frqbins / n_chroma - 5.0) / 2.0) ** 2)), (n_chroma, 1))
+    wts = np.roll(wts, -3 * (n_chroma // 12), axis=0)
+    bank = np.ascontiguousarray(wts[:, :int(1 + n_fft / 2)], dtype=np.float32)
     bank.flags.writeable = False
     return bank
 

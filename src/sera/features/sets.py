@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,6 +31,7 @@ import numpy as np
 from sera import audio
 from sera.errors import SeraError
 from sera.features import descriptors as fd
+from sera.features import smile
 
 
 class FeatureError(SeraError, ValueError):
@@ -262,8 +262,6 @@ class StatsFeatures(FeatureSet):
         return trim_silence(y, self.params["trim_db"], self.params["n_fft"], self.params["hop"])
 
     def transform(self, y: np.ndarray) -> np.ndarray:
-        import librosa
-
         p, sr = self.params, self.sample_rate
         n_fft, hop = p["n_fft"], p["hop"]
         y = _peak_normalize(y)
@@ -278,12 +276,12 @@ class StatsFeatures(FeatureSet):
             rms_db, centroid, fd.spectral_spread(magnitude, sr, centroid),
             fd.spectral_entropy(power), fd.spectral_flux(magnitude),
             fd.spectral_rolloff(magnitude, sr), fd.chroma(power, sr), mfcc,
-            librosa.feature.delta(mfcc, width=9, mode="nearest"),
+            fd.delta(mfcc, width=9),
         ])
         times = np.arange(tracks.shape[1]) * hop / sr
 
-        f0 = librosa.yin(y, fmin=p["f0_min"], fmax=p["f0_max"], sr=sr,
-                         frame_length=p["pitch_frame"], hop_length=hop)
+        f0 = fd.yin(y, fmin=p["f0_min"], fmax=p["f0_max"], sr=sr, frame_length=p["pitch_frame"],
+                    hop=hop)
         periodic = fd.periodicity(y, sr / f0, p["pitch_frame"], hop) >= p["voicing_threshold"]
         voiced = periodic & (rms_db > -p["trim_db"])
         semitones = 12 * np.log2(f0[voiced] / 27.5)
@@ -312,7 +310,9 @@ def functionals(tracks: np.ndarray, times: np.ndarray) -> np.ndarray:
     tracks = np.asarray(tracks, dtype=np.float64)
     centred_t = times - times.mean()
     spread = np.sum(centred_t**2)
-    slope = tracks @ centred_t / spread if spread > 0 else np.zeros(tracks.shape[0])
+    # einsum, not BLAS: the same sums whatever BLAS's thread count (see features.descriptors).
+    slope = (np.einsum("ij,j->i", tracks, centred_t) / spread if spread > 0
+             else np.zeros(tracks.shape[0]))
     delta = (np.abs(np.diff(tracks, axis=1)).mean(axis=1) if tracks.shape[1] > 1
              else np.zeros(tracks.shape[0]))
     p10, p25, p50, p75, p90 = np.percentile(tracks, [10, 25, 50, 75, 90], axis=1)
@@ -336,11 +336,10 @@ class EgemapsFeatures(FeatureSet):
 
     @property
     def names(self) -> list[str]:
-        return list(_smile().feature_names)
+        return smile.feature_names("eGeMAPSv02", self.sample_rate)
 
     def transform(self, y: np.ndarray) -> np.ndarray:
-        values = _smile().process_signal(np.asarray(y, dtype=np.float32), self.sample_rate)
-        return values.to_numpy(dtype=np.float32)[0]
+        return smile.functionals(y, "eGeMAPSv02", self.sample_rate)
 
 
 class CompareFeatures(FeatureSet):
@@ -364,23 +363,13 @@ class CompareFeatures(FeatureSet):
 
     @property
     def names(self) -> list[str]:
-        return list(_smile("ComParE_2016").feature_names)
+        return smile.feature_names("ComParE_2016", self.sample_rate)
 
     def prepare(self, y: np.ndarray) -> np.ndarray:
         return trim_silence(y, self.params["trim_db"], 512, 160)
 
     def transform(self, y: np.ndarray) -> np.ndarray:
-        values = _smile("ComParE_2016").process_signal(_peak_normalize(y), self.sample_rate)
-        return values.to_numpy(dtype=np.float32)[0]
-
-
-@lru_cache(maxsize=2)
-def _smile(feature_set: str = "eGeMAPSv02"):
-    """One openSMILE extractor per set and process: building it parses the config (slow)."""
-    import opensmile
-
-    return opensmile.Smile(feature_set=opensmile.FeatureSet[feature_set],
-                           feature_level=opensmile.FeatureLevel.Functionals)
+        return smile.functionals(_peak_normalize(y), "ComParE_2016", self.sample_rate)
 
 
 class LogmelFeatures(FeatureSet):
@@ -438,13 +427,12 @@ def fit_frames(x: np.ndarray, frames: int, fill: float) -> np.ndarray:
 
 def trim_silence(y: np.ndarray, trim_db: float, frame_length: int, hop: int) -> np.ndarray:
     """Drop leading and trailing audio whose frames are ``trim_db`` below the loudest frame."""
-    import librosa
-
-    return librosa.effects.trim(y, top_db=trim_db, frame_length=frame_length,
-                                hop_length=hop)[0]
+    return fd.trim(y, trim_db, frame_length, hop)
 
 
 def _peak_normalize(y: np.ndarray) -> np.ndarray:
+    """``y`` scaled to a peak magnitude of exactly 1 (openSMILE's 16-bit conversion clips,
+    so a peak of +1.0 does not wrap; see :mod:`sera.features.smile`)."""
     y = np.asarray(y, dtype=np.float32)
     peak = float(np.abs(y).max(initial=0.0))
     return y / peak if peak > 0 else y
@@ -538,14 +526,20 @@ def get_feature_set(name_or_config: str | dict[str, Any] | FeatureSet,
     return _lookup(name_or_config)(**params)
 
 
+#: Sets registered by module and class name, imported only when asked for: pretrained encoders
+#: (``hf:<model>``) need torch and transformers, and :mod:`sera.features.hf` builds on this
+#: module, which therefore never imports it at load time.
+LAZY_FEATURE_SETS: dict[str, tuple[str, str]] = {"hf": ("sera.features.hf", "HFFeatures")}
+
+
 def _lookup(name: object) -> type[FeatureSet]:
     if name == CombinedFeatures.name:
         return CombinedFeatures
-    if name == "hf":
-        # Pretrained encoders (``hf:<model>``) live apart: they need torch and transformers.
-        from sera.features.hf import HFFeatures
+    if name in LAZY_FEATURE_SETS:
+        import importlib
 
-        return HFFeatures
+        module, cls = LAZY_FEATURE_SETS[name]
+        return getattr(importlib.import_module(module), cls)
     if name not in FEATURE_SETS:
         raise FeatureError(f"unknown feature set {name!r}; choose from "
                               f"{', '.join(FEATURE_SETS)} or hf:<model id or path>")

@@ -14,24 +14,21 @@ only what changed. The file is rewritten atomically (temporary file in the same 
 ``os.replace``) at the end and every :data:`CHECKPOINT_SECONDS` during a long run, so a run
 that is killed leaves a valid store holding what it had finished, and the next run resumes.
 
-The files are processed in this process, by a local process pool (``workers``), or by the
-workers of a Dask cluster (``dask``): the executors differ only in where the extraction runs;
-results come back to this process, which alone reads and writes the store.
+The files are processed by one of the executors of :mod:`sera.features.executors` (this
+process, a local process pool, a Dask cluster); results come back to this process, which alone
+reads and writes the store.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,14 +37,11 @@ import pyarrow.parquet as pq
 
 import sera
 from sera.corpora import COLUMNS as MANIFEST_COLUMNS
-from sera.errors import AudioError, SeraError
+from sera.features.executors import ORIGINAL, Augmentation, compute
 from sera.features.sets import FeatureError, FeatureSet, get_feature_set
 
 #: Columns between the manifest's and the features: content hash and augmentation kind.
 ROW_COLUMNS: tuple[str, ...] = (*MANIFEST_COLUMNS, "sha1", "augment")
-
-#: The ``augment`` value of an original (not augmented) utterance.
-ORIGINAL = "none"
 
 #: Parquet metadata key of the store's JSON description.
 METADATA_KEY = b"sera"
@@ -60,31 +54,6 @@ CHECKPOINT_SECONDS = 30.0
 #: Rewriting the store may take at most this share of a run's time: a checkpoint waits at
 #: least ``CHECKPOINT_COST_RATIO`` times as long as the previous write took.
 CHECKPOINT_COST_RATIO = 10.0
-
-#: Most files in one task handed to a worker process (amortises inter-process overhead).
-TASK_FILES = 8
-
-#: Tasks submitted to a Dask cluster at a time, per worker thread: enough to keep every
-#: thread busy while results travel back, few enough to bound what is pending.
-DASK_TASKS_PER_THREAD = 4
-
-#: Modules the worker processes' server imports once (librosa loads them lazily).
-WORKER_PRELOAD = ("librosa.core.audio", "librosa.core.spectrum", "librosa.core.pitch",
-                  "librosa.filters", "librosa.feature", "librosa.effects")
-
-
-class Augmentation(Protocol):
-    """What :func:`extract_features` needs of an augmenter (e.g. :class:`sera.augment.Augmenter`).
-
-    ``augment(y, sr, kind, key)`` must be deterministic in ``(kind, key)``; the key passed is
-    the file's path. A JSON-serialisable ``params`` attribute, when present, identifies the
-    settings so cached augmented rows can be reused; without it they are always recomputed.
-    """
-
-    kinds: tuple[str, ...]
-
-    def augment(self, y: np.ndarray, sr: int, kind: str, key: str) -> np.ndarray: ...
-
 
 @dataclass
 class FeatureTable:
@@ -200,7 +169,7 @@ def extract_features(manifest: pd.DataFrame, feature_set: str | dict | FeatureSe
 
     checkpoint = _Checkpoint(out)
     with (_progress_bar(progress, feature_set.name, len(todo), reused) as advance,
-          closing(_compute(todo, feature_set, augment, workers, dask)) as results):
+          closing(compute(todo, feature_set, augment, workers, dask)) as results):
         try:
             for i, result in results:
                 if isinstance(result, str):
@@ -235,148 +204,6 @@ def read_features(path: str | os.PathLike) -> FeatureTable:
     table = pq.read_table(path)
     return FeatureTable(frame=table.to_pandas(), failures=list(map(tuple, meta["failures"])),
                         meta=meta)
-
-
-class _Extractor:
-    """Loads a file once and computes the features of it and of its augmented copies."""
-
-    def __init__(self, feature_set: FeatureSet, augment: Augmentation | None):
-        self.feature_set = feature_set
-        self.augment = augment
-
-    def __call__(self, batch: list[tuple[int, str, tuple[str, ...]]]
-                 ) -> list[tuple[int, list[np.ndarray] | str]]:
-        """``(row, vectors in kind order)`` per file, or ``(row, problem)`` if it failed."""
-        return [(i, self._guarded(path, kinds)) for i, path, kinds in batch]
-
-    def _guarded(self, path: str, kinds: tuple[str, ...]) -> list[np.ndarray] | str:
-        # A batch goes on past any bad file: whatever a file makes a library raise becomes
-        # that file's one-line problem.
-        try:
-            return self.extract(path, kinds)
-        except SeraError as err:
-            return getattr(err, "problem", str(err))
-        except Exception as err:
-            return f"{type(err).__name__}: {_first_line(err)}"
-
-    def extract(self, path: str, kinds: tuple[str, ...]) -> list[np.ndarray]:
-        """Flattened float32 features of ``path`` for each kind (``"none"``: the original)."""
-        fs = self.feature_set
-        y = fs.load(path)
-        vectors = []
-        for kind in kinds:
-            wave = y if kind == ORIGINAL else self.augment.augment(y, fs.sample_rate, kind, path)
-            x = np.asarray(fs.transform(wave), dtype=np.float32).reshape(-1)
-            if not np.isfinite(x).all():
-                copy = "" if kind == ORIGINAL else f" of the {kind} copy"
-                raise AudioError(path, f"{int((~np.isfinite(x)).sum())} features{copy} "
-                                       f"are NaN or infinite")
-            vectors.append(x)
-        return vectors
-
-
-#: The extractor of a worker process, built once by :func:`_start_worker`.
-_WORKER: _Extractor | None = None
-
-
-def _start_worker(config: dict, augment: Augmentation | None) -> None:
-    from threadpoolctl import threadpool_limits
-
-    global _WORKER
-    # One BLAS/OpenMP thread per worker: the pool already uses the cores it is given.
-    threadpool_limits(1)
-    _WORKER = _Extractor(get_feature_set(config), augment)
-
-
-def _run_in_worker(batch):
-    return _WORKER(batch)
-
-
-def _run_on_dask_worker(config: dict, augment: Augmentation | None, batch):
-    """The task a Dask worker runs: it reads the batch's files and returns their features.
-
-    Building the set from its configuration is cheap (sets that load something heavy, such
-    as ``hf:`` encoders, cache it per process); Dask workers already run BLAS and OpenMP on
-    one thread each.
-    """
-    return _Extractor(get_feature_set(config), augment)(batch)
-
-
-def _compute(todo, feature_set: FeatureSet, augment: Augmentation | None, workers: int,
-             dask: str | None):
-    """Yield ``(row, vectors or problem)`` for every work item, in completion order.
-
-    The executors (this process, a local process pool, a Dask cluster) share one interface:
-    the work items, the set's configuration and the augmenter in, results in completion
-    order out; :func:`extract_features` does the caching and writing for all of them.
-    """
-    if dask is not None and todo:
-        yield from _on_dask(todo, feature_set.to_config(), augment, dask)
-    elif workers <= 1 or len(todo) <= 1:
-        yield from _in_process(todo, feature_set, augment)
-    else:
-        yield from _on_pool(todo, feature_set.to_config(), augment, workers)
-
-
-def _in_process(todo, feature_set: FeatureSet, augment: Augmentation | None):
-    from threadpoolctl import threadpool_limits
-
-    extractor = _Extractor(feature_set, augment)
-    # The matrices are small: BLAS threads only add hand-offs, which stall for
-    # milliseconds when the cores are busy.
-    with threadpool_limits(1):
-        for item in todo:
-            yield from extractor([item])
-
-
-def _on_pool(todo, config: dict, augment: Augmentation | None, workers: int):
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
-                               initializer=_start_worker, initargs=(config, augment))
-    futures = [pool.submit(_run_in_worker, batch) for batch in _batches(todo, workers)]
-    try:
-        for future in as_completed(futures):
-            yield from future.result()
-    except BrokenProcessPool:
-        raise FeatureError("a feature worker process died (a crash in a native library?); "
-                           "finished rows are kept, rerun with one worker to find the "
-                           "file") from None
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _on_dask(todo, config: dict, augment: Augmentation | None, address: str):
-    # Imported here: Dask is only loaded when asked for.
-    from sera.scale import client_for, map_unordered, parallelism
-
-    with client_for(address) as client:
-        threads = parallelism(client)
-        for results in map_unordered(client, _run_on_dask_worker, _batches(todo, threads),
-                                     config, augment, in_flight=DASK_TASKS_PER_THREAD * threads):
-            yield from results
-
-
-def _batches(todo: list, workers: int) -> list[list]:
-    """Work items in tasks of up to :data:`TASK_FILES` files, about 4 or more per worker."""
-    size = max(1, min(TASK_FILES, len(todo) // (4 * workers)))
-    return [todo[start:start + size] for start in range(0, len(todo), size)]
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """Start worker processes clean, never by forking this one (forking a process that runs
-    BLAS or numba threads can deadlock).
-
-    The forkserver imports sera and librosa once and forks each worker from that, so workers
-    start in milliseconds, and librosa's numba kernels are compiled (or loaded from numba's
-    cache) once there rather than by every worker at the same time, which can corrupt the
-    cache. spawn (a fresh interpreter per worker) is the fallback where there is no forkserver.
-    """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    # The server imports what the feature sets otherwise import on first use (seconds),
-    # so each worker forked from it starts ready.
-    context.set_forkserver_preload([__name__, *WORKER_PRELOAD])
-    return context
 
 
 class _Checkpoint:

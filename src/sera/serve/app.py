@@ -382,7 +382,7 @@ def create_app(model: Model | str | os.PathLike | None = None, *,
     import fastapi_offline
 
     from sera.infer import load
-    from sera.plots import EMOTION_COLORS
+    from sera.labels import EMOTION_COLORS
 
     workers = available_cpus() if workers is None else workers
     if not (max_upload_mb > 0 and max_duration_s > 0 and workers >= 1 and queue >= 0
