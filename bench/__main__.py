@@ -28,6 +28,11 @@ under 10 minutes on 2 busy cores:
 ``server``
     :func:`bench.load.run`: requests per second of ``sera serve`` with the model (below)
     under a short load run of concurrent clients.
+``lean``
+    :func:`bench.lean.run`: the base install's size (no torch) and each extra's, cold start of
+    ``sera predict`` against the bare runtime import (same run), warm predict latency, and
+    ``analyze`` of 10 minutes at the default settings, with the shipped default model. It is
+    the one part that runs without the data folder (on the synthetic corpus).
 
 The model of ``infer`` and ``server`` is the shipped default model when it is installed
 (``make model``), else a bench bundle: logistic regression on the default recipe's feature
@@ -58,6 +63,7 @@ ANALYZE_MINUTES = 5.0
 FOLDER_CLIPS = 200
 DASK_PASSES = 2
 EPOCH_SAMPLES = 300
+LEAN_MINUTES = 10.0
 LOAD_SECONDS = 10.0
 LOAD_CLIENTS = 16
 
@@ -300,16 +306,57 @@ def part_server(context: Context) -> tuple[dict, list[Row]]:
     return result, rows
 
 
+def part_lean(context: Context) -> tuple[dict, list[Row]]:
+    module = bench_module("lean")
+    data = context.data_dir if context.data_dir.is_dir() else None
+    result = call(module.run, data, minutes=LEAN_MINUTES)
+    install, cold = result["install"], result["cold_start"]
+    latency, analyzed = result["predict_latency"], result["analyze"]
+    load = "load average {}".format
+    rows = [
+        Row("lean", "base install", install["base_mb"], "MB",
+            f"pip install . without extras: {len(install['base_distributions'])} "
+            f"distributions, torch: {'yes' if install['base_has_torch'] else 'no'}"),
+        *(Row("lean", f"[{extra}] adds", install[f"{extra}_adds_mb"], "MB",
+              ", ".join(install[f"{extra}_adds"][:6]) + (" ..." if len(
+                  install[f"{extra}_adds"]) > 6 else ""))
+          for extra in module.EXTRAS),
+        Row("lean", "cold predict", cold["predict_s"], "s",
+            f"python -m sera predict clip --json, new process, median of {cold['repeats']}; "
+            f"{load(cold['load_average'][0])}"),
+        Row("lean", "bare runtime import", cold["bare_import_s"], "s",
+            f"{module.BARE_IMPORT}, alternated with the above"),
+        Row("lean", "cold predict / bare import", cold["ratio"], "x", "goal <= 1.6"),
+        Row("lean", "warm predict", latency["median_ms"], "ms",
+            f"model.predict(path), {latency['clip_s']} s clip, median of "
+            f"{latency['repeats']} (goal <= 15); {load(latency['load_average'][0])}"),
+        Row("lean", "analyze", analyzed["realtime_factor"], "x real time",
+            f"default model and adapt, {analyzed['duration_s'] / 60:.1f} min of "
+            f"{result['clips']} with pauses, {analyzed['segments']} segments (goal >= 200); "
+            f"{load(analyzed['load_average'][0])}"),
+        Row("lean", "analyze, CPU-bound", analyzed["cpu_bound_realtime_factor"], "x real time",
+            f"audio s / (CPU s {analyzed['cpu_s']} / {analyzed['cpus']} CPUs): the factor "
+            f"with the CPUs to itself"),
+    ]
+    return result, rows
+
+
 PARTS = {"features": part_features, "dask": part_dask, "segment": part_segment,
          "infer": part_infer, "train": part_train, "epochs": part_epochs,
-         "server": part_server}
+         "server": part_server, "lean": part_lean}
+
+
+#: Parts that run without the data folder.
+DATA_FREE_PARTS = ("lean",)
 
 
 # --- the suite --------------------------------------------------------------------------
 
 
 def run_suite(data_dir: Path, parts: list[str]) -> dict:
-    report = {"data_dir": str(data_dir), "cpus": len(os.sched_getaffinity(0)),
+    from sera.features.executors import cpu_count
+
+    report = {"data_dir": str(data_dir), "cpus": cpu_count(),
               "load_average_start": load_average(), "parts": {}, "rows": []}
     suite_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
@@ -367,9 +414,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("build/bench.json"))
     parser.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS))
     args = parser.parse_args()
+    parts = args.parts
     if not args.data_dir.is_dir():
-        raise SystemExit(f"bench: {args.data_dir} is not a folder")
-    report = run_suite(args.data_dir, args.parts)
+        parts = [part for part in parts if part in DATA_FREE_PARTS]
+        print(f"bench: {args.data_dir} is not a folder: running only {', '.join(parts)} "
+              f"(on the synthetic corpus)")
+    report = run_suite(args.data_dir, parts)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print_table(report)

@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.segment import build_conversation
+from sera.features.executors import cpu_count
 
 #: The ``sera`` command with the inference commands registered, as a new process.
 SERA = [sys.executable, "-c", "import sera.cli.infer; from sera.cli import main; main()"]
@@ -201,7 +202,7 @@ def run(data_dir: str | Path, model_dir: str | Path | None = None, minutes: floa
         bundles = ({"given": Path(model_dir)} if model_dir is not None else
                    {name: train_bundle(data_dir, Path(tmp) / f"bundle-{name}", name)
                     for name in sets})
-        result = {"audio_s": round(built["seconds"], 1), "cpus": len(os.sched_getaffinity(0)),
+        result = {"audio_s": round(built["seconds"], 1), "cpus": cpu_count(),
                   "load_average_before": [round(x, 1) for x in os.getloadavg()]}
         for name, bundle in bundles.items():
             result[name] = measure(bundle, built["narrow"], built["seconds"], clips,

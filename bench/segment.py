@@ -33,11 +33,13 @@ LEVEL_DBFS = -25.0
 NOISE_DBFS = -45.0
 
 
-def build_conversation(data_dir: Path, out: Path, minutes: float, seed: int = 0) -> dict:
+def build_conversation(data_dir: Path | None, out: Path, minutes: float, seed: int = 0,
+                       clips: list[Path] | None = None) -> dict:
     """Write a conversation of at least ``minutes`` to ``out`` (16 kHz mono FLAC) and to
-    ``out`` with a ``-48k.wav`` suffix (48 kHz stereo), one clip at a time."""
+    ``out`` with a ``-48k.wav`` suffix (48 kHz stereo), one clip at a time, from the RAVDESS
+    clips of ``data_dir`` or the 16 kHz ``clips`` given."""
     rng = np.random.default_rng(seed)
-    clips = sorted(Path(data_dir).glob("Actor_*/*.flac"))
+    clips = sorted(clips or Path(data_dir).glob("Actor_*/*.flac"))
     if not clips:
         raise SystemExit(f"no RAVDESS clips under {data_dir}")
     order = rng.permutation(len(clips))

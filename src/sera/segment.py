@@ -5,8 +5,9 @@ activity detector over 32 ms frames and hands back each :class:`Utterance` as so
 :func:`segment` feeds a whole array through it; :func:`segment_file` feeds a file block by block,
 so a long recording is never held in memory.
 
-The detector is silero-vad's ONNX model, run by onnxruntime alone (no torch). We use the
-package's *sequence* export of the 16 kHz model: the same network as ``silero_vad.onnx`` with its
+The detector is silero-vad's ONNX model, run by onnxruntime alone (no torch), shipped inside
+sera (``sera/vad/``, with silero-vad's MIT licence). We use silero-vad's *sequence* export of
+the 16 kHz model: the same network as ``silero_vad.onnx`` with its
 LSTM state passed in and out, which takes a block of frames per call and gives bit-identical
 probabilities (checked in the tests), at about twice the speed of one call per frame.
 
@@ -26,7 +27,6 @@ Decisions, frame by frame (hysteresis, as in silero's own ``get_speech_timestamp
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -48,7 +48,10 @@ CONTEXT = 64
 #: (128 frames, 4 s, measured fastest among 8..2048 on the bench).
 FRAMES_PER_CALL = 128
 
-_MODEL_FILE = "silero_vad_16k_sequence.onnx"
+#: silero-vad's sequence export of its 16 kHz model (v6.2.3, MIT licence beside it), shipped in
+#: sera's wheel: the ``silero-vad`` package itself requires torch.
+MODEL_PATH = Path(__file__).resolve().parent / "vad" / "silero_vad_16k_sequence.onnx"
+MODEL_SHA256 = "9ccdacc4719d8aa7e45a77536bfabec45a03ba1f2fad5e241ab4060b24238a85"
 
 #: Pause frames needed to estimate the background level behind an utterance's end (128 ms).
 _MIN_BACKGROUND_FRAMES = 4
@@ -64,18 +67,13 @@ def _session():
     thread-safe)."""
     import onnxruntime as ort
 
-    # find_spec locates the package without importing it: silero_vad/__init__.py imports torch.
-    spec = importlib.util.find_spec("silero_vad")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("silero-vad is not installed (pip install silero-vad)")
-    path = Path(spec.submodule_search_locations[0]) / "data" / _MODEL_FILE
     options = ort.SessionOptions()
     # One thread: the network is tiny and sequential, so threads only add latency.
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     # The export carries a few unused initialisers that onnxruntime warns about on every load.
     options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(MODEL_PATH), options, providers=["CPUExecutionProvider"])
 
 
 class SileroVAD:

@@ -11,14 +11,38 @@ from sera.cli import (  # noqa: E402,F401  isort: skip
     corpus, evaluate, features, infer, plot, robustness, serve, synth, train)
 
 
+#: The extra that installs each package a command may need beyond the base (inference)
+#: install, by top-level module name.
+EXTRAS = {
+    **dict.fromkeys(("torch", "sklearn", "skl2onnx", "onnx", "onnxscript", "librosa", "scipy",
+                     "pandas", "pyarrow", "matplotlib", "markdown_it"), "train"),
+    **dict.fromkeys(("fastapi", "uvicorn", "python_multipart", "multipart", "starlette"),
+                    "serve"),
+    **dict.fromkeys(("dask", "distributed"), "scale"),
+    "transformers": "hf",
+    "sounddevice": "listen",
+}
+
+
 def main() -> None:
     """Entry point of the ``sera`` console script."""
+    from rich.markup import escape
+
     from sera.errors import SeraError
 
     try:
         app()
     except SeraError as exc:
         err.print(f"[red]error[/red]: {exc}", markup=True, soft_wrap=True)
+        sys.exit(1)
+    except ModuleNotFoundError as exc:
+        extra = EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None:
+            raise
+        # escape: "[train]" would otherwise be read as a rich markup tag.
+        err.print(f"[red]error[/red]: this command needs {exc.name}, which the base install "
+                  f"leaves out: {escape(f'pip install sera[{extra}]')}", markup=True,
+                  soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted")
