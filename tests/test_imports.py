@@ -84,3 +84,64 @@ def test_serving_imports_no_heavy_library():
     """)
     found = imported_packages(code)
     assert not found & set(FORBIDDEN), sorted(found & set(FORBIDDEN))
+
+
+# --- portability ------------------------------------------------------------------------------
+
+#: Calls that exist on Linux only (or behave differently elsewhere), never on a default path.
+LINUX_ONLY = ("sched_getaffinity", "sched_setaffinity", "os.fork(", "/proc/", "resource.",
+              "os.getloadavg", "signal.SIGKILL", "O_DIRECT", "epoll")
+
+
+def test_the_package_makes_no_linux_only_call():
+    from pathlib import Path
+
+    import sera
+
+    offenders = [f"{path.name}: {call}" for path in Path(sera.__file__).parent.rglob("*.py")
+                 for call in LINUX_ONLY if call in path.read_text()]
+    assert not offenders, offenders
+
+
+def test_cpu_count_prefers_the_process_count(monkeypatch):
+    import os
+
+    from sera.features import executors
+
+    monkeypatch.setattr(os, "process_cpu_count", lambda: 3, raising=False)
+    assert executors.cpu_count() == 3
+    monkeypatch.delattr(os, "process_cpu_count")
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert executors.cpu_count() == 1
+
+
+def test_blas_threads_are_left_alone_by_inference(tmp_path):
+    """Predicting and analyzing never change this process's BLAS thread count (a host
+    application's threads share it)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import sera
+
+    before = [pool["num_threads"] for pool in threadpoolctl.threadpool_info()]
+    model = sera.load()
+    t = np.arange(48000) / 16000
+    y = (0.5 * np.sin(2 * np.pi * 150 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    model.predict(y, sample_rate=16000)
+    model.analyze(y, sample_rate=16000)
+    assert [pool["num_threads"] for pool in threadpoolctl.threadpool_info()] == before
+
+
+def test_a_command_without_its_extra_names_the_extra(monkeypatch, capsys):
+    import typer
+
+    from sera import cli
+
+    def needs_torch():
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+
+    monkeypatch.setattr(cli, "app", typer.Typer())
+    cli.app.command("x")(needs_torch)
+    monkeypatch.setattr("sys.argv", ["sera"])
+    with pytest.raises(SystemExit) as exit:
+        cli.main()
+    assert exit.value.code == 1
+    assert "pip install sera[train]" in capsys.readouterr().err

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sera.errors import InputError
+
 #: Grouping modes, from the least to the most adapted.
 MODES = ("none", "recording", "speaker", "corpus")
 
@@ -76,7 +78,7 @@ class Normalizer:
             std = X.std(axis=0)
         else:
             if groups is None:
-                raise ValueError(f"mode {mode!r} needs a group per row")
+                raise InputError(f"mode {mode!r} needs a group per row")
             groups = np.asarray(groups)
             within = [X[groups == g].var(axis=0) for g in np.unique(groups)]
             std = np.sqrt(np.mean(within, axis=0))
@@ -121,7 +123,7 @@ class Normalizer:
             return out.astype(np.float32).reshape(shape)
         groups = np.asarray(groups)
         if groups.shape[0] != X.shape[0]:
-            raise ValueError(f"{groups.shape[0]} group ids for {X.shape[0]} rows")
+            raise InputError(f"{groups.shape[0]} group ids for {X.shape[0]} rows")
         out = np.empty_like(X)
         for g in _unique_in_order(groups):
             rows = groups == g
@@ -199,4 +201,4 @@ def _unique_in_order(values: np.ndarray) -> list:
 
 def _check_mode(mode: str) -> None:
     if mode not in MODES:
-        raise ValueError(f"unknown adaptation {mode!r}; choose one of {', '.join(MODES)}")
+        raise InputError(f"unknown adaptation {mode!r}; choose one of {', '.join(MODES)}")

@@ -17,7 +17,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from sera.errors import AudioError
+from sera.errors import AudioError, InputError
 
 #: The rate sera's own models and segmenter work at.
 SAMPLE_RATE = 16000
@@ -83,7 +83,7 @@ def to_mono(y: np.ndarray) -> np.ndarray:
     if y.ndim == 1:
         return y
     if y.ndim != 2:
-        raise ValueError(f"expected 1-D or (frames, channels) audio, got shape {y.shape}")
+        raise InputError(f"expected 1-D or (frames, channels) audio, got shape {y.shape}")
     if y.shape[1] == 1:
         return y[:, 0]
     # A matrix-vector product is ~4x faster than mean(axis=1) and bit-identical for stereo.

@@ -29,6 +29,7 @@ import soundfile as sf
 from scipy import signal
 
 from sera.audio import resample
+from sera.errors import InputError
 
 #: The seed's four augmentations, in its order.
 KINDS: tuple[str, ...] = ("noise", "stretch", "shift", "pitch")
@@ -88,10 +89,10 @@ class Augmenter:
                  codec_quality: tuple[float, float] = (0.7, 1.0)):
         unknown = sorted(set(kinds) - set(ALL_KINDS))
         if unknown:
-            raise ValueError(f"unknown augmentation(s) {', '.join(unknown)}; "
+            raise InputError(f"unknown augmentation(s) {', '.join(unknown)}; "
                              f"choose from {', '.join(ALL_KINDS)}")
         if stretch_rate <= 0:
-            raise ValueError(f"stretch_rate must be positive, got {stretch_rate}")
+            raise InputError(f"stretch_rate must be positive, got {stretch_rate}")
         self.kinds = tuple(kinds)
         self.seed = seed
         self.noise_amplitude = noise_amplitude
@@ -135,7 +136,7 @@ class Augmenter:
             float32; the same length as ``y`` except for ``stretch`` (``len(y) / stretch_rate``).
         """
         if kind not in self.kinds:
-            raise ValueError(f"augmentation {kind!r} is not one of {', '.join(self.kinds)}")
+            raise InputError(f"augmentation {kind!r} is not one of {', '.join(self.kinds)}")
         y = np.asarray(y, dtype=np.float32)
         rng = _rng(self.seed, key, kind)
         if kind == "noise":
@@ -208,7 +209,7 @@ def lossy_round_trip(y: np.ndarray, sr: int, codec: str = "mp3",
         float32, the length of ``y`` (the decoder's padding cut, a short tail padded with zeros).
     """
     if codec not in CODECS:
-        raise ValueError(f"unknown codec {codec!r}; choose one of {', '.join(CODECS)}")
+        raise InputError(f"unknown codec {codec!r}; choose one of {', '.join(CODECS)}")
     y = np.clip(np.asarray(y, dtype=np.float32), -1.0, 1.0)
     file_format, subtype = CODECS[codec]
     buffer = io.BytesIO()
@@ -254,7 +255,7 @@ def add_noise(y: np.ndarray, snr_db: float, noise: str = "white", *, seed: int =
     elif noise == "babble":
         n = babble(y, seed=seed)
     else:
-        raise ValueError(f"unknown noise {noise!r}; choose white or babble")
+        raise InputError(f"unknown noise {noise!r}; choose white or babble")
     signal_power = float(np.mean(np.square(y, dtype=np.float64)))
     noise_power = float(np.mean(np.square(n, dtype=np.float64)))
     if signal_power == 0 or noise_power == 0:

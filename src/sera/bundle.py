@@ -28,7 +28,7 @@ import onnxruntime as ort
 
 from sera import __version__
 from sera.adapt import MODES, PRIOR_WEIGHT, Normalizer
-from sera.errors import BundleError
+from sera.errors import BundleError, InputError
 from sera.labels import LABELS
 from sera.models import get_model_spec
 
@@ -92,7 +92,7 @@ class Bundle:
         """Class probabilities ``(n, len(labels))`` of normalised features ``(n, *input_shape)``."""
         X = np.ascontiguousarray(X, dtype=np.float32)
         if not _shape_matches(X.shape[1:], self.input_shape):
-            raise ValueError(f"{self.path}: features of shape {X.shape[1:]} given, the model "
+            raise InputError(f"{self.path}: features of shape {X.shape[1:]} given, the model "
                              f"takes {self.input_shape}")
         if X.shape[0] == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from sera.errors import InputError
 from sera.results import Segment
 from sera.segment import Utterance
 
@@ -44,7 +45,7 @@ class Classifier(Protocol):
 def check_adapt(adapt: str) -> None:
     """Raise ValueError unless ``adapt`` is one of :data:`RECORDING_MODES`."""
     if adapt not in RECORDING_MODES:
-        raise ValueError(f"a recording adapts per recording or not at all "
+        raise InputError(f"a recording adapts per recording or not at all "
                          f"({', '.join(RECORDING_MODES)}), not {adapt!r}")
 
 

@@ -9,6 +9,10 @@ class SeraError(Exception):
     """Base class: a problem with the user's input, reported as one line, never a traceback."""
 
 
+class InputError(SeraError, ValueError):
+    """A bad argument: an unknown name, a setting out of range, lengths that do not match."""
+
+
 class AudioError(SeraError, ValueError):
     """Unusable audio. ``str(err)`` is one line: ``"<source>: <problem>"``."""
 

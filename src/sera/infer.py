@@ -41,7 +41,7 @@ from sera.conversation import (
     label_stream,
     label_utterances,
 )
-from sera.errors import AudioError, BundleError, SeraError
+from sera.errors import AudioError, BundleError, InputError, SeraError
 from sera.features import get_feature_set
 from sera.results import Analysis, Prediction, Segment
 from sera.segment import SegmenterParams, Utterance, segment_chunks, segment_file
@@ -53,7 +53,7 @@ DEFAULT_MODEL = Path(__file__).resolve().with_name("default_model")
 BATCH_SIZE = 64
 
 #: Fewer files than this are read in this process even when workers are allowed: starting the
-#: worker processes (spawn, imports, numba's cache) costs about 0.3 s, and on a busy 2-core
+#: worker processes (forkserver or spawn, imports) costs about 0.3 s, and on a busy 2-core
 #: machine two workers first beat this process at about 200 ``stats`` clips (``bench/infer.py``:
 #: 64 clips 0.56 s here against 0.83 s with workers; 300 clips 110 against 116 clips/s).
 POOL_MIN_FILES = 200
@@ -233,7 +233,7 @@ class Model:
             Rows per onnxruntime call.
         """
         if adapt != "none" and groups is None:
-            raise ValueError(f"adapt={adapt!r} needs a group id per clip (groups=...)")
+            raise InputError(f"adapt={adapt!r} needs a group id per clip (groups=...)")
         X = self.normalizer.transform(np.asarray(X, dtype=np.float32), groups=groups,
                                       adapt=adapt)
         if X.shape[0] == 0:
@@ -316,7 +316,7 @@ class Model:
             ``(path, problem)`` of the others (``"<array i>"`` for the i-th item if an array).
         """
         if groups is not None and len(groups) != len(clips):
-            raise ValueError(f"{len(groups)} group ids for {len(clips)} clips")
+            raise InputError(f"{len(groups)} group ids for {len(clips)} clips")
         rows, problems = self._clip_features(clips, sample_rate, workers, progress, dask)
         kept = [i for i in range(len(clips)) if i in rows]
         X = (np.stack([rows[i] for i in kept]) if kept
@@ -410,7 +410,7 @@ class Model:
             path, duration = os.fspath(recording), meta.frames / meta.samplerate
             utterances = segment_file(recording, params)
         elif sample_rate is None:
-            raise ValueError("an array needs its sample_rate")
+            raise InputError("an array needs its sample_rate")
         else:
             y = validate(recording, sample_rate, allow_silence=True)
             path, duration = None, y.shape[0] / sample_rate

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from sera.errors import InputError
 from sera.labels import LABELS
 
 
@@ -39,9 +40,9 @@ def evaluate_predictions(y_true, y_pred, labels: Sequence[str] = LABELS) -> dict
     true = _indices(y_true, labels, "y_true")
     pred = _indices(y_pred, labels, "y_pred")
     if true.shape != pred.shape:
-        raise ValueError(f"y_true has {true.size} values but y_pred has {pred.size}")
+        raise InputError(f"y_true has {true.size} values but y_pred has {pred.size}")
     if true.size == 0:
-        raise ValueError("no predictions to evaluate")
+        raise InputError("no predictions to evaluate")
     classes = np.arange(len(labels))
     precision, recall, f1, support = precision_recall_fscore_support(
         true, pred, labels=classes, zero_division=np.nan)
@@ -83,7 +84,7 @@ def breakdown(frame: pd.DataFrame, y_true, y_pred, by: str = "speaker",
         ``{group: {"n", "accuracy", "uar", "macro_f1"}}`` in sorted group order.
     """
     if len(frame) != len(y_true) or len(frame) != len(y_pred):
-        raise ValueError(f"frame has {len(frame)} rows but there are {len(y_true)} truths "
+        raise InputError(f"frame has {len(frame)} rows but there are {len(y_true)} truths "
                          f"and {len(y_pred)} predictions")
     groups = frame[by].fillna("unknown").astype(str).to_numpy()
     true, pred = np.asarray(y_true), np.asarray(y_pred)
@@ -101,12 +102,12 @@ def _indices(values, labels: list[str], name: str) -> np.ndarray:
     if values.dtype.kind in "iu":
         bad = values[(values < 0) | (values >= len(labels))]
         if bad.size:
-            raise ValueError(f"{name} has class index {bad[0]} outside 0..{len(labels) - 1}")
+            raise InputError(f"{name} has class index {bad[0]} outside 0..{len(labels) - 1}")
         return values.astype(np.int64)
     position = {label: k for k, label in enumerate(labels)}
     unknown = sorted({str(v) for v in values} - position.keys())
     if unknown:
-        raise ValueError(f"{name} has label(s) {', '.join(unknown)} not in {', '.join(labels)}")
+        raise InputError(f"{name} has label(s) {', '.join(unknown)} not in {', '.join(labels)}")
     return np.array([position[str(v)] for v in values], dtype=np.int64)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from sera.augment import add_noise, apply_gain, lossy_round_trip, telephone_band
-from sera.errors import SeraError
+from sera.errors import InputError, SeraError
 
 #: Recording conditions, from the clean input to the harshest, in the order they are reported.
 CONDITIONS: tuple[str, ...] = (
@@ -61,7 +61,7 @@ def corrupt(y: np.ndarray, sr: int, condition: str, *, seed: int = 0) -> np.ndar
         return add_noise(y, float(level[:-2]), kind, seed=seed)
     if condition in ("gain+20db", "gain-20db"):
         return apply_gain(y, float(condition[4:-2]))
-    raise ValueError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS)}")
+    raise InputError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS)}")
 
 
 def robustness_curve(model, source, conditions: Sequence[str] = CONDITIONS, *,

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from sera.audio import SAMPLE_RATE, info, to_mono
-from sera.errors import AudioError
+from sera.errors import AudioError, InputError
 
 #: Samples per VAD frame at 16 kHz (32 ms), the only frame size the model takes.
 FRAME = 512
@@ -97,7 +97,7 @@ class SileroVAD:
         """Speech probability of the next 512-sample float32 frame."""
         frame = np.asarray(frame, dtype=np.float32)
         if frame.shape != (FRAME,):
-            raise ValueError(f"expected one frame of {FRAME} samples, got shape {frame.shape}")
+            raise InputError(f"expected one frame of {FRAME} samples, got shape {frame.shape}")
         return float(self.frame_probabilities(frame)[0])
 
     def frame_probabilities(self, samples: np.ndarray) -> np.ndarray:
@@ -116,7 +116,7 @@ class SileroVAD:
         """
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim != 1 or samples.shape[0] % FRAME:
-            raise ValueError(f"expected 1-D audio in whole frames of {FRAME} samples, "
+            raise InputError(f"expected 1-D audio in whole frames of {FRAME} samples, "
                              f"got shape {samples.shape}")
         frames = samples.reshape(-1, FRAME)
         probabilities = np.empty(frames.shape[0], dtype=np.float32)
@@ -179,15 +179,15 @@ class SegmenterParams:
         if self.neg_threshold is None:
             object.__setattr__(self, "neg_threshold", max(self.threshold - 0.15, 0.0))
         if not 0.0 < self.threshold <= 1.0:
-            raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
+            raise InputError(f"threshold must be in (0, 1], got {self.threshold}")
         if not 0.0 <= self.neg_threshold <= self.threshold:
-            raise ValueError(f"neg_threshold must be in [0, threshold], got {self.neg_threshold}")
+            raise InputError(f"neg_threshold must be in [0, threshold], got {self.neg_threshold}")
         for name in ("min_speech", "min_silence", "speech_pad"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+                raise InputError(f"{name} must not be negative, got {getattr(self, name)}")
         shortest = 2 * self.speech_pad + 2 * FRAME / SAMPLE_RATE
         if self.max_utterance < shortest:
-            raise ValueError(f"max_utterance must be at least 2 * speech_pad + 64 ms "
+            raise InputError(f"max_utterance must be at least 2 * speech_pad + 64 ms "
                              f"({shortest:g} s), got {self.max_utterance}")
 
 
@@ -271,7 +271,7 @@ class StreamSegmenter:
     def __init__(self, params: SegmenterParams | None = None, sample_rate: int = SAMPLE_RATE,
                  source: str | os.PathLike = "<stream>"):
         if sample_rate != SAMPLE_RATE:
-            raise ValueError(f"the segmenter takes {SAMPLE_RATE} Hz audio, got {sample_rate} Hz; "
+            raise InputError(f"the segmenter takes {SAMPLE_RATE} Hz audio, got {sample_rate} Hz; "
                              "resample first")
         self.params = params or SegmenterParams()
         self.source = str(source)
@@ -299,7 +299,7 @@ class StreamSegmenter:
         """Add samples (1-D float, 16 kHz, any length); return the utterances that closed."""
         chunk = np.asarray(chunk)
         if chunk.ndim != 1 or not np.issubdtype(chunk.dtype, np.floating):
-            raise ValueError(f"expected 1-D float samples, got {chunk.dtype} of shape "
+            raise InputError(f"expected 1-D float samples, got {chunk.dtype} of shape "
                              f"{chunk.shape}")
         if not np.isfinite(chunk).all():
             raise AudioError(self.source, f"NaN or infinite samples near "

@@ -85,7 +85,7 @@ from rich.console import Console
 from rich.progress import track
 from scipy import signal
 
-from sera.errors import CorpusError
+from sera.errors import CorpusError, InputError
 from sera.labels import LABELS
 
 #: The ``corpus`` value of every synthetic clip.
@@ -283,12 +283,12 @@ def synthesize(out_dir: str | os.PathLike, speakers: int = 8, per_emotion: int =
         If a count is below 1, the seed negative or the rate too low.
     """
     if speakers < 1 or per_emotion < 1:
-        raise ValueError(f"need at least one speaker and one clip per emotion, "
+        raise InputError(f"need at least one speaker and one clip per emotion, "
                          f"got speakers={speakers}, per_emotion={per_emotion}")
     if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
+        raise InputError(f"seed must be non-negative, got {seed}")
     if sample_rate < 11025:
-        raise ValueError(f"sample_rate must be at least 11025 Hz, got {sample_rate}")
+        raise InputError(f"sample_rate must be at least 11025 Hz, got {sample_rate}")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise CorpusError(f"{out_dir}: exists and is not a folder")

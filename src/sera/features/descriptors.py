@@ -19,6 +19,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from sera.errors import InputError
+
 #: Values within this distance of zero count as zero when counting sign changes (librosa's).
 ZERO_THRESHOLD = 1e-10
 
@@ -57,7 +59,7 @@ def frame(y: np.ndarray, frame_length: int, hop: int, center: bool = True,
     if center:
         y = np.pad(y, frame_length // 2, mode=pad_mode)
     if y.shape[0] < frame_length:
-        raise ValueError(f"signal of {y.shape[0]} samples is shorter than one frame "
+        raise InputError(f"signal of {y.shape[0]} samples is shorter than one frame "
                          f"({frame_length}); use center=True")
     return np.lib.stride_tricks.sliding_window_view(y, frame_length)[::hop]
 
