@@ -338,3 +338,12 @@ def test_a_peak_of_exactly_minus_one_is_kept(speech):
                              feature_level=opensmile.FeatureLevel.Functionals)
     np.testing.assert_array_equal(
         values, oracle.process_signal(y, 16000).to_numpy(dtype=np.float32)[0])
+
+
+@pytest.mark.parametrize("name", ["stats", "logmel", "compare+stats"])
+def test_digital_silence_found_as_an_utterance_gives_finite_features(name):
+    """A VAD at a low threshold can hand over pure silence: trimming keeps it whole (as
+    librosa.effects.trim does) and every set computes finite values of it."""
+    fs = get_feature_set(name)
+    x = fs.transform(fs.prepare(np.zeros(8000, np.float32)))
+    assert x.shape == fs.shape and np.isfinite(x).mean() > 0.99

@@ -450,9 +450,9 @@ def trim(y: np.ndarray, top_db: float, frame_length: int, hop: int) -> np.ndarra
     """``y`` without leading and trailing frames more than ``top_db`` below the loudest frame
     (``librosa.effects.trim(y, top_db=..., frame_length=..., hop_length=...)[0]``)."""
     level = rms(y, frame_length, hop)
-    peak = level.max(initial=0.0)
-    db = power_to_db(np.square(level), ref=peak ** 2, top_db=None) if peak > 0 else None
-    loud = np.flatnonzero(db > -top_db) if db is not None else np.zeros(0, dtype=int)
+    # Digital silence is all "loud" (0 dB against a peak of 0, as librosa): kept whole.
+    db = power_to_db(np.square(level), ref=level.max(initial=0.0) ** 2, top_db=None)
+    loud = np.flatnonzero(db > -top_db)
     if loud.size == 0:
         return y[0:0]
     return y[loud[0] * hop:min(y.shape[-1], (loud[-1] + 1) * hop)]
