@@ -12,10 +12,12 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from sera.labels import LABELS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Manifest columns, in order. ``intensity`` and ``text`` are ``None`` where unknown.
 COLUMNS: tuple[str, ...] = ("path", "corpus", "speaker", "gender", "emotion", "intensity", "text")
@@ -121,6 +123,8 @@ def build_result(labelled: Iterable[tuple[Path, Utterance]],
         rows.append((str(path), utt.corpus, utt.speaker, utt.gender, utt.emotion,
                      utt.intensity, utt.text))
     # object dtype keeps None (not NaN) where intensity or text is unknown.
+    import pandas as pd  # imported here: sera.corpora.synth's voices need no pandas
+
     manifest = pd.DataFrame(rows, columns=list(COLUMNS), dtype=object)
     return ScanResult(manifest=manifest, skipped=sorted(skipped))
 

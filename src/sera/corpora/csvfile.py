@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from sera.audio import is_audio
 from sera.corpora.base import (
@@ -26,6 +25,9 @@ from sera.corpora.base import (
 )
 from sera.errors import CorpusError
 from sera.labels import canonical
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NAME = "csv"
 
@@ -72,6 +74,8 @@ def scan(csv_path: str | os.PathLike) -> ScanResult:
 
 def _read(csv_path: Path) -> pd.DataFrame:
     """The CSV as strings, column names lower-case, empty cells as ``None``."""
+    import pandas as pd
+
     try:
         table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
     except (OSError, ValueError, pd.errors.ParserError) as err:

@@ -77,15 +77,18 @@ import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import soundfile as sf
 from rich.console import Console
 from rich.progress import track
 from scipy import signal
 
 from sera.errors import CorpusError, InputError
+
+if TYPE_CHECKING:
+    import pandas
 from sera.labels import LABELS
 
 #: The ``corpus`` value of every synthetic clip.
@@ -245,7 +248,7 @@ class Sentence:
 
 def synthesize(out_dir: str | os.PathLike, speakers: int = 8, per_emotion: int = 6,
                seed: int = 0, sample_rate: int = SAMPLE_RATE, *,
-               progress: bool = False) -> pd.DataFrame:
+               progress: bool = False) -> pandas.DataFrame:
     """Write the synthetic corpus and return its manifest.
 
     Writes ``out_dir/<speaker>/<speaker>_<emotion>_<nn>.wav`` (16-bit mono WAV),
@@ -311,6 +314,8 @@ def synthesize(out_dir: str | os.PathLike, speakers: int = 8, per_emotion: int =
         relative = f"{speaker.id}/{speaker.id}_{emotion}_{number:02d}.wav"
         sf.write(out_dir / relative, y, sample_rate, subtype="PCM_16", format="WAV")
         rows.append((relative, CORPUS, speaker.id, speaker.gender, emotion, sentence.id))
+
+    import pandas as pd  # the manifest only: the voices themselves need none
 
     manifest = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
     (out_dir / "README.txt").write_text(_readme(speakers, per_emotion, seed, sample_rate,
