@@ -394,6 +394,7 @@ def run_part(name: str, context: Context) -> tuple[dict, list[Row]]:
 
 def print_table(report: dict) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"sera bench: {report['cpus']} CPUs, load average "
@@ -404,7 +405,9 @@ def print_table(report: dict) -> None:
                             ("unit", "left"), ("what it measured", "left")):
         table.add_column(column, justify=justify, overflow="fold")
     for row in report["rows"]:
-        table.add_row(row["part"], row["figure"], str(row["value"]), row["unit"], row["what"])
+        # escape: "[serve] adds" is text, not rich markup.
+        table.add_row(*(escape(str(row[key])) for key in ("part", "figure", "value", "unit",
+                                                          "what")))
     Console(width=160).print(table)
 
 
