@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sera.serve.pool import available_cpus
+from sera.features.executors import cpu_count
 
 #: The ``sera`` command with ``serve`` registered, as a new process.
 SERA = [sys.executable, "-c", "import sera.cli.serve; from sera.cli import main; main()"]
@@ -252,7 +252,7 @@ def run(data_dir: str | os.PathLike, model_dir: str | os.PathLike | None = None,
         **({"concurrent_with_stalled": with_stalled} if with_stalled else {}),
         "batch": classify_as_batch(model_dir, audio),
         "server_rss_started_mb": round(started_mb), "server_peak_rss_mb": round(peak_mb),
-        "cpus": available_cpus(),
+        "cpus": cpu_count(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 

@@ -808,11 +808,12 @@ def test_cors_is_off_unless_origins_are_given(client, model):
         assert "access-control-allow-origin" not in other.headers
 
 
-def test_cpu_count_needs_no_affinity_call(monkeypatch):
-    from sera.serve import pool
-
+def test_a_server_starts_without_an_affinity_call(monkeypatch, model):
+    # macOS and Windows have no os.sched_getaffinity: the default worker count must not need it.
     monkeypatch.delattr(os, "sched_getaffinity", raising=False)
-    assert pool.available_cpus() >= 1
+    monkeypatch.setattr(os, "process_cpu_count", lambda: 3, raising=False)
+    with TestClient(create_app(model)) as http:
+        assert http.get("/v1/health").json()["workers"] == 3
 
 
 # --- export and examples ---------------------------------------------------------------------

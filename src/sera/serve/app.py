@@ -57,13 +57,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sera import __version__
+from sera.features.executors import cpu_count
 from sera.formats import to_csv, to_json, to_srt
 from sera.infer import Model
 from sera.results import Analysis, Segment
 from sera.segment import SegmenterParams
 from sera.serve import MAX_DURATION_S, MAX_UPLOAD_MB, QUEUE
 from sera.serve.examples import EXAMPLES, render_example
-from sera.serve.pool import InferencePool, analyze_upload, available_cpus, predict_upload, warm_up
+from sera.serve.pool import InferencePool, analyze_upload, predict_upload, warm_up
 from sera.serve.schemas import (
     AUDIO_BODY,
     AUDIO_ERRORS,
@@ -384,7 +385,7 @@ def create_app(model: Model | str | os.PathLike | None = None, *,
     from sera.infer import load
     from sera.labels import EMOTION_COLORS
 
-    workers = available_cpus() if workers is None else workers
+    workers = cpu_count() if workers is None else workers
     if not (max_upload_mb > 0 and max_duration_s > 0 and workers >= 1 and queue >= 0
             and body_idle_s > 0 and body_timeout_s > 0):
         raise ValueError(f"limits must be positive (max_upload_mb={max_upload_mb}, "

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,21 +27,6 @@ log = logging.getLogger("sera.serve")
 RETRY_AFTER_S = 1
 
 
-def available_cpus() -> int:
-    """CPU cores this process may use: ``os.process_cpu_count()`` (Python 3.13+, which honours
-    the affinity mask where the platform has one), else ``os.cpu_count()``."""
-    count = getattr(os, "process_cpu_count", os.cpu_count)()
-    return max(1, count or 1)
-
-
-def _one_blas_thread() -> None:
-    """Each worker thread runs one request at a time on small matrices; a BLAS thread pool
-    under it only adds synchronisation. Set once, when the thread starts."""
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)
-
-
 class InferencePool:
     """``workers`` threads run inference; ``queue`` more requests may wait; the rest get a 503.
 
@@ -55,8 +39,7 @@ class InferencePool:
         self.workers = workers
         self.queue = queue
         self.in_flight = 0
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sera-infer",
-                                            initializer=_one_blas_thread)
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sera-infer")
 
     @contextmanager
     def admission(self) -> Iterator[None]:
@@ -115,8 +98,8 @@ def analyze_upload(model: Model, upload: Upload, max_duration_s: float,
 
 
 def warm_up(model: Model) -> None:
-    """Classify a second of seeded noise, so that one-time costs (numba compiling librosa's
-    kernels, onnxruntime's first run) are paid before the first request, not by it."""
+    """Classify a second of seeded noise, so that one-time costs (onnxruntime's first run,
+    openSMILE's first configuration on a thread) are paid before the first request, not by it."""
     rate = model.feature_set.sample_rate
     noise = np.random.default_rng(0).uniform(-0.5, 0.5, rate).astype(np.float32)
     model.predict(noise, sample_rate=rate)
