@@ -2,9 +2,10 @@
 
     PYTHONPATH=src python bench/dialogue.py ../shared/data/ravdess16k [--out build/dialogue.json]
 
-A model is trained with the shipped default model's recipe on RAVDESS actors 01-12 only; the
-dialogues are built from actors 13-18 (three men, three women), every pair of them, so no voice
-in a dialogue was heard in training. A dialogue alternates the two speakers' clips, each cut to
+A model is trained with the shipped default model's recipe on RAVDESS actors 01-12 only, and
+the speaker space (:class:`sera.speaker.diarize.SpeakerSpace`) is fitted on the same actors and
+nEMO's; the dialogues are built from actors 13-18 (three men, three women), every pair of them,
+so no voice in a dialogue was heard in training. A dialogue alternates the two speakers' clips, each cut to
 its speech by the VAD, with pauses drawn from 0.3-1.2 s (and a -60 dBFS noise floor):
 
 ``balanced``
@@ -139,6 +140,7 @@ def score(truth: list[dict], segments: list) -> dict:
 
 def per_true_speaker(model, path: Path, truth: list[dict]) -> list[str | None]:
     """Each turn's label when the utterances are normalised by their true speaker's statistics."""
+    from sera.conversation import segment_of
     from sera.segment import segment_file
 
     utterances = list(segment_file(path))
@@ -148,14 +150,28 @@ def per_true_speaker(model, path: Path, truth: list[dict]) -> list[str | None]:
                ["speaker"] for u in utterances]
     X = np.stack([model.utterance_features(u) for u in utterances])
     proba = model.predict_proba(X, adapt="speaker", groups=speaker)
-    segments = [model.segment(u, p) for u, p in zip(utterances, proba, strict=True)]
-    return score(truth, [_with_speaker(s, "S1") for s in segments])["labels"]
+    segments = [segment_of(u, p, model.labels) for u, p in zip(utterances, proba, strict=True)]
+    return score(truth, segments)["labels"]
 
 
-def _with_speaker(segment, speaker):
-    from dataclasses import replace
+def heldout_space(data_dir: Path):
+    """The speaker space fitted on RAVDESS actors 01-12 and the nEMO actors beside them (when
+    present), with the build script's embedding cache."""
+    import runpy
 
-    return replace(segment, speaker=speaker)
+    import pandas as pd
+
+    from sera.speaker.diarize import SpeakerSpace
+
+    build = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts"
+                               / "build_speaker_encoder.py"))
+    corpora = [build["speakers_of"](data_dir)]
+    if (data_dir.parent / "nemo16k" / "data.tsv").is_file():
+        corpora.append(build["speakers_of"](data_dir.parent / "nemo16k"))
+    manifest = pd.concat(corpora, ignore_index=True)
+    manifest = manifest[~manifest["speaker"].isin([f"ravdess-{a:02d}" for a in TEST_ACTORS])]
+    embeddings = build["corpus_embeddings"](manifest, CACHE / "ge2e-embeddings.npz")
+    return SpeakerSpace.fit(embeddings, manifest["speaker"])
 
 
 def heldout_model(data_dir: Path, out: Path):
@@ -187,6 +203,11 @@ def run(data_dir: str | Path, seed: int = 0, pairs: int | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model, recipe, manifest = heldout_model(data_dir, tmp / "model")
+        # Diarization compares voices in a space fitted without the dialogue speakers.
+        from sera.speaker import diarize
+
+        space = heldout_space(data_dir)
+        diarize.default_space = lambda: space
         speakers = [f"ravdess-{a:02d}" for a in TEST_ACTORS]
         chosen = list(itertools.combinations(speakers, 2))[:pairs]
         result = {"model": {"recipe": recipe, "trained_on": "RAVDESS actors 01-12"},

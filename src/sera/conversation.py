@@ -1,8 +1,13 @@
-"""The utterances of a conversation to emotions: a whole recording, or a live stream.
+"""The utterances of a conversation to speakers and emotions: a whole recording, or a stream.
 
 :func:`label_utterances` and :func:`label_stream` turn the utterances :mod:`sera.segment`
 finds into :class:`sera.results.Segment` s; they back :meth:`sera.infer.Model.analyze` and
-:meth:`sera.infer.Model.stream`. They take the model as an argument (anything with
+:meth:`sera.infer.Model.stream`. Unless told there is one speaker, each utterance is embedded by
+the speaker encoder (:mod:`sera.speaker.diarize`; a long one also on both sides of the point
+where its voice most likely changes), and every segment gets a speaker: clustered over the
+whole recording by :func:`label_utterances`, assigned as each utterance ends by
+:func:`label_stream`. The default adaptation normalises each speaker's utterances by that
+speaker's own statistics. They take the model as an argument (anything with
 ``utterance_features``, ``predict_proba`` and ``labels``), so data flows one way:
 :mod:`sera.infer` imports this module, never the reverse.
 """
@@ -17,11 +22,15 @@ from typing import Protocol
 import numpy as np
 
 from sera.errors import InputError
-from sera.results import Segment
-from sera.segment import Utterance
+from sera.results import DEFAULT_SPEAKER, Segment
+from sera.segment import SAMPLE_RATE, Utterance
 
-#: Adaptations that make sense within one recording (it has no speaker or corpus labels).
-RECORDING_MODES = ("none", "recording")
+#: Adaptations that make sense within one recording: none, the whole recording, or each
+#: (diarized) speaker of it.
+RECORDING_MODES = ("none", "recording", "speaker")
+
+#: Utterances embedded by the speaker encoder together (one onnxruntime call for their windows).
+EMBED_BATCH = 16
 
 #: Utterances per feature-and-classify step.
 BATCH_SIZE = 64
@@ -45,14 +54,21 @@ class Classifier(Protocol):
 def check_adapt(adapt: str) -> None:
     """Raise ValueError unless ``adapt`` is one of :data:`RECORDING_MODES`."""
     if adapt not in RECORDING_MODES:
-        raise InputError(f"a recording adapts per recording or not at all "
+        raise InputError(f"a recording adapts per speaker, per recording or not at all "
                          f"({', '.join(RECORDING_MODES)}), not {adapt!r}")
 
 
+def check_speakers(speakers: int | None) -> None:
+    """Raise InputError unless ``speakers`` is ``None`` (found) or a positive count."""
+    if speakers is not None and speakers < 1:
+        raise InputError(f"the number of speakers must be at least 1, not {speakers}")
+
+
 def label_utterances(model: Classifier, utterances: Iterable[Utterance],
-                     adapt: str = "recording", batch_size: int = BATCH_SIZE,
-                     executor: Executor | None = None) -> Iterator[Segment]:
-    """Classify the utterances of one recording.
+                     adapt: str = "speaker", batch_size: int = BATCH_SIZE,
+                     executor: Executor | None = None,
+                     speakers: int | None = None) -> Iterator[Segment]:
+    """Tell the speakers of one recording apart and classify their utterances.
 
     Each utterance's features are computed as it arrives (by ``executor``'s threads while the
     segmenter goes on finding the next ones, or in this thread) and its audio then dropped; at
@@ -61,6 +77,13 @@ def label_utterances(model: Classifier, utterances: Iterable[Utterance],
     features (one row per utterance) are kept until the last utterance, normalised together
     by the recording's statistics, then classified.
 
+    Unless ``speakers=1``, utterances are also embedded by the speaker encoder, ``EMBED_BATCH``
+    at a time; a long one (4 s or more) also gets the features of the two sides of the point
+    where its voice most likely changes. At the end the utterances (a long one's sides) are
+    clustered into speakers; a long utterance whose sides land with two speakers becomes two
+    segments; with ``adapt="speaker"`` (the default) each speaker is normalised by their own
+    statistics.
+
     Parameters
     ----------
     model : Classifier
@@ -68,12 +91,15 @@ def label_utterances(model: Classifier, utterances: Iterable[Utterance],
     utterances : iterable of sera.segment.Utterance
         In time order, e.g. from :func:`sera.segment.segment_file`.
     adapt : str
-        ``"recording"`` or ``"none"``.
+        ``"speaker"``, ``"recording"`` or ``"none"``.
     batch_size : int
         Utterances per onnxruntime call with ``adapt="none"``, and most utterances in flight.
     executor : concurrent.futures.Executor, optional
         Computes the features (``model.utterance_features`` must be safe to call from its
         workers); ``None`` computes them in this thread.
+    speakers : int, optional
+        How many speakers the recording has; found from the voices when ``None``. With ``1``
+        no speaker encoder runs and every segment is ``S1``.
 
     Yields
     ------
@@ -81,6 +107,10 @@ def label_utterances(model: Classifier, utterances: Iterable[Utterance],
         In time order.
     """
     check_adapt(adapt)
+    check_speakers(speakers)
+    if speakers != 1:
+        yield from _diarized(model, utterances, adapt, batch_size, executor, speakers)
+        return
     spans: list[Utterance] = []
     rows: list[np.ndarray | Future] = []
     done = 0   # rows[:done] are arrays, the rest futures
@@ -98,32 +128,100 @@ def label_utterances(model: Classifier, utterances: Iterable[Utterance],
     yield from _classified(model, spans, rows, adapt)
 
 
-def label_stream(model: Classifier, utterances: Iterable[Utterance], adapt: str = "recording",
-                 history: int = STREAM_HISTORY) -> Iterator[Segment]:
+def _diarized(model: Classifier, utterances: Iterable[Utterance], adapt: str, batch_size: int,
+              executor: Executor | None, speakers: int | None) -> Iterator[Segment]:
+    """:func:`label_utterances` with the speakers told apart."""
+    from sera.speaker.diarize import diarize, embed_utterances
+
+    found: list = []       # per utterance: its Embedded and the rows of its whole and sides
+    in_flight: list[Future] = []
+    waiting: list[Utterance] = []
+
+    def embed(batch: list[Utterance]) -> None:
+        embedded = embed_utterances([(u.audio, u.start) for u in batch])
+        for utterance, e in zip(batch, embedded, strict=True):
+            parts = [utterance, *(_piece_of(utterance, side) for side in (e.sides or ()))]
+            rows = [model.utterance_features(part) if executor is None
+                    else executor.submit(model.utterance_features, part) for part in parts]
+            in_flight.extend(row for row in rows if isinstance(row, Future))
+            found.append((e, rows))
+        # Bound the audio that waits in the executor's queue.
+        while len(in_flight) > batch_size:
+            in_flight.pop(0).result()
+
+    for utterance in utterances:
+        waiting.append(utterance)
+        if len(waiting) == EMBED_BATCH:
+            embed(waiting)
+            waiting = []
+    embed(waiting)
+    spans: list[Utterance] = []
+    rows: list = []
+    names: list[str] = []
+    for (_, feature_rows), turns in zip(found, diarize([e for e, _ in found], speakers),
+                                        strict=True):
+        # One turn: the whole utterance's features; two: each side's.
+        for (piece, name), row in zip(turns, feature_rows[:1] if len(turns) == 1
+                                      else feature_rows[1:], strict=True):
+            spans.append(Utterance(piece.start, piece.end, _NO_AUDIO))
+            rows.append(row)
+            names.append(name)
+    yield from _classified(model, spans, rows, adapt, names)
+
+
+def label_stream(model: Classifier, utterances: Iterable[Utterance], adapt: str = "speaker",
+                 history: int = STREAM_HISTORY, speakers: int | None = None
+                 ) -> Iterator[Segment]:
     """Classify each utterance of a stream as soon as it arrives.
 
-    With ``adapt="recording"`` an utterance is normalised by the statistics of the last
-    ``history`` utterances up to and including it (shrunk toward the training statistics while
-    they are few); with ``"none"`` exactly as :func:`label_utterances` does.
+    Unless ``speakers=1``, each utterance (cut in two where its voice changes) goes to the most
+    similar speaker heard so far or starts a new one
+    (:class:`sera.speaker.diarize.OnlineDiarizer`). With ``adapt="speaker"`` a segment is
+    normalised by the statistics of its speaker's segments among the last ``history`` up to and
+    including it; with ``"recording"`` by all of the last ``history``; both are shrunk toward
+    the training statistics while they are few. With ``"none"``, by the training statistics.
     """
     check_adapt(adapt)
-    if adapt == "none":
-        yield from label_utterances(model, utterances, "none", batch_size=1)
-        return
-    heard: deque[np.ndarray] = deque(maxlen=history)
+    check_speakers(speakers)
+    online = None
+    if speakers != 1:
+        from sera.speaker.diarize import OnlineDiarizer, embed_utterance
+
+        online = OnlineDiarizer(speakers)
+    heard: deque[tuple[str, np.ndarray]] = deque(maxlen=history)
     for utterance in utterances:
-        heard.append(model.utterance_features(utterance))
-        probabilities = model.predict_proba(np.stack(heard), adapt="recording",
-                                            groups=np.zeros(len(heard)))
-        yield segment_of(utterance, probabilities[-1], model.labels)
+        if online is None:
+            turns = [(utterance, DEFAULT_SPEAKER)]
+        else:
+            turns = [(_piece_of(utterance, piece), name) for piece, name in
+                     online.turns(embed_utterance(utterance.audio, utterance.start))]
+        for piece, speaker in turns:
+            heard.append((speaker, model.utterance_features(piece)))
+            if adapt == "none":
+                probabilities = model.predict_proba(heard[-1][1][None], adapt="none")
+            else:
+                groups = ([name for name, _ in heard] if adapt == "speaker"
+                          else np.zeros(len(heard)))
+                probabilities = model.predict_proba(np.stack([row for _, row in heard]),
+                                                    adapt=adapt, groups=groups)
+            yield segment_of(piece, probabilities[-1], model.labels, speaker)
 
 
-def segment_of(utterance: Utterance, probabilities: np.ndarray,
-               labels: tuple[str, ...]) -> Segment:
+def segment_of(utterance: Utterance, probabilities: np.ndarray, labels: tuple[str, ...],
+               speaker: str = DEFAULT_SPEAKER) -> Segment:
     """The :class:`Segment` of an utterance with these label probabilities."""
     scores = dict(zip(labels, map(float, probabilities), strict=True))
     return Segment(start=utterance.start, end=utterance.end,
-                   label=labels[int(np.argmax(probabilities))], scores=scores)
+                   label=labels[int(np.argmax(probabilities))], scores=scores, speaker=speaker)
+
+
+def _piece_of(utterance: Utterance, piece) -> Utterance:
+    """The part of an utterance that a :class:`sera.speaker.diarize.Piece` spans."""
+    if piece.start <= utterance.start and piece.end >= utterance.end:
+        return utterance
+    first = max(int(round((piece.start - utterance.start) * SAMPLE_RATE)), 0)
+    last = int(round((piece.end - utterance.start) * SAMPLE_RATE))
+    return Utterance(piece.start, piece.end, utterance.audio[first:last])
 
 
 #: Stands in for the audio of an utterance once its features are computed.
@@ -131,10 +229,12 @@ _NO_AUDIO = np.zeros(0, np.float32)
 
 
 def _classified(model: Classifier, spans: list[Utterance], rows: list[np.ndarray | Future],
-                adapt: str) -> list[Segment]:
+                adapt: str, speakers: list[str] | None = None) -> list[Segment]:
     if not rows:
         return []
     X = np.stack([row.result() if isinstance(row, Future) else row for row in rows])
-    groups = None if adapt == "none" else np.zeros(len(rows))
+    speakers = speakers or [DEFAULT_SPEAKER] * len(rows)
+    groups = {"none": None, "recording": np.zeros(len(rows)), "speaker": speakers}[adapt]
     probabilities = model.predict_proba(X, adapt=adapt, groups=groups)
-    return [segment_of(span, p, model.labels) for span, p in zip(spans, probabilities, strict=True)]
+    return [segment_of(span, p, model.labels, speaker)
+            for span, p, speaker in zip(spans, probabilities, speakers, strict=True)]

@@ -18,9 +18,11 @@ Adaptation (``adapt``) says whose statistics normalise the features:
   carries no statistics of its own, and the feature sets are already per-clip normalised
   (gain, silence trimming).
 - ``"recording"``: the statistics of every utterance of the same recording, shrunk toward the
-  training statistics when there are few. The default of :meth:`Model.analyze` (the whole
-  recording) and :meth:`Model.stream` (the utterances heard so far).
-- ``"speaker"``, ``"corpus"``: the statistics of each group given in ``groups``.
+  training statistics when there are few.
+- ``"speaker"``, ``"corpus"``: the statistics of each group given in ``groups``. In
+  :meth:`Model.analyze` (whole recording) and :meth:`Model.stream` (utterances heard so far)
+  ``"speaker"`` is the default, and the speakers are the ones diarization tells apart
+  (:mod:`sera.speaker.diarize`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from sera.bundle import CARD, INPUT, MODEL, OUTPUT, Bundle, load_bundle
 from sera.conversation import (
     STREAM_HISTORY,
     check_adapt,
+    check_speakers,
     label_stream,
     label_utterances,
 )
@@ -398,16 +401,19 @@ class Model:
     # --- recordings and streams ----------------------------------------------------------
 
     def analyze(self, recording, sample_rate: int | None = None,
-                params: SegmenterParams | None = None, *, adapt: str = "recording",
-                batch_size: int = BATCH_SIZE) -> Analysis:
-        """The emotion of every utterance of a recording.
+                params: SegmenterParams | None = None, *, adapt: str = "speaker",
+                speakers: int | None = None, batch_size: int = BATCH_SIZE) -> Analysis:
+        """The speaker and emotion of every utterance of a recording.
 
         Utterances are found by :mod:`sera.segment` (silero-vad). A file is read block by
-        block and its utterances are turned into features as they are found, so its audio is
-        never held whole. With ``adapt="none"`` they are classified batch by batch as they
-        come. With ``adapt="recording"`` (default) the features are normalised by the whole
-        recording's statistics, so they are kept until the end (one feature row per utterance,
-        never audio: 1.7 KB for the ``stats`` set, 77 KB for ``logmel``) and classified then.
+        block and its utterances are turned into speaker embeddings and features as they are
+        found, so its audio is never held whole. An utterance in which the voice changes is cut
+        in two; the pieces are clustered into speakers ``S1``, ``S2``, ... in order of first
+        appearance (:mod:`sera.speaker.diarize`). With ``adapt="speaker"`` (default) each
+        speaker's features are normalised by that speaker's statistics, with ``"recording"``
+        by the whole recording's, with ``"none"`` by the training statistics; the embeddings
+        and features are kept until the end (one row per utterance, never audio: 1 KB
+        for the embedding, 1.7 KB for the ``stats`` set, 77 KB for ``logmel``).
 
         Parameters
         ----------
@@ -418,16 +424,21 @@ class Model:
         params : SegmenterParams, optional
             Segmentation thresholds and durations.
         adapt : str
-            ``"recording"`` or ``"none"``.
+            ``"speaker"``, ``"recording"`` or ``"none"``.
+        speakers : int, optional
+            How many speakers there are, when known; found from the voices by default. With
+            ``1`` the speaker encoder does not run and every segment is ``S1``.
         batch_size : int
             Utterances per feature-and-classify step.
 
         Returns
         -------
         Analysis
-            The path (``None`` for an array), duration, and the segments in time order.
+            The path (``None`` for an array), duration, the segments in time order, and the
+            adaptation that ran.
         """
         check_adapt(adapt)
+        check_speakers(speakers)
         if isinstance(recording, (str, os.PathLike)):
             meta = info(recording)
             path, duration = os.fspath(recording), meta.frames / meta.samplerate
@@ -441,13 +452,15 @@ class Model:
             utterances = _utterances((y[i:i + step] for i in range(0, y.shape[0], step)),
                                      sample_rate, params)
         segments = tuple(label_utterances(self, utterances, adapt=adapt, batch_size=batch_size,
-                                          executor=self._feature_threads()))
+                                          executor=self._feature_threads(),
+                                          speakers=speakers))
         return Analysis(path=path, duration=duration, segments=segments, adapt=adapt)
 
     def stream(self, chunks: Iterable[np.ndarray], sample_rate: int = SAMPLE_RATE,
-               params: SegmenterParams | None = None, *, adapt: str = "recording",
+               params: SegmenterParams | None = None, *, adapt: str = "speaker",
+               speakers: int | None = None,
                history: int = STREAM_HISTORY) -> Iterator[Segment]:
-        """Classify utterances of a live stream as each one closes.
+        """Tell the speaker and emotion of each utterance of a live stream as it closes.
 
         Parameters
         ----------
@@ -458,15 +471,18 @@ class Model:
         params : SegmenterParams, optional
             Segmentation thresholds and durations.
         adapt : str
-            ``"recording"`` (default): each utterance is normalised by the statistics of the
-            utterances heard so far, itself included (at most ``history`` of them), shrunk
-            toward the training statistics while they are few. So the first utterances of a
-            stream are normalised mostly by the training statistics, and a stream's labels can
-            differ from :meth:`analyze` on the whole recording, which uses every utterance's
-            statistics for each. ``"none"``: the training statistics, exactly as
-            :meth:`analyze` with ``adapt="none"``.
+            ``"speaker"`` (default): each utterance goes to the most similar speaker heard so
+            far (or a new one) and is normalised by the statistics of that speaker's utterances
+            so far, itself included, shrunk toward the training statistics while they are few.
+            ``"recording"``: by the statistics of all utterances so far. So the first
+            utterances of a stream are normalised mostly by the training statistics, and a
+            stream's speakers and labels can differ from :meth:`analyze` on the whole
+            recording, which clusters and normalises with every utterance. ``"none"``: the
+            training statistics.
+        speakers : int, optional
+            The most speakers to tell apart; ``1`` runs no speaker encoder.
         history : int
-            Most recent utterances whose statistics ``"recording"`` uses.
+            Most recent utterances whose statistics the adaptation uses.
 
         Yields
         ------
@@ -474,8 +490,9 @@ class Model:
             As each utterance closes (``params.min_silence`` after its speech ends).
         """
         check_adapt(adapt)
+        check_speakers(speakers)
         return label_stream(self, _utterances(chunks, sample_rate, params), adapt=adapt,
-                            history=history)
+                            history=history, speakers=speakers)
 
     def utterance_features(self, utterance: Utterance) -> np.ndarray:
         """Raw features of an utterance found by :mod:`sera.segment` (16 kHz, checked)."""

@@ -294,7 +294,8 @@ def waveform_envelope(recording, columns: int, sample_rate: int | None = None,
 def plot_timeline(recording, segments: Sequence[Segment], out: str | os.PathLike,
                   sample_rate: int | None = None, size: tuple[int, int] = (1600, 420),
                   title: str | None = None) -> Path:
-    """The waveform with each utterance's span coloured by its emotion and labelled.
+    """The waveform with each utterance's span coloured by its emotion and labelled, one lane
+    per speaker (``S1`` on top) when there are several.
 
     Parameters
     ----------
@@ -324,17 +325,33 @@ def plot_timeline(recording, segments: Sequence[Segment], out: str | os.PathLike
     fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, layout="constrained")
     ax = fig.subplots()
     peak = max(float(np.abs(np.concatenate([low, high])).max(initial=0.0)), 1e-3)
+    speakers = list(dict.fromkeys(segment.speaker for segment in segments)) or ["S1"]
+    lane = 1.0 / len(speakers)  # of the axes' height; S1's lane is the top one
+
+    def lane_of(segment) -> tuple[float, float]:
+        top = 1.0 - speakers.index(segment.speaker) * lane
+        return top - lane, top
+
     for segment in segments:
-        ax.axvspan(segment.start, segment.end, color=EMOTION_COLORS.get(segment.label, "#cccccc"),
-                   alpha=0.35, linewidth=0)
+        bottom, top = lane_of(segment)
+        ax.axvspan(segment.start, segment.end, ymin=bottom, ymax=top,
+                   color=EMOTION_COLORS.get(segment.label, "#cccccc"), alpha=0.35, linewidth=0)
     ax.fill_between(times, low, high, color="#333333", linewidth=0.4)
-    # A label is written over its span when the span is wide enough to hold it.
+    # A label is written at the top of its span when the span is wide enough to hold it.
     min_width = duration * 60 / width
     for segment in segments:
         if segment.duration >= min_width:
-            ax.text((segment.start + segment.end) / 2, 1.08 * peak,
+            ax.text((segment.start + segment.end) / 2, lane_of(segment)[1] - 0.02,
                     f"{segment.label}\n{segment.scores[segment.label]:.2f}", ha="center",
-                    va="bottom", fontsize=8, color=EMOTION_COLORS.get(segment.label, "#333333"))
+                    va="top", fontsize=8, transform=ax.get_xaxis_transform(),
+                    color=EMOTION_COLORS.get(segment.label, "#333333"))
+    if len(speakers) > 1:
+        for i, speaker in enumerate(speakers):
+            ax.text(-0.005, 1.0 - (i + 0.5) * lane, speaker, ha="right", va="center",
+                    fontsize=9, transform=ax.transAxes)
+            if i:
+                ax.axhline(-1.15 * peak + (1.0 - i * lane) * 2.6 * peak, color="#999999",
+                           linewidth=0.5)
     present = [label for label in EMOTION_COLORS if any(s.label == label for s in segments)]
     if present:
         ax.legend(handles=[Patch(color=EMOTION_COLORS[label], alpha=0.5, label=label)
@@ -347,7 +364,8 @@ def plot_timeline(recording, segments: Sequence[Segment], out: str | os.PathLike
     ax.set_yticks([])
     if title is None:
         title = Path(recording).name if isinstance(recording, (str, os.PathLike)) else "recording"
-    ax.set_title(f"{title}: {len(segments)} utterances in {duration:.1f} s")
+    who = f", {len(speakers)} speakers" if len(speakers) > 1 else ""
+    ax.set_title(f"{title}: {len(segments)} utterances in {duration:.1f} s{who}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format="png", dpi=DPI)

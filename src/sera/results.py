@@ -76,13 +76,14 @@ class Analysis:
     segments : tuple of Segment
         In time order.
     adapt : str
-        The normalisation that ran: ``"recording"`` or ``"none"``.
+        The normalisation that ran: ``"speaker"`` (each diarized speaker by their own
+        statistics), ``"recording"`` or ``"none"``.
     """
 
     path: str | None
     duration: float
     segments: tuple[Segment, ...]
-    adapt: str = "recording"
+    adapt: str = "speaker"
 
     @property
     def speakers(self) -> list[str]:

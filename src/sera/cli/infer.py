@@ -170,10 +170,13 @@ def analyze(
     rate: int = typer.Option(16000, "--rate", min=1, help="Sample rate of raw 16-bit PCM on "
                                                           "standard input (a WAV stream says "
                                                           "its own)."),
-    adapt: str = typer.Option("recording", "--adapt",
-                              help="none, or recording: normalise by the statistics of the "
-                                   "whole recording (with --stream: of the utterances so "
-                                   "far)."),
+    adapt: str = typer.Option("speaker", "--adapt",
+                              help="speaker: normalise each speaker's utterances by that "
+                                   "speaker's statistics; recording: by the whole recording's "
+                                   "(with --stream: of the utterances so far); none."),
+    speakers: int | None = typer.Option(None, "--speakers", min=1,
+                                        help="How many speakers (default: found from the "
+                                             "voices; 1 turns diarization off)."),
     threshold: float | None = typer.Option(None, "--threshold", help="Speech probability that "
                                                                      "starts speech (default 0.5)."),
     min_silence: float | None = typer.Option(None, "--min-silence",
@@ -205,12 +208,12 @@ def analyze(
         _fail(str(error))
     model = load(model_dir)
     if stream:
-        _stream_json_lines(model, file, rate, params, adapt)
+        _stream_json_lines(model, file, rate, params, adapt, speakers)
         return
     from sera.formats import to_csv, to_json, to_srt
 
     with err.status(f"analyzing {file}"):
-        analysis = model.analyze(file, params=params, adapt=adapt)
+        analysis = model.analyze(file, params=params, adapt=adapt, speakers=speakers)
     if as_json:
         print_json(to_json(analysis))
     elif as_csv:
@@ -226,7 +229,8 @@ def analyze(
         err.print(f"timeline written to {plot}")
 
 
-def _stream_json_lines(model, file: str, rate: int, params, adapt: str) -> None:
+def _stream_json_lines(model, file: str, rate: int, params, adapt: str,
+                       speakers: int | None) -> None:
     """Analyze a pipe (``-``) or a file as a stream, one JSON line per utterance."""
     from sera.audio import read_pipe
 
@@ -234,7 +238,7 @@ def _stream_json_lines(model, file: str, rate: int, params, adapt: str) -> None:
         sample_rate, chunks = read_pipe(sys.stdin.buffer, rate)
     else:
         sample_rate, chunks = _file_chunks(file)
-    for segment in model.stream(chunks, sample_rate, params, adapt=adapt):
+    for segment in model.stream(chunks, sample_rate, params, adapt=adapt, speakers=speakers):
         _print_json_line(segment.to_dict())
 
 
@@ -277,11 +281,15 @@ def listen(
                                                                 "(default: the shipped model)."),
     device: str | None = typer.Option(None, "--device", help="Input device name or number "
                                                              "(default: the system's)."),
-    adapt: str = typer.Option("recording", "--adapt",
-                              help="none, or recording: normalise by the statistics of the "
-                                   "utterances heard so far."),
+    adapt: str = typer.Option("speaker", "--adapt",
+                              help="speaker: normalise by the statistics of the speaker's "
+                                   "utterances heard so far; recording: of all of them; none."),
+    speakers: int | None = typer.Option(None, "--speakers", min=1,
+                                        help="The most speakers to tell apart (1: no "
+                                             "diarization)."),
 ) -> None:
-    """Listen to the microphone; print each utterance's emotion as one JSON line as it ends.
+    """Listen to the microphone; print each utterance's speaker and emotion as one JSON line as
+    it ends.
 
     Stop with Ctrl-C (the utterance in progress is then classified too).
     """
@@ -318,7 +326,7 @@ def listen(
     with sd.InputStream(device=selected, channels=1, samplerate=sample_rate, dtype="float32",
                         blocksize=sample_rate // 10, callback=callback):
         err.print(f"listening on {info['name']} at {sample_rate} Hz (Ctrl-C to stop)")
-        for segment in model.stream(chunks(), sample_rate, adapt=adapt):
+        for segment in model.stream(chunks(), sample_rate, adapt=adapt, speakers=speakers):
             _print_json_line(segment.to_dict())
 
 

@@ -186,9 +186,13 @@ async def analyze(
     svc: ServiceDep,
     upload: UploadDep,
     _: AdmittedDep,
-    adapt: Literal["recording", "none"] = Query(
-        "recording", description="Normalise features by the whole recording's statistics "
-                                 "(recording) or by the training statistics alone (none)."),
+    adapt: Literal["speaker", "recording", "none"] = Query(
+        "speaker", description="Normalise features by each diarized speaker's statistics "
+                               "(speaker), the whole recording's (recording) or the training "
+                               "statistics alone (none)."),
+    speakers: int | None = Query(None, ge=1, le=32, description="How many speakers (default: "
+                                                                "found from the voices; 1: "
+                                                                "all S1)."),
     threshold: float = Query(0.5, gt=0.0, le=1.0, description="Speech probability that "
                                                                "starts speech."),
     min_silence: float = Query(0.25, ge=0.0, le=10.0, description="Pause (s) that ends an "
@@ -203,7 +207,7 @@ async def analyze(
     params = SegmenterParams(threshold=threshold, min_silence=min_silence,
                              min_speech=min_speech, max_utterance=max_utterance)
     return await svc.pool.run(analyze_upload, svc.model, upload, svc.max_duration_s, params,
-                              adapt)
+                              adapt, speakers)
 
 
 @api.post("/export/{kind}", summary="An analysis as a file",

@@ -36,7 +36,8 @@ class AnalyzeResponse(BaseModel):
     path: str | None = Field(description="As for predict.")
     duration: Seconds = Field(description="Length of the recording in seconds.")
     speakers: list[str] = Field(description="The speakers, in order of first appearance.")
-    adapt: str = Field(description="The normalisation that ran: recording or none.")
+    adapt: str = Field(description="The normalisation that ran: speaker (each diarized speaker "
+                                   "by their own statistics), recording or none.")
     segments: list[SegmentResponse] = Field(description="In time order; empty when no speech "
                                                         "is found.")
 

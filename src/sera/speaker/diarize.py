@@ -2,10 +2,10 @@
 
 The unit is an utterance as :mod:`sera.segment` finds it. Each one is embedded by the GE2E
 encoder (:mod:`sera.speaker.encoder`): one embedding for a short utterance, and for a long one
-(at least :data:`CHANGE_MIN_SECONDS`) 1.6 s windows every 0.8 s. A long utterance whose two
-sides sound like two people (the least similar cut leaves sides less alike than
-:data:`CHANGE_SIMILARITY`) is cut there: two people can follow each other without a pause. This
-is decided per utterance, so its audio can be dropped as soon as it has been embedded.
+(4 s or more) 1.6 s windows every 0.8 s, which give the two sides of the cut where its voice
+changes most (:func:`change_point`). Two people can follow each other without a pause: the
+sides are clustered like any utterance, and a long utterance whose sides land with different
+speakers is two turns.
 
 GE2E embeddings move with the emotion: across seven acted emotions an actor can sound less like
 themself than like another actor of the same sex. So the embeddings are first mapped into a
@@ -39,22 +39,19 @@ from sera.speaker.encoder import (
     HOP,
     SAMPLE_RATE,
     WINDOW_FRAMES,
-    embed_windows,
+    embed_power,
     l2_normalize,
     normalize_volume,
+    power_windows,
     window_starts,
 )
 
-#: Utterances at least this long (s) are looked at for a change of speaker inside them.
+#: Utterances at least this long (s) are looked at for a change of speaker inside them (windows
+#: every 0.8 s: four windows from 4 s on, the fewest that leave two on each side of a cut).
 CHANGE_MIN_SECONDS = 3.2
 
 #: Step (s) between the windows of a long utterance.
 WINDOW_STEP_SECONDS = 0.8
-
-#: A long utterance is cut where the mean GE2E embeddings of its two sides are less alike than
-#: this. One RAVDESS or nEMO actor's clips score 0.55 or more against each other in 95% of pairs
-#: (across emotions); a cut within one sentence of one voice scores higher still.
-CHANGE_SIMILARITY = 0.5
 
 #: A recording splits into two speakers when the halves of its best split are at least this
 #: distinct (:func:`split_ratio`, in the speaker space). Chosen on dialogues and monologues of
@@ -144,56 +141,84 @@ class Piece:
     embedding: np.ndarray
 
 
-def embed_pieces(audio: np.ndarray, start: float = 0.0) -> list[Piece]:
-    """Embed one utterance, cut where the speaker changes.
+@dataclass(frozen=True, eq=False)
+class Embedded:
+    """An utterance's speaker embedding: ``whole``, and for a long utterance the two ``sides``
+    of the cut where its voice is most likely to change (``None`` for a short one).
 
-    Parameters
-    ----------
-    audio : np.ndarray
-        The utterance, 16 kHz mono float.
-    start : float
-        Its start in the recording (s).
-
-    Returns
-    -------
-    list of Piece
-        One piece, or two when the voice changes inside the utterance.
+    Whether the sides are two speakers is decided with the rest of the recording: by
+    :func:`diarize` (are they clustered apart?) or :class:`OnlineDiarizer` (are they assigned
+    apart?).
     """
-    y = normalize_volume(audio)
-    end = start + y.shape[0] / SAMPLE_RATE
-    if y.shape[0] < CHANGE_MIN_SECONDS * SAMPLE_RATE:
-        windows = embed_windows(y, window_starts(y.shape[0]))
-        return [Piece(start, end, l2_normalize(windows.mean(axis=0)))]
-    step = int(round(WINDOW_STEP_SECONDS * SAMPLE_RATE / HOP))
-    last = int(np.ceil(y.shape[0] / HOP)) - WINDOW_FRAMES
-    starts = np.arange(0, last + 1, step)
-    if starts[-1] < last:
-        starts = np.append(starts, last)  # the end of the utterance is covered too
-    windows = embed_windows(y, starts)
-    cut = change_point(windows)
-    if cut is None:
-        return [Piece(start, end, l2_normalize(windows.mean(axis=0)))]
-    # Window cut-1 is the last of the first voice and window cut the first of the second: the
-    # change lies where they overlap, the middle of it is the best guess.
-    left_end = starts[cut - 1] * HOP / SAMPLE_RATE + _WINDOW_SECONDS
-    right_start = starts[cut] * HOP / SAMPLE_RATE
-    at = start + (left_end + right_start) / 2
-    return [Piece(start, at, l2_normalize(windows[:cut].mean(axis=0))),
-            Piece(at, end, l2_normalize(windows[cut:].mean(axis=0)))]
+
+    whole: Piece
+    sides: tuple[Piece, Piece] | None = None
+
+    @property
+    def pieces(self) -> tuple[Piece, ...]:
+        """What is clustered: the sides of a long utterance, or the whole of a short one."""
+        return self.sides if self.sides is not None else (self.whole,)
 
 
-def change_point(windows: np.ndarray, threshold: float = CHANGE_SIMILARITY) -> int | None:
-    """Where consecutive window embeddings ``(n, 256)`` change speaker, if they do.
+def embed_utterance(audio: np.ndarray, start: float = 0.0) -> Embedded:
+    """Embed one utterance (16 kHz mono float starting at ``start`` s), and the sides of the cut
+    where its voice is most likely to change when it is long enough to have one."""
+    return embed_utterances([(audio, start)])[0]
+
+
+def embed_utterances(utterances: Sequence[tuple[np.ndarray, float]]) -> list[Embedded]:
+    """:func:`embed_utterance` of several ``(audio, start)``, their windows embedded together
+    (one onnxruntime call per 64 windows)."""
+    plans = []
+    for audio, start in utterances:
+        y = normalize_volume(audio)
+        if y.shape[0] < CHANGE_MIN_SECONDS * SAMPLE_RATE:
+            starts = window_starts(y.shape[0])
+        else:
+            step = int(round(WINDOW_STEP_SECONDS * SAMPLE_RATE / HOP))
+            last = int(np.ceil(y.shape[0] / HOP)) - WINDOW_FRAMES
+            starts = np.arange(0, last + 1, step)
+            if starts[-1] < last:
+                starts = np.append(starts, last)  # the end of the utterance is covered too
+        plans.append((start, start + y.shape[0] / SAMPLE_RATE, starts, power_windows(y, starts)))
+    if not plans:
+        return []
+    embedded = embed_power(np.concatenate([plan[3] for plan in plans]))
+    out, offset = [], 0
+    for start, end, starts, windows in plans:
+        mine = embedded[offset:offset + windows.shape[0]]
+        offset += windows.shape[0]
+        whole = Piece(start, end, l2_normalize(mine.mean(axis=0)))
+        cut = change_point(mine) if windows.shape[0] > 1 else None
+        if cut is None:
+            out.append(Embedded(whole))
+            continue
+        # Window cut-1 is the last of the first side and window cut the first of the second:
+        # a change lies where they overlap, and the middle of it is the best guess.
+        left_end = starts[cut - 1] * HOP / SAMPLE_RATE + _WINDOW_SECONDS
+        right_start = starts[cut] * HOP / SAMPLE_RATE
+        at = start + (left_end + right_start) / 2
+        out.append(Embedded(whole, (Piece(start, at, l2_normalize(mine[:cut].mean(axis=0))),
+                                    Piece(at, end, l2_normalize(mine[cut:].mean(axis=0))))))
+    return out
+
+
+def change_point(windows: np.ndarray) -> int | None:
+    """Where consecutive window embeddings ``(n, 256)`` are most likely to change speaker.
 
     Every cut leaving at least two windows on each side is scored by the cosine similarity of
-    the two sides' mean embeddings; the least similar cut counts if it is below ``threshold``.
+    the two sides' mean embeddings; the least similar one is the candidate. Whether it is a
+    change is not decided here: one voice's sides and two voices' sides are too alike in
+    absolute terms (within one utterance, RAVDESS actors' sides scored 0.24-0.73 against each
+    other in the speaker space, two same-sex actors' 0.24-0.58), so the recording's speakers
+    decide.
 
     Returns
     -------
     int or None
-        Index of the first window of the second voice.
+        Index of the first window of the second side; ``None`` with fewer than four windows.
     """
-    best, best_similarity = None, threshold
+    best, best_similarity = None, np.inf
     for cut in range(2, windows.shape[0] - 1):
         similarity = float(l2_normalize(windows[:cut].mean(axis=0))
                            @ l2_normalize(windows[cut:].mean(axis=0)))
@@ -289,24 +314,53 @@ def speaker_name(index: int) -> str:
     return f"S{index + 1}"
 
 
-def diarize(pieces: Sequence[Piece], speakers: int | None = None,
-            space: SpeakerSpace | None = None) -> list[str]:
-    """The speaker (``S1``, ``S2``, ...) of each piece, numbered in order of first appearance.
+def diarize(embedded: Sequence[Embedded], speakers: int | None = None,
+            space: SpeakerSpace | None = None) -> list[list[tuple[Piece, str]]]:
+    """The speaker turns of each utterance.
 
     Parameters
     ----------
-    pieces : sequence of Piece
-        In time order, as :func:`embed_pieces` gives them.
+    embedded : sequence of Embedded
+        In time order, as :func:`embed_utterances` gives them.
     speakers : int, optional
         The number of speakers, if known.
     space : SpeakerSpace, optional
         Where to compare voices (default: the shipped one).
+
+    Returns
+    -------
+    list of list of (Piece, str)
+        Per utterance: ``[(whole, speaker)]``, or its two sides with their speakers when they
+        were clustered apart. Speakers are ``S1``, ``S2``, ... in order of first appearance.
     """
-    if not pieces:
+    if not embedded:
         return []
     space = default_space() if space is None else space
+    pieces = [piece for e in embedded for piece in e.pieces]
     labels = cluster(space(np.stack([p.embedding for p in pieces])), speakers)
-    return [speaker_name(int(label)) for label in labels]
+    out, i = [], 0
+    for e in embedded:
+        mine = labels[i:i + len(e.pieces)]
+        i += len(e.pieces)
+        out.append(_turns(e, [speaker_name(int(label)) for label in mine]))
+    _renumber(out)
+    return out
+
+
+def _turns(embedded: Embedded, names: list[str]) -> list[tuple[Piece, str]]:
+    """The whole utterance with its speaker, or its sides when their speakers differ."""
+    if embedded.sides is None or names[0] == names[1]:
+        return [(embedded.whole, names[0])]
+    return list(zip(embedded.sides, names, strict=True))
+
+
+def _renumber(turns: list[list[tuple[Piece, str]]]) -> None:
+    """Rename speakers in place to ``S1``, ``S2``, ... in order of first appearance among the
+    turns (a side merged back into its utterance no longer counts as an appearance)."""
+    order: dict[str, str] = {}
+    for utterance in turns:
+        for k, (piece, name) in enumerate(utterance):
+            utterance[k] = (piece, order.setdefault(name, speaker_name(len(order))))
 
 
 class OnlineDiarizer:
@@ -333,6 +387,11 @@ class OnlineDiarizer:
         self.space = default_space() if space is None else space
         self._sums: list[np.ndarray] = []
 
+    def turns(self, embedded: Embedded) -> list[tuple[Piece, str]]:
+        """The speaker turns of the next utterance: ``[(whole, speaker)]``, or its two sides
+        when they go to different speakers."""
+        return _turns(embedded, [self.assign(p.embedding) for p in embedded.pieces])
+
     def assign(self, embedding: np.ndarray) -> str:
         """The speaker of the next piece, given its GE2E embedding."""
         x = self.space(np.asarray(embedding)[None])[0].astype(np.float64)
@@ -347,5 +406,6 @@ class OnlineDiarizer:
         return speaker_name(len(self._sums) - 1)
 
 
-__all__ = ["EMBEDDING_SIZE", "OnlineDiarizer", "Piece", "SpeakerSpace", "change_point",
-           "cluster", "default_space", "diarize", "embed_pieces", "split_ratio"]
+__all__ = ["EMBEDDING_SIZE", "Embedded", "OnlineDiarizer", "Piece", "SpeakerSpace",
+           "change_point", "cluster", "default_space", "diarize", "embed_utterance",
+           "embed_utterances", "split_ratio"]
