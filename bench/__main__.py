@@ -16,6 +16,10 @@ under 10 minutes on 2 busy cores:
     give identical rows.
 ``segment``
     :func:`bench.segment.run`: silero-vad segmentation of a conversation built from the clips.
+``dialogue``
+    :func:`bench.dialogue.run` on 5 pairs of held-out actors: turns covered, speaker
+    attribution, UAR (defaults, ``adapt="none"``, per true speaker), analyze with and without
+    diarization in real-time multiples.
 ``infer``
     :func:`bench.infer.run`: ``predict`` latency and throughput, ``analyze`` real-time factor
     and peak memory, cold start, of the model (below).
@@ -64,6 +68,7 @@ FOLDER_CLIPS = 200
 DASK_PASSES = 2
 EPOCH_SAMPLES = 300
 LEAN_MINUTES = 10.0
+DIALOGUE_PAIRS = 5
 LOAD_SECONDS = 10.0
 LOAD_CLIENTS = 16
 
@@ -224,6 +229,29 @@ def part_segment(context: Context) -> tuple[dict, list[Row]]:
     return result, rows
 
 
+def part_dialogue(context: Context) -> tuple[dict, list[Row]]:
+    result = call(bench_module("dialogue").run, context.data_dir, pairs=DIALOGUE_PAIRS)
+    rows = []
+    for kind in ("balanced", "skewed", "one emotion"):
+        figures = result[kind]
+        what = (f"{figures['dialogues']} two-speaker dialogues of held-out RAVDESS actors, "
+                f"{figures['turns']} turns")
+        rows += [
+            Row("dialogue", f"{kind}: turns covered by one segment",
+                figures["turns_covered_by_one_segment"], "share", what),
+            Row("dialogue", f"{kind}: speaker attribution", figures["speaker_attribution"],
+                "share", "turns whose segment has their speaker (best naming)"),
+        ] + [Row("dialogue", f"{kind}: UAR, {mode}", uar, "UAR",
+                 "analyze defaults (per diarized speaker)" if mode == "defaults" else
+                 f"analyze, {mode}") for mode, uar in figures["uar"].items()]
+    for name, figures in result["speed"].items():
+        if isinstance(figures, dict):
+            rows.append(Row("dialogue", f"analyze {name}", figures["realtime_factor"],
+                            "x real time", f"balanced dialogues, {result['speed']['audio_s']} s "
+                                           f"of audio, warm, best of 2"))
+    return result, rows
+
+
 def part_infer(context: Context) -> tuple[dict, list[Row]]:
     module = bench_module("infer")
     bundle, model = context.model()
@@ -342,6 +370,7 @@ def part_lean(context: Context) -> tuple[dict, list[Row]]:
 
 
 PARTS = {"features": part_features, "dask": part_dask, "segment": part_segment,
+         "dialogue": part_dialogue,
          "infer": part_infer, "train": part_train, "epochs": part_epochs,
          "server": part_server, "lean": part_lean}
 

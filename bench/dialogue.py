@@ -1,6 +1,10 @@
 """Two-speaker dialogues from held-out speakers: turns, speakers and emotions, and the speed.
 
     PYTHONPATH=src python bench/dialogue.py ../shared/data/ravdess16k [--out build/dialogue.json]
+                                            [--pairs N]
+
+(``make bench`` runs it on the first 5 pairs; feature stores and embeddings are cached under
+``$SERA_BENCH_CACHE``, default ``build/cache``.)
 
 A model is trained with the shipped default model's recipe on RAVDESS actors 01-12 only, and
 the speaker space (:class:`sera.speaker.diarize.SpeakerSpace`) is fitted on the same actors and
@@ -32,6 +36,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -46,7 +51,8 @@ PAUSE_SECONDS = (0.3, 1.2)
 NOISE_DBFS = -60.0
 EMOTIONS = ("neutral", "angry", "disgust", "fear", "happy", "sad", "surprise")
 KINDS = ("balanced", "skewed", "one emotion")
-CACHE = Path("/work/cache/issue12")
+#: Feature stores and clip embeddings kept between runs.
+CACHE = Path(os.environ.get("SERA_BENCH_CACHE", "build/cache"))
 
 
 def speech_of(path: str) -> np.ndarray:

@@ -107,7 +107,7 @@ def test_stream_at_another_rate_and_as_integer_pcm_finds_the_utterances(model, c
 
 def test_recording_adaptation_uses_the_whole_recordings_statistics(model, conversation):
     path = conversation[0]
-    segments = model.analyze(path, batch_size=3)         # adapt="recording" by default
+    segments = model.analyze(path, batch_size=3, adapt="recording")
     X = np.stack([model.utterance_features(u) for u in segment_file(path)])
     mean, std = model.normalizer.statistics(X)
     expected = model.bundle.predict_proba(((X - mean) / std).astype(np.float32))
@@ -115,13 +115,13 @@ def test_recording_adaptation_uses_the_whole_recordings_statistics(model, conver
 
     # A stream adapts to the utterances heard so far: the first one alone (shrunk toward the
     # training statistics), the last one with all of them, as analyze does.
-    streamed = list(model.stream([conversation[1]], SR))
+    streamed = list(model.stream([conversation[1]], SR, adapt="recording"))
     first_mean, first_std = model.normalizer.statistics(X[:1])
     first = model.bundle.predict_proba(((X[:1] - first_mean) / first_std).astype(np.float32))
     np.testing.assert_allclose(list(streamed[0].scores.values()), first[0], atol=1e-5)
     np.testing.assert_allclose(list(streamed[-1].scores.values()), expected[-1], atol=1e-5)
     with pytest.raises(ValueError, match="speaker"):
-        list(label_utterances(model, [], adapt="speaker"))
+        list(label_utterances(model, [], adapt="corpus"))
 
 
 def test_json_document(analyzed, conversation):
@@ -129,10 +129,13 @@ def test_json_document(analyzed, conversation):
     assert set(doc) == {"path", "duration", "speakers", "adapt", "segments"}
     assert doc["path"] == str(conversation[0]) and doc["adapt"] == "none"
     assert doc["duration"] == round(conversation[1].size / SR, 3)
-    assert doc["speakers"] == ["S1"]
+    # Twelve voices: more than one speaker, named in order of first appearance.
+    assert doc["speakers"] == [f"S{i}" for i in range(1, len(doc["speakers"]) + 1)]
+    assert len(doc["speakers"]) > 1
+    assert doc["speakers"] == list(dict.fromkeys(item["speaker"] for item in doc["segments"]))
     for item, segment in zip(doc["segments"], analyzed, strict=True):
         assert set(item) == {"start", "end", "speaker", "label", "scores"}
-        assert item["speaker"] == "S1"
+        assert item["speaker"] == segment.speaker
         assert item["start"] == round(segment.start, 3) and item["end"] == round(segment.end, 3)
         assert list(item["scores"]) == list(LABELS)
 

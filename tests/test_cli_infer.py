@@ -145,7 +145,7 @@ def test_analyze_json_csv_srt_and_plot(bundle_dir, conversation, model, tmp_path
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert set(doc) == {"path", "duration", "speakers", "adapt", "segments"}
-    assert doc["path"] == str(conversation) and doc["speakers"] == ["S1"]
+    assert doc["path"] == str(conversation) and doc["speakers"] == expected.speakers
     assert doc["duration"] == round(sf.info(conversation).duration, 3)
     assert doc["segments"] == [s.to_dict() for s in expected]
     assert (tmp_path / "timeline.png").stat().st_size > 0
@@ -158,6 +158,11 @@ def test_analyze_json_csv_srt_and_plot(bundle_dir, conversation, model, tmp_path
 
     result = invoke("analyze", "--model", bundle_dir, conversation)
     assert result.stdout == "" and f"{len(expected)} utterance(s)" in result.stderr
+
+    two = json.loads(invoke("analyze", "--model", bundle_dir, conversation, "--json",
+                            "--speakers", "2").stdout)
+    assert two["speakers"] == ["S1", "S2"] and two["adapt"] == "speaker"
+    assert invoke("analyze", "--model", bundle_dir, conversation, "--speakers", "0").exit_code != 0
 
 
 def test_analyze_segmenter_options_reach_the_segmenter(bundle_dir, conversation):

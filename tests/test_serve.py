@@ -177,7 +177,7 @@ def test_predict_answers_what_the_library_says(client, model, clip):
     assert sum(scores.values()) == pytest.approx(1.0, abs=1e-3)
 
 
-@pytest.mark.parametrize("adapt", ["recording", "none"])
+@pytest.mark.parametrize("adapt", ["speaker", "recording", "none"])
 def test_analyze_answers_what_the_library_says(client, model, conversation, adapt):
     y, rate = conversation
     response = post_file(client, "conversation.wav", wav_bytes(y, rate), "analyze", adapt=adapt)
@@ -231,7 +231,7 @@ def test_the_openapi_schema_documents_bodies_answers_and_errors(client):
                 "ErrorResponse")
         assert "Retry-After" in responses["503"]["headers"]
     analyze_parameters = {p["name"] for p in schema["paths"]["/v1/analyze"]["post"]["parameters"]}
-    assert analyze_parameters == {"adapt", "threshold", "min_silence", "min_speech",
+    assert analyze_parameters == {"adapt", "speakers", "threshold", "min_silence", "min_speech",
                                   "max_utterance"}
     # The docs pages load their assets from this server (the fastapi-offline package).
     for path in ("/docs", "/redoc"):
@@ -361,7 +361,7 @@ def test_silence_is_a_400_to_predict_and_no_utterances_to_analyze(client):
     analyzed = post_file(client, "silence.wav", silence, "analyze")
     assert analyzed.status_code == 200
     assert answer(analyzed) == {"path": "silence.wav", "duration": 3.0, "speakers": [],
-                                "adapt": "recording", "segments": []}
+                                "adapt": "speaker", "segments": []}
 
 
 def test_too_short_audio_is_a_400(client):
@@ -387,7 +387,7 @@ def test_answers_are_free_of_nan(client):
             error_of(response, 400)
 
 
-@pytest.mark.parametrize("query", ["adapt=speaker", "threshold=0", "threshold=nan",
+@pytest.mark.parametrize("query", ["adapt=corpus", "speakers=0", "threshold=0", "threshold=nan",
                                    "min_silence=-1", "max_utterance=abc", "max_utterance=inf"])
 def test_bad_parameters_are_a_422(client, clip, query):
     response = client.post(f"/v1/analyze?{query}", files={"file": ("a.flac", clip.read_bytes())})
