@@ -75,15 +75,6 @@ def test_onnx_embeddings_match_resemblyzer_on_real_speech(resemblyzer, ravdess_d
         assert float(ours @ theirs) > 0.999
 
 
-def test_same_speaker_is_closer_than_another(ravdess_dir):
-    """Two utterances of actor 1 (neutral, angry) against one of actor 3: the encoder tells
-    voices apart across emotions, which diarization relies on."""
-    a1, a1_angry, a3 = (encoder.embed_utterance(y) for y in _clips(ravdess_dir, [
-        "Actor_01/03-01-01-01-01-01-01.flac", "Actor_01/03-01-05-02-02-01-01.flac",
-        "Actor_03/03-01-01-01-01-01-03.flac"]))
-    assert float(a1 @ a1_angry) > float(a1 @ a3) + 0.1
-
-
 def test_build_is_reproducible(tmp_path):
     """Rebuilding the ONNX file from Resemblyzer's weights gives the shipped bytes."""
     if importlib.util.find_spec("resemblyzer") is None or importlib.util.find_spec("torch") is None:
