@@ -245,7 +245,7 @@ def part_dialogue(context: Context) -> tuple[dict, list[Row]]:
                  "analyze defaults (per diarized speaker)" if mode == "defaults" else
                  f"analyze, {mode}") for mode, uar in figures["uar"].items()]
     for name, figures in result["speed"].items():
-        if isinstance(figures, dict):
+        if isinstance(figures, dict) and "realtime_factor" in figures:
             rows.append(Row("dialogue", f"analyze {name}", figures["realtime_factor"],
                             "x real time", f"balanced dialogues, {result['speed']['audio_s']} s "
                                            f"of audio, warm, best of 2"))
