@@ -3,8 +3,9 @@ timeline, playing one utterance, export), record from a (fake) microphone, see t
 at phone width, with a token, from the keyboard; and the offline API docs. Screenshots go to
 ``test-artifacts/``.
 
-Speaker lanes on the timeline are drawn when segments carry more than one ``speaker``; no
-analysis gives speakers yet, so they have no test here yet."""
+Speaker lanes are tested on a dialogue of two unseen actors: the page's speakers are the
+analysis's, each has a row in the per-speaker summary and a lane on the timeline, and a click
+in a lane picks that speaker's utterance."""
 
 from __future__ import annotations
 
@@ -74,6 +75,19 @@ def conversation(clips, tmp_path_factory) -> Path:
     audio = np.concatenate([piece for clip in clips[2:5]
                             for piece in (sf.read(clip, dtype="float32")[0], gap)])
     path = tmp_path_factory.mktemp("conversation") / "conversation.wav"
+    sf.write(path, audio, 16000, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="module")
+def dialogue(ravdess_dir, clips, tmp_path_factory) -> Path:
+    """Alternating turns of two unseen actors (a man, Actor_13, and a woman, Actor_14)."""
+    other = sorted((ravdess_dir / "Actor_13").glob("*.flac"))[::15]
+    gap = np.zeros(int(0.7 * 16000), np.float32)
+    turns = [clip for pair in zip(clips[:3], other[:3], strict=True) for clip in pair]
+    audio = np.concatenate([piece for clip in turns
+                            for piece in (sf.read(clip, dtype="float32")[0], gap)])
+    path = tmp_path_factory.mktemp("dialogue") / "dialogue.wav"
     sf.write(path, audio, 16000, subtype="PCM_16")
     return path
 
@@ -276,6 +290,35 @@ def test_a_conversation_is_summarised_from_one_analysis(page, model, conversatio
     expect(page.locator("#result-label")).to_have_text(dominant)
     screenshot(page, "conversation-timeline")
     assert calls == ["analyze"]
+
+
+def test_speakers_have_a_summary_and_a_lane_each(page, model, dialogue):
+    from playwright.sync_api import expect
+
+    analysis = model.analyze(dialogue)
+    assert analysis.speakers == ["S1", "S2"]
+    page.set_input_files("#file-input", str(dialogue))
+    rows = page.locator("#segment-rows tr")
+    expect(rows).to_have_count(len(analysis), timeout=30_000)
+    shown = [row.locator("td.speaker-col").text_content() for row in rows.all()]
+    assert shown == [segment.speaker for segment in analysis]
+    expect(page.locator("#speakers-box")).to_be_visible()
+    expect(page.locator("#speaker-rows th")).to_have_text(["S1", "S2"])
+    expect(page.locator("#status")).to_contain_text("2 speakers")
+    screenshot(page, "speaker-lanes")
+
+    # The timeline has a lane per speaker under the waveform (lanes 16 px, axis 20 px, 6 px
+    # margin, a 28 px gutter for the names): a click in S2's lane, in the time span of S2's
+    # first utterance, picks that utterance.
+    index = next(i for i, segment in enumerate(analysis) if segment.speaker == "S2")
+    target = analysis[index]
+    box = page.locator("#waveform").bounding_box()
+    duration = float(page.evaluate("() => document.getElementById('player').duration"))
+    wave_height = box["height"] - 2 * 16 - 20 - 6
+    x = 28 + (box["width"] - 28) * (target.start + target.end) / 2 / duration
+    page.locator("#waveform").click(position={"x": x, "y": wave_height + 4 + 16 + 8})
+    expect(page.locator("#scores-caption")).to_contain_text(f"Utterance {index + 1} (S2)")
+    expect(page.locator("#segment-rows tr.selected")).to_have_attribute("data-index", str(index))
 
 
 def test_export_gives_the_files_sera_analyze_writes(page, bundle_dir, conversation,
