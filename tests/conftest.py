@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SERA_SHARED_DATA", ROOT.parent / "shared" / "data"))
 RAVDESS16K = SHARED_DATA / "ravdess16k"
 RAVDESS_ORIGINAL = SHARED_DATA / "ravdess-original-samples"
+NEMO16K = SHARED_DATA / "nemo16k"
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +22,14 @@ def ravdess_dir() -> Path:
     if not RAVDESS16K.is_dir():
         pytest.skip(f"real RAVDESS data not found at {RAVDESS16K} (set SERA_SHARED_DATA)")
     return RAVDESS16K
+
+
+@pytest.fixture(scope="session")
+def nemo_dir() -> Path:
+    """The shared nEMO speech (7 of its 9 actors, 16 kHz FLAC, ``samples/`` + ``data.tsv``)."""
+    if not (NEMO16K / "data.tsv").is_file():
+        pytest.skip(f"real nEMO data not found at {NEMO16K} (set SERA_SHARED_DATA)")
+    return NEMO16K
 
 
 @pytest.fixture(scope="session")

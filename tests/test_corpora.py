@@ -100,6 +100,63 @@ def test_ravdess_generated_names(tmp_path):
     assert "unknown RAVDESS emotion code '09'" in why["03-01-09-01-01-01-02.wav"]
 
 
+# --- nEMO ----------------------------------------------------------------------------------
+
+
+def test_nemo_shared_counts(nemo_dir):
+    summary = scan(nemo_dir).summary()
+    assert summary["n"] == 3403 and summary["skipped"] == []
+    assert summary["by_corpus"] == {"nemo": 3403}
+    assert summary["by_emotion"] == {"angry": 569, "disgust": 0, "fear": 557, "happy": 570,
+                                     "neutral": 629, "sad": 589, "surprise": 489}
+    assert summary["by_speaker"] == {"nemo-EB0": 539, "nemo-KD0": 540, "nemo-KS0": 540,
+                                     "nemo-MK0": 450, "nemo-MP0": 256, "nemo-TP0": 539,
+                                     "nemo-WR0": 539}
+    assert summary["by_gender"] == {"female": 539 + 540 + 450, "male": 540 + 256 + 539 + 539}
+
+
+def test_nemo_cli_scan_counts(nemo_dir):
+    result = CliRunner().invoke(app, ["corpus", "scan", str(nemo_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["n"] == 3403 and len(summary["by_speaker"]) == 7
+
+
+def test_nemo_generated_files(tmp_path):
+    root = make_tree(tmp_path / "nemo", [
+        "samples/EB0_anger_1.flac", "samples/KS0_surprised_7.flac",
+        "samples/MK0_happiness_2.flac", "samples/WR0_disgust_3.flac",
+        "samples/TP0_sadness_4.flac",
+    ])
+    (root / "data.tsv").write_text(
+        "file_id\temotion\traw_text\tnormalized_text\tspeaker_id\tgender\tage\n"
+        "EB0_anger_1.flac\tanger\tIdę do domu.\tidę do domu\t        EB0\tfemale\t27\n"
+        "KS0_surprised_7.flac\tsurprised\tNie wiem.\tnie wiem\t        KS0\tmale\t23\n"
+        "MK0_happiness_2.flac\thappiness\tTak.\ttak\t        MK0\tfemale\t25\n"
+        "TP0_sadness_4.flac\tsadness\tNie.\tnie\t        WR0\tmale\t25\n",
+        encoding="utf-8")
+    result = scan(root)
+    rows = by_name(result)
+    anger = rows["EB0_anger_1.flac"]
+    assert (anger["corpus"], anger["speaker"], anger["gender"], anger["emotion"]) == (
+        "nemo", "nemo-EB0", "female", "angry")
+    assert anger["text"] == "Idę do domu."
+    assert (rows["KS0_surprised_7.flac"]["emotion"], rows["KS0_surprised_7.flac"]["gender"]) == (
+        "surprise", "male")
+    assert rows["MK0_happiness_2.flac"]["emotion"] == "happy"
+    why = reasons(result)
+    assert "unknown nEMO emotion 'disgust'" in why["WR0_disgust_3.flac"]
+    # data.tsv and the file name disagree on the speaker: skipped, not guessed.
+    assert "speaker" in why["TP0_sadness_4.flac"]
+
+
+def test_nemo_without_metadata_has_unknown_gender(tmp_path):
+    root = make_tree(tmp_path / "nemo", ["samples/KD0_fear_9.flac"])
+    row = by_name(scan(root))["KD0_fear_9.flac"]
+    assert (row["speaker"], row["gender"], row["emotion"], row["text"]) == (
+        "nemo-KD0", "unknown", "fear", None)
+
+
 # --- CREMA-D -------------------------------------------------------------------------------
 
 
@@ -263,7 +320,7 @@ def test_unrecognised_audio_beside_a_corpus_is_skipped_with_reason(tmp_path):
     root = make_tree(tmp_path, ["Actor_01/03-01-03-01-01-01-01.wav", "extra/interview.wav"])
     result = scan(root)
     assert len(result.manifest) == 1
-    assert "no RAVDESS, CREMA-D, TESS, SAVEE or EmoDB" in reasons(result)["interview.wav"]
+    assert "no RAVDESS, CREMA-D, TESS, SAVEE, EmoDB or nEMO" in reasons(result)["interview.wav"]
 
 
 # --- Folder per label ----------------------------------------------------------------------

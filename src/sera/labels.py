@@ -78,6 +78,16 @@ EMODB = {
     "L": None,  # Langeweile (boredom)
 }
 
+#: nEMO file-name emotion words. nEMO has no disgust.
+NEMO = {
+    "anger": "angry",
+    "fear": "fear",
+    "happiness": "happy",
+    "neutral": "neutral",
+    "sadness": "sad",
+    "surprised": "surprise",
+}
+
 #: Loose names a user's own folders or CSV files may use, for the folder-per-label
 #: and CSV layouts. Keys are lower-case.
 ALIASES = {

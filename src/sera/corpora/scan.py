@@ -12,15 +12,15 @@ import os
 from pathlib import Path
 
 from sera.audio import AUDIO_EXTENSIONS, audio_files
-from sera.corpora import cremad, csvfile, emodb, folder, ravdess, savee, tess
+from sera.corpora import cremad, csvfile, emodb, folder, nemo, ravdess, savee, tess
 from sera.corpora.base import ScanResult, Unlabelled, Utterance, build_result
 from sera.errors import CorpusError
 
 #: Layouts that read labels from file names, tried in this order.
-FILE_NAME_LAYOUTS = (ravdess, cremad, tess, savee, emodb)
+FILE_NAME_LAYOUTS = (ravdess, cremad, tess, savee, emodb, nemo)
 
-_NO_CONVENTION = ("file name follows no RAVDESS, CREMA-D, TESS, SAVEE or EmoDB convention "
-                  "and no folder in its path names an emotion")
+_NO_CONVENTION = ("file name follows no RAVDESS, CREMA-D, TESS, SAVEE, EmoDB or nEMO "
+                  "convention and no folder in its path names an emotion")
 
 
 def scan(path: str | os.PathLike) -> ScanResult:
@@ -75,8 +75,8 @@ def _scan_folder(root: Path) -> ScanResult:
             labelled.append((path, utterance))
     if not recognised:
         raise CorpusError(f"{root}: no recognisable layout: none of its {len(files)} audio "
-                          "files follows a RAVDESS, CREMA-D, TESS, SAVEE or EmoDB name or sits "
-                          "in a folder named after an emotion (or give a CSV manifest)")
+                          "files follows a RAVDESS, CREMA-D, TESS, SAVEE, EmoDB or nEMO name "
+                          "or sits in a folder named after an emotion (or give a CSV manifest)")
     return build_result(labelled, skipped)
 
 
