@@ -13,6 +13,14 @@ the training statistics: with ``n`` utterances and prior weight ``k``::
 
 One clip alone (``n = 1``) is therefore normalised almost exactly by the training
 statistics, and a speaker with sixty clips almost exactly by their own.
+
+A group's own statistics also hold what the group has in common, and that may be its
+emotion: a speaker who is angry throughout (a one-sided call) has an "angry" mean, and
+subtracting it erases the anger. Two things make adaptation robust to such skew. The group
+location and spread can be estimated robustly (``estimator="median"``: median and
+inter-quartile range), and training rows can be normalised by statistics of *skewed* subsets
+of their own speaker's clips (:func:`subsample_statistics_augment` with ``skew``), so that
+the classifier learns to live with imperfect statistics.
 """
 
 from __future__ import annotations
@@ -29,6 +37,13 @@ MODES = ("none", "recording", "speaker", "corpus")
 
 #: Default prior weight ``k``, in utterances.
 PRIOR_WEIGHT = 10.0
+
+#: Location/spread estimators of a group: mean and standard deviation, or median and
+#: inter-quartile range (scaled to a normal's standard deviation).
+ESTIMATORS = ("mean", "median")
+
+#: IQR of a standard normal: IQR / this estimates a standard deviation.
+_IQR_NORMAL = 1.3489795
 
 _EPS = 1e-6
 
@@ -48,16 +63,19 @@ class Normalizer:
         The grouping the model was trained with (one of :data:`MODES`).
     prior_weight : float
         Shrinkage weight ``k`` in utterances.
+    estimator : str
+        How a group's location and spread are estimated (one of :data:`ESTIMATORS`).
     """
 
     mean: np.ndarray
     std: np.ndarray
     mode: str = "none"
     prior_weight: float = PRIOR_WEIGHT
+    estimator: str = "mean"
 
     @classmethod
     def fit(cls, X: np.ndarray, groups: Sequence | None = None, mode: str = "none",
-            prior_weight: float = PRIOR_WEIGHT) -> Normalizer:
+            prior_weight: float = PRIOR_WEIGHT, estimator: str = "mean") -> Normalizer:
         """Learn the training statistics.
 
         Parameters
@@ -70,8 +88,11 @@ class Normalizer:
             Grouping mode the model is trained with.
         prior_weight : float
             Shrinkage weight ``k``.
+        estimator : str
+            Group location/spread estimator (:data:`ESTIMATORS`).
         """
         _check_mode(mode)
+        _check_estimator(estimator)
         X = _rows(X)
         mean = X.mean(axis=0)
         if mode == "none":
@@ -80,18 +101,20 @@ class Normalizer:
             if groups is None:
                 raise InputError(f"mode {mode!r} needs a group per row")
             groups = np.asarray(groups)
-            within = [X[groups == g].var(axis=0) for g in np.unique(groups)]
+            within = [_location_spread(X[groups == g], estimator)[1] ** 2
+                      for g in np.unique(groups)]
             std = np.sqrt(np.mean(within, axis=0))
         return cls(mean=mean.astype(np.float32), std=np.maximum(std, _EPS).astype(np.float32),
-                   mode=mode, prior_weight=float(prior_weight))
+                   mode=mode, prior_weight=float(prior_weight), estimator=estimator)
 
     def statistics(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Shrunk mean and standard deviation of one group of rows ``(n, *shape)``."""
+        """Shrunk location and spread of one group of rows ``(n, *shape)``."""
         X = _rows(X)
         n, k = X.shape[0], self.prior_weight
         prior_var = self.std.astype(np.float64) ** 2
-        mean = (n * X.mean(axis=0) + k * self.mean) / (n + k)
-        var = (n * X.var(axis=0) + k * prior_var) / (n + k)
+        location, spread = _location_spread(X, self.estimator)
+        mean = (n * location + k * self.mean) / (n + k)
+        var = (n * spread ** 2 + k * prior_var) / (n + k)
         return mean, np.sqrt(np.maximum(var, _EPS ** 2))
 
     def transform(self, X: np.ndarray, groups: Sequence | None = None,
@@ -134,7 +157,7 @@ class Normalizer:
     def to_config(self) -> dict:
         """JSON-serialisable form for a bundle's ``config.json``."""
         return {"mode": self.mode, "prior_weight": self.prior_weight,
-                "mean": self.mean.tolist(), "std": self.std.tolist()}
+                "estimator": self.estimator, "mean": self.mean.tolist(), "std": self.std.tolist()}
 
     @classmethod
     def from_config(cls, config: dict) -> Normalizer:
@@ -143,12 +166,14 @@ class Normalizer:
         return cls(mean=np.asarray(config["mean"], dtype=np.float32),
                    std=np.asarray(config["std"], dtype=np.float32),
                    mode=config.get("mode", "none"),
-                   prior_weight=float(config.get("prior_weight", PRIOR_WEIGHT)))
+                   prior_weight=float(config.get("prior_weight", PRIOR_WEIGHT)),
+                   estimator=config.get("estimator", "mean"))
 
 
 def subsample_statistics_augment(X: np.ndarray, y: np.ndarray, groups: Sequence,
                                  normalizer: Normalizer, sizes: Sequence[int] = (1, 2, 4, 8),
-                                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                                 seed: int = 0, skew: bool = False
+                                 ) -> tuple[np.ndarray, np.ndarray]:
     """Extra training rows normalised by statistics from a few of their group's utterances.
 
     At run time a group may hold one clip or a handful, so its statistics are noisy
@@ -167,6 +192,11 @@ def subsample_statistics_augment(X: np.ndarray, y: np.ndarray, groups: Sequence,
         Subset sizes drawn uniformly, each subset including the row itself.
     seed : int
         Seed for the draws.
+    skew : bool
+        Also draw skewed subsets (a run-time group whose clips share one mood): half the rows
+        are normalised by statistics of up to ``4 * max(sizes)`` clips of their group that
+        carry the row's own label only, so that the model learns that a group's statistics
+        may hold the emotion itself.
 
     Returns
     -------
@@ -181,8 +211,13 @@ def subsample_statistics_augment(X: np.ndarray, y: np.ndarray, groups: Sequence,
     for g in _unique_in_order(groups):
         members = np.flatnonzero(groups == g)
         for i in members:
-            size = min(int(rng.choice(sizes)), members.size)
-            others = rng.choice(members[members != i], size - 1, replace=False)
+            pool = members[members != i]
+            size = int(rng.choice(sizes))
+            if skew and rng.random() < 0.5:
+                pool = pool[np.asarray(y)[pool] == np.asarray(y)[i]]
+                size = 4 * max(sizes)
+            size = min(size, pool.size + 1)
+            others = rng.choice(pool, size - 1, replace=False)
             mean, std = normalizer.statistics(X[np.concatenate([[i], others])])
             out[i] = (X[i] - mean) / std
     return out.astype(np.float32).reshape(shape), np.asarray(y).copy()
@@ -197,6 +232,20 @@ def _rows(X) -> np.ndarray:
 def _unique_in_order(values: np.ndarray) -> list:
     _, first = np.unique(values, return_index=True)
     return [values[i] for i in sorted(first)]
+
+
+def _location_spread(X: np.ndarray, estimator: str) -> tuple[np.ndarray, np.ndarray]:
+    """Location and spread of rows ``(n, D)`` by ``estimator``."""
+    if estimator == "median" and X.shape[0] >= 4:
+        low, median, high = np.percentile(X, [25, 50, 75], axis=0)
+        return median, (high - low) / _IQR_NORMAL
+    # Fewer than four rows have no meaningful quartiles: the mean and spread then.
+    return X.mean(axis=0), X.std(axis=0)
+
+
+def _check_estimator(estimator: str) -> None:
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
 
 
 def _check_mode(mode: str) -> None:

@@ -82,7 +82,8 @@ class Bundle:
         cfg = self.config["normalization"]
         return Normalizer(mean=self.mean.ravel(), std=self.std.ravel(),
                           mode=cfg.get("mode", "none"),
-                          prior_weight=float(cfg.get("prior_weight", PRIOR_WEIGHT)))
+                          prior_weight=float(cfg.get("prior_weight", PRIOR_WEIGHT)),
+                          estimator=cfg.get("estimator", "mean"))
 
     def normalize(self, X: np.ndarray) -> np.ndarray:
         """Standardise raw features ``(n, *input_shape)`` with the training statistics."""
@@ -101,7 +102,7 @@ class Bundle:
 
 def save_bundle(directory: str | os.PathLike, *, model, model_name: str, feature_config: dict,
                 sample_rate: int, normalization: dict, training: dict, metrics: dict, card: str,
-                labels: Sequence[str] = LABELS) -> Bundle:
+                labels: Sequence[str] = LABELS, calibration: dict | None = None) -> Bundle:
     """Write a bundle atomically and return it loaded.
 
     Parameters
@@ -128,6 +129,9 @@ def save_bundle(directory: str | os.PathLike, *, model, model_name: str, feature
         The model card, markdown (see :func:`make_card`).
     labels : sequence of str
         The label of each output column.
+    calibration : dict, optional
+        :func:`sera.calibration.calibration_config`: the temperature that
+        :meth:`sera.infer.Model.predict_proba` applies to the graph's probabilities.
 
     Returns
     -------
@@ -161,6 +165,7 @@ def save_bundle(directory: str | os.PathLike, *, model, model_name: str, feature
             "model": {"name": spec.name, "kind": spec.kind, "params": model.params},
             "training": training,
             "metrics": metrics,
+            **({"calibration": calibration} if calibration else {}),
             "onnx_sha256": _sha256(staging / MODEL),
         }
         (staging / CONFIG).write_text(json.dumps(config, indent=2, allow_nan=False) + "\n",

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pandas as pd
 
 from sera.adapt import MODES
+from sera.calibration import expected_calibration_error, reliability
 from sera.errors import SeraError
 from sera.metrics import breakdown, evaluate_predictions
 from sera.train import GROUP_COLUMNS, load_manifest
@@ -56,7 +58,8 @@ def evaluate(model, source, *, adapt: str | None = None, include_training_speake
     -------
     dict
         The DESIGN.md ``evaluate`` schema (``n, accuracy, uar, macro_f1, per_class,
-        confusion``) plus ``breakdown`` (per corpus, speaker, gender), ``adapt``,
+        confusion``) plus ``ece`` (expected calibration error of the scores, 10 bins),
+        ``reliability`` (its diagram's bins), ``breakdown`` (per corpus, speaker, gender), ``adapt``,
         ``excluded_training_speakers``, ``failures`` and ``model``.
     """
     manifest = load_manifest(source)
@@ -74,16 +77,22 @@ def evaluate(model, source, *, adapt: str | None = None, include_training_speake
     predictions, failures = model.predict_many(manifest["path"].tolist(), adapt=adapt,
                                                groups=groups, workers=workers,
                                                progress=progress)
-    predicted = {os.path.abspath(p.path): p.label for p in predictions}
-    scored = manifest[manifest["path"].map(os.path.abspath).isin(predicted)].copy()
+    by_path = {os.path.abspath(p.path): p for p in predictions}
+    scored = manifest[manifest["path"].map(os.path.abspath).isin(by_path)].copy()
     if scored.empty:
         raise SeraError(f"{source}: no utterance could be classified")
-    scored["predicted"] = scored["path"].map(lambda p: predicted[os.path.abspath(p)])
+    scored_predictions = [by_path[os.path.abspath(p)] for p in scored["path"]]
+    scored["predicted"] = [p.label for p in scored_predictions]
     metrics = evaluate_predictions(scored["emotion"], scored["predicted"],
                                    labels=model.labels)
     metrics["breakdown"] = {by: breakdown(scored, scored["emotion"], scored["predicted"], by=by,
                                           labels=model.labels)
                             for by in ("corpus", "speaker", "gender")}
+    # Calibration of the scores the user sees (the bundle's temperature already applied).
+    proba = np.array([[p.scores[label] for label in model.labels] for p in scored_predictions])
+    truth = np.array([list(model.labels).index(e) for e in scored["emotion"]])
+    metrics["ece"] = expected_calibration_error(proba, truth)
+    metrics["reliability"] = {"scores": {**reliability(proba, truth), "ece": metrics["ece"]}}
     metrics["adapt"] = adapt
     metrics["excluded_training_speakers"] = excluded
     metrics["failures"] = [{"path": path, "error": problem} for path, problem in failures]

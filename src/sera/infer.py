@@ -37,6 +37,7 @@ import numpy as np
 
 from sera.audio import SAMPLE_RATE, info, resample, to_mono, validate
 from sera.bundle import CARD, INPUT, MODEL, OUTPUT, Bundle, load_bundle
+from sera.calibration import apply_temperature, temperature_for
 from sera.conversation import (
     STREAM_HISTORY,
     check_adapt,
@@ -260,8 +261,10 @@ class Model:
                                       adapt=adapt)
         if X.shape[0] == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return np.concatenate([self.bundle.predict_proba(X[start:start + batch_size])
-                               for start in range(0, X.shape[0], batch_size)])
+        proba = np.concatenate([self.bundle.predict_proba(X[start:start + batch_size])
+                                for start in range(0, X.shape[0], batch_size)])
+        # The one place every path (predict, analyze, stream, API, page) gets calibrated scores.
+        return apply_temperature(proba, temperature_for(self.config.get("calibration"), adapt))
 
     # --- clips ---------------------------------------------------------------------------
 

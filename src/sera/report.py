@@ -82,6 +82,17 @@ def write_report(out_html: str | os.PathLike, *, metrics: dict, history: Sequenc
     sections.append(_section("Class distribution", _distribution(metrics, manifest, labels),
                              "Utterances per emotion among those evaluated." if manifest is None
                              else "Utterances per emotion in the data set."))
+    if metrics.get("reliability"):
+        sections.append(_section("Calibration", _reliability(metrics),
+                                 "Reliability diagram: in each confidence bin, how often the top "
+                                 "label was right against how sure the model was. On the "
+                                 "diagonal, p = 0.8 is right eight times in ten. ECE is the "
+                                 "count-weighted mean gap (10 bins)."))
+    if metrics.get("by_corpus"):
+        sections.append(_section("Per corpus", _by_corpus_table(metrics["by_corpus"]),
+                                 "Each corpus's own figures: its speakers held out (leave one "
+                                 "speaker out) or the whole corpus held out (leave one corpus "
+                                 "out), one clip at a time and adapted to the speaker."))
     if robustness:
         sections.append(_section("Robustness to recording conditions",
                                  _robustness(robustness),
@@ -303,6 +314,48 @@ def _cross_corpus_table(matrix: dict) -> str:
             f'<tr><td colspan="2"></td><th class="axis" colspan="{len(corpora)}">tested on '
             f'&rarr;</th></tr><tr><td colspan="2"></td>{head}</tr>' + "".join(rows)
             + "</table></div>")
+
+
+def _reliability(metrics: dict) -> str:
+    """Reliability diagram(s): accuracy against confidence per bin, before and after
+    calibration where both are given, with the ECE of each in the legend."""
+    curves = metrics["reliability"]
+    with _style():
+        fig, ax = _figure_and_axes(1, (4.6, 4.2))
+        ax.plot([0, 1], [0, 1], color="#94a3b8", linestyle="--", linewidth=1, label="perfect")
+        for (name, curve), colour in zip(curves.items(), ("#ea580c", "#2563eb", "#0f766e"),
+                                         strict=False):
+            points = [(c, a) for c, a, n in zip(curve["confidence"], curve["accuracy"],
+                                                curve["count"], strict=True) if n]
+            if not points:
+                continue
+            xs, ys = zip(*points, strict=True)
+            ece = curve.get("ece")
+            ax.plot(xs, ys, marker="o", color=colour,
+                    label=f"{name} (ECE {ece:.3f})" if ece is not None else name)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("confidence (top probability)")
+        ax.set_ylabel("accuracy")
+        ax.legend(loc="upper left", fontsize=8)
+        figure = _embed(fig)
+    rows = "".join(f"<tr><th>{html.escape(name)}</th><td>{_fmt(curve.get('ece'))}</td></tr>"
+                   for name, curve in curves.items())
+    return (f'{figure}<div class="scroll"><table class="figures"><tr><th>scores</th>'
+            f'<th>ECE</th></tr>{rows}</table></div>')
+
+
+def _by_corpus_table(by_corpus: dict) -> str:
+    """One row per test corpus and protocol: n, UAR single clip and adapted, ECE."""
+    rows = []
+    for name, figures in by_corpus.items():
+        cells = "".join(f"<td>{_fmt(figures.get(key))}</td>" for key in
+                        ("uar_single_clip", "uar_adapted", "ece_single_clip", "ece_adapted"))
+        rows.append(f'<tr><th>{html.escape(str(name))}</th><td>{figures.get("n", "")}</td>'
+                    f"{cells}</tr>")
+    return ('<div class="scroll"><table class="figures"><tr><th>held out</th><th>n</th>'
+            "<th>UAR single clip</th><th>UAR adapted</th><th>ECE single clip</th>"
+            f'<th>ECE adapted</th></tr>{"".join(rows)}</table></div>')
 
 
 def _breakdown_table(column: str, groups: dict) -> str:

@@ -21,7 +21,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sera.adapt import Normalizer, subsample_statistics_augment
+from sera.adapt import PRIOR_WEIGHT, Normalizer, subsample_statistics_augment
+from sera.calibration import (
+    apply_temperature,
+    calibration_config,
+    expected_calibration_error,
+    fit_temperature,
+    reliability,
+    temperature_for,
+)
 from sera.corpora import scan
 from sera.errors import SeraError
 from sera.features import FeatureTable, extract_features, get_feature_set
@@ -58,6 +66,25 @@ class Recipe:
         Constructor parameters of the model that override its defaults.
     seed : int
         Seeds the split, the augmentation and the model.
+    estimator : str
+        How a group's statistics are estimated: ``"mean"`` (mean, standard deviation) or
+        ``"median"`` (median, inter-quartile range) (:class:`sera.adapt.Normalizer`).
+    prior_weight : float
+        Shrinkage of a group's statistics toward the training ones, in utterances.
+    skew : bool
+        Also train on rows normalised by statistics of skewed subsets of their speaker's
+        clips (one emotion only), so a one-sided group at run time does not erase its mood.
+    balance : str
+        ``"corpus"``: every corpus weighs the same in the loss, whatever its size (and each
+        class within it, by the model's balanced class weights); ``"none"``: every row alike.
+    calibration : str
+        ``"temperature"``: fit a temperature on out-of-fold predictions of the training
+        speakers (:mod:`sera.calibration`) and store it in the bundle; ``"none"``.
+    data : tuple of str
+        Corpora (folders or CSV manifests) the recipe trains on; used by ``--recipe`` runs
+        that name no corpus.
+    name : str, optional
+        The recipe's name (its file's stem), recorded in bundles and reports.
     """
 
     model: str = "logreg"
@@ -66,6 +93,13 @@ class Recipe:
     augment: tuple[str, ...] = ()
     params: dict = field(default_factory=dict)
     seed: int = 0
+    estimator: str = "mean"
+    prior_weight: float = PRIOR_WEIGHT
+    skew: bool = False
+    balance: str = "none"
+    calibration: str = "temperature"
+    data: tuple[str, ...] = ()
+    name: str | None = None
 
     @property
     def feature_set(self):
@@ -74,7 +108,7 @@ class Recipe:
 
     def to_config(self) -> dict:
         """JSON-ready description for bundles and reports."""
-        return {**asdict(self), "augment": list(self.augment),
+        return {**asdict(self), "augment": list(self.augment), "data": list(self.data),
                 "features": self.features or get_model_spec(self.model).features}
 
 
@@ -90,12 +124,15 @@ class FittedModel:
     estimator: object
     normalizer: Normalizer
     recipe: Recipe
+    calibration: dict | None = None
 
     def predict_proba(self, X: np.ndarray, frame: pd.DataFrame, adapt: str | None = None
                       ) -> np.ndarray:
-        """Probabilities for raw features ``X`` of the rows of ``frame``."""
-        Xn = _normalize(self.normalizer, X, frame, adapt or self.normalizer.mode)
-        return self.estimator.predict_proba(Xn)
+        """Probabilities for raw features ``X`` of the rows of ``frame`` (calibrated once
+        :attr:`calibration` is set, as the bundle's inference does)."""
+        adapt = adapt or self.normalizer.mode
+        proba = self.estimator.predict_proba(_normalize(self.normalizer, X, frame, adapt))
+        return apply_temperature(proba, temperature_for(self.calibration, adapt))
 
 
 @dataclass
@@ -121,10 +158,17 @@ class CVResult:
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
-def load_manifest(source: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
-    """A manifest from a corpus folder, a CSV manifest, or a manifest frame."""
+def load_manifest(source) -> pd.DataFrame:
+    """A manifest from a corpus folder, a CSV manifest, a manifest frame, or a list of them
+    (several corpora in one run: their rows together, each file once)."""
     if isinstance(source, pd.DataFrame):
         return source.reset_index(drop=True)
+    if isinstance(source, (list, tuple)):
+        if not source:
+            raise SeraError("no corpus given")
+        frames = [load_manifest(one) for one in source]
+        merged = pd.concat(frames, ignore_index=True).drop_duplicates("path")
+        return merged.sort_values("path", kind="stable").reset_index(drop=True)
     result = scan(source)
     if result.manifest.empty:
         raise SeraError(f"{source}: no labelled utterances found")
@@ -136,6 +180,12 @@ def features_for(manifest: pd.DataFrame, feature_set, *, cache_dir: str | os.Pat
     """Features of a manifest through the Parquet store in ``cache_dir`` (one file per
     set of files, feature set and augmentation, so runs reuse each other's work)."""
     fs = get_feature_set(feature_set)
+    if getattr(fs, "parts", None) and cache_dir is not None:
+        # A combined set is its parts side by side: each part keeps a store of its own, so
+        # `stats` rows computed once serve `stats`, `egemaps+stats` and `compare+stats`.
+        tables = [features_for(manifest, part, cache_dir=cache_dir, workers=workers,
+                               augment=augment, progress=progress) for part in fs.parts]
+        return _side_by_side(tables, fs)
     out = None
     if cache_dir is not None:
         key = json.dumps([sorted(manifest["path"]), fs.to_config(),
@@ -166,13 +216,16 @@ def fit(train: FeatureTable | tuple[np.ndarray, pd.DataFrame], recipe: Recipe,
     """
     X, frame = _unpack(train)
     y = _label_indices(frame)
-    normalizer = Normalizer.fit(X, _groups(frame, recipe.adapt), mode=recipe.adapt)
+    weight = sample_weights(frame, recipe.balance)
+    normalizer = Normalizer.fit(X, _groups(frame, recipe.adapt), mode=recipe.adapt,
+                                prior_weight=recipe.prior_weight, estimator=recipe.estimator)
     Xn = _normalize(normalizer, X, frame, recipe.adapt)
     if recipe.adapt != "none":
         extra, y_extra = subsample_statistics_augment(
-            X, y, _groups(frame, recipe.adapt), normalizer, seed=recipe.seed)
+            X, y, _groups(frame, recipe.adapt), normalizer, seed=recipe.seed, skew=recipe.skew)
         Xn = np.concatenate([Xn, extra])
         y = np.concatenate([y, y_extra])
+        weight = None if weight is None else np.concatenate([weight, weight])
     Xv = yv = None
     if val is not None:
         Xv_raw, val_frame = _unpack(val)
@@ -182,8 +235,36 @@ def fit(train: FeatureTable | tuple[np.ndarray, pd.DataFrame], recipe: Recipe,
     spec = get_model_spec(recipe.model)
     options = {"progress": progress, **torch_options} if spec.kind == "torch" else {}
     estimator = spec.build(**{"seed": recipe.seed, **recipe.params, **options})
-    estimator.fit(Xn, y, Xv, yv)
+    if weight is None:
+        estimator.fit(Xn, y, Xv, yv)
+    elif spec.kind == "torch":
+        raise SeraError(f"balance={recipe.balance!r} needs a classical model, not {spec.name}")
+    else:
+        estimator.fit(Xn, y, Xv, yv, sample_weight=weight)
     return FittedModel(estimator=estimator, normalizer=normalizer, recipe=recipe)
+
+
+#: How :func:`sample_weights` weighs rows.
+BALANCES = ("none", "corpus")
+
+
+def sample_weights(frame: pd.DataFrame, balance: str) -> np.ndarray | None:
+    """Row weights that give every corpus the same total weight (mean weight 1).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Training rows with a ``corpus`` column.
+    balance : str
+        ``"corpus"``, or ``"none"`` (returns ``None``: every row alike).
+    """
+    if balance not in BALANCES:
+        raise SeraError(f"unknown balance {balance!r}; choose one of {', '.join(BALANCES)}")
+    if balance == "none":
+        return None
+    corpus = frame["corpus"].to_numpy()
+    names, index, counts = np.unique(corpus, return_inverse=True, return_counts=True)
+    return (len(corpus) / (len(names) * counts[index])).astype(np.float64)
 
 
 def make_split(manifest: pd.DataFrame, split: str, *, seed: int = 0,
@@ -258,11 +339,17 @@ def train(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "speaker",
         test_rows = (held_out.X[~in_val], held_out.frame[~in_val])
     fitted = fit(rows, recipe, val=val_rows, progress=progress, checkpoint_dir=checkpoint_dir,
                  resume=resume)
+    if recipe.calibration == "temperature":
+        fitted.calibration = out_of_fold_calibration(rows, recipe)
+    elif recipe.calibration != "none":
+        raise SeraError(f"unknown calibration {recipe.calibration!r}; choose temperature or "
+                        "none")
 
     metrics = None
     if len(test_rows[1]):
         proba = fitted.predict_proba(*test_rows)
         metrics = _metrics(test_rows[1], proba)
+        metrics["ece"] = expected_calibration_error(proba, _label_indices(test_rows[1]))
     history = list(getattr(fitted.estimator, "history", []) or [])
     training = {**_training_summary(manifest, rows[1], recipe, split, test_corpus),
                 "history": history}
@@ -272,6 +359,61 @@ def train(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "speaker",
         result.bundle = write_bundle(out, fitted, training=training, metrics=metrics or {},
                                      card_extra=card_extra)
     return result
+
+
+#: Speaker folds of the out-of-fold predictions a temperature is fitted on.
+CALIBRATION_FOLDS = 5
+
+
+def out_of_fold_calibration(train, recipe: Recipe, n_folds: int = CALIBRATION_FOLDS
+                            ) -> dict | None:
+    """Temperatures fitted on out-of-fold predictions of the training speakers.
+
+    The training speakers are dealt into ``n_folds`` folds; each fold's original clips are
+    predicted by the recipe fitted on the other folds' rows (augmented copies included), one
+    clip at a time (``adapt="none"``) and adapted to their speaker (the recipe's ``adapt``).
+    One temperature per mode (:func:`sera.calibration.fit_temperature`).
+
+    Returns
+    -------
+    dict or None
+        :func:`sera.calibration.calibration_config`, with the ECE of the out-of-fold
+        predictions before and after; ``None`` with fewer than two speakers.
+    """
+    from dataclasses import replace
+
+    X, frame = _unpack(train)
+    speakers = frame["speaker"].astype(str).to_numpy()
+    unique = np.unique(speakers)
+    if len(unique) < 2:
+        return None
+    k = min(n_folds, len(unique))
+    order = np.random.default_rng(recipe.seed).permutation(unique)
+    fold_of = {speaker: i % k for i, speaker in enumerate(order)}
+    fold = np.array([fold_of[s] for s in speakers])
+    original = (frame["augment"] == "none").to_numpy() if "augment" in frame else \
+        np.ones(len(frame), dtype=bool)
+    modes = ["none"] + ([recipe.adapt] if recipe.adapt != "none" else [])
+    probas, truth = {mode: [] for mode in modes}, []
+    plain = replace(recipe, calibration="none")
+    for f in range(k):
+        held = (fold == f) & original
+        fitted = fit((X[fold != f], frame[fold != f]), plain)
+        for mode in modes:
+            probas[mode].append(fitted.predict_proba(X[held], frame[held], adapt=mode))
+        truth.append(_label_indices(frame[held]))
+    y = np.concatenate(truth)
+    temperatures, before, after = {}, {}, {}
+    for mode in modes:
+        proba = np.concatenate(probas[mode])
+        temperatures[mode] = fit_temperature(proba, y)
+        before[mode] = round(expected_calibration_error(proba, y), 4)
+        after[mode] = round(expected_calibration_error(
+            apply_temperature(proba, temperatures[mode]), y), 4)
+    return calibration_config(
+        temperatures, ece_before=before, ece_after=after,
+        fitted_on=f"out-of-fold predictions of the {len(unique)} training speakers "
+                  f"({k} folds by speaker)")
 
 
 def cross_validate(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "loso",
@@ -307,7 +449,7 @@ def cross_validate(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "los
 
         pool = features_for(kept, fs, cache_dir=cache_dir, workers=workers, progress=progress,
                             augment=Augmenter(recipe.augment, seed=recipe.seed))
-    pooled = []
+    pooled, probas = [], {"adapted": [], "single_clip": []}
     fold_figures, histories = [], {}
     for name, parts in folds:
         *rows, _ = _training_rows(kept, parts, recipe, cache_dir, workers, progress=False,
@@ -316,24 +458,87 @@ def cross_validate(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "los
         val_i, test_i = pick(parts.val), pick(parts.test)
         fitted = fit(rows, recipe, val=(X[val_i], frame.iloc[val_i]), progress=False)
         proba = fitted.predict_proba(X[test_i], frame.iloc[test_i])
+        probas["adapted"].append(proba)
+        probas["single_clip"].append(fitted.predict_proba(X[test_i], frame.iloc[test_i],
+                                                          adapt="none"))
         fold_metrics = _metrics(frame.iloc[test_i], proba)
         fold_figures.append({"fold": name, **{k: fold_metrics[k] for k in
                                                ("n", "accuracy", "uar", "macro_f1")}})
         histories[name] = list(getattr(fitted.estimator, "history", []) or [])
         predicted = frame.iloc[test_i][["path", "corpus", "speaker", "gender", "emotion"]].copy()
-        predicted["predicted"] = [LABELS[i] for i in proba.argmax(axis=1)]
         predicted["fold"] = name
         pooled.append(predicted)
         if on_fold is not None:
             on_fold(name, fold_metrics)
     predictions = pd.concat(pooled, ignore_index=True)
+    y = _label_indices(predictions)
+    calibrated = {}
+    for kind, parts in probas.items():
+        raw = np.concatenate(parts)
+        calibrated[kind] = cross_fitted_temperature(raw, y, predictions["fold"].to_numpy()) \
+            if recipe.calibration == "temperature" else raw
+        predictions[f"predicted_{kind}" if kind != "adapted" else "predicted"] = [
+            LABELS[i] for i in raw.argmax(axis=1)]
+        predictions[f"confidence_{kind}"] = calibrated[kind].max(axis=1)
+        predictions[f"ece_raw_{kind}"] = raw.max(axis=1)
     metrics = evaluate_predictions(predictions["emotion"], predictions["predicted"])
     metrics["breakdown"] = {by: breakdown(predictions, predictions["emotion"],
                                           predictions["predicted"], by=by)
                             for by in ("corpus", "speaker", "gender")}
-    metrics["protocol"] = {"split": split, "recipe": recipe.to_config(), "folds": len(folds)}
+    raw = {kind: np.concatenate(parts) for kind, parts in probas.items()}
+    metrics["ece"] = expected_calibration_error(calibrated["adapted"], y)
+    metrics["ece_uncalibrated"] = expected_calibration_error(raw["adapted"], y)
+    single = evaluate_predictions(predictions["emotion"], predictions["predicted_single_clip"])
+    metrics["single_clip"] = {
+        "uar": single["uar"], "accuracy": single["accuracy"], "macro_f1": single["macro_f1"],
+        "ece": expected_calibration_error(calibrated["single_clip"], y),
+        "ece_uncalibrated": expected_calibration_error(raw["single_clip"], y)}
+    metrics["reliability"] = {
+        "adapted, uncalibrated": {**reliability(raw["adapted"], y),
+                                  "ece": metrics["ece_uncalibrated"]},
+        "adapted, calibrated": {**reliability(calibrated["adapted"], y), "ece": metrics["ece"]},
+        "single clip, calibrated": {**reliability(calibrated["single_clip"], y),
+                                    "ece": metrics["single_clip"]["ece"]},
+    }
+    metrics["by_corpus"] = per_corpus_figures(predictions, calibrated, y,
+                                              "held out" if split == "corpus" else "LOSO")
+    metrics["protocol"] = {"split": split, "recipe": recipe.to_config(), "folds": len(folds),
+                           "calibration": "temperature per fold, fitted on the out-of-fold "
+                                          "predictions of the other folds' speakers"
+                           if recipe.calibration == "temperature" else "none"}
+    predictions = predictions.drop(columns=[c for c in predictions if c.startswith("ece_raw")])
     return CVResult(metrics=metrics, folds=fold_figures, predictions=predictions,
                     histories=histories, failures=base.failures)
+
+
+def cross_fitted_temperature(proba: np.ndarray, y: np.ndarray, fold: np.ndarray) -> np.ndarray:
+    """Calibrate each fold's predictions with a temperature fitted on the *other* folds'
+    out-of-fold predictions, so no test label tunes its own scores."""
+    out = np.array(proba, dtype=np.float32)
+    for name in np.unique(fold):
+        rows = fold == name
+        if (~rows).any():
+            out[rows] = apply_temperature(proba[rows], fit_temperature(proba[~rows], y[~rows]))
+    return out
+
+
+def per_corpus_figures(predictions: pd.DataFrame, calibrated: dict, y: np.ndarray,
+                       protocol: str) -> dict:
+    """Single-clip and adapted UAR and ECE of each corpus's held-out utterances."""
+    out = {}
+    for corpus in sorted(predictions["corpus"].unique()):
+        rows = (predictions["corpus"] == corpus).to_numpy()
+        part = predictions[rows]
+        out[f"{corpus} ({protocol})"] = {
+            "n": int(rows.sum()),
+            "uar_single_clip": evaluate_predictions(part["emotion"],
+                                                    part["predicted_single_clip"])["uar"],
+            "uar_adapted": evaluate_predictions(part["emotion"], part["predicted"])["uar"],
+            "ece_single_clip": expected_calibration_error(calibrated["single_clip"][rows],
+                                                          y[rows]),
+            "ece_adapted": expected_calibration_error(calibrated["adapted"][rows], y[rows]),
+        }
+    return out
 
 
 #: What sera knows of each corpus's licence, which a model trained on it inherits.
@@ -387,10 +592,31 @@ def write_bundle(out: str | os.PathLike, fitted: FittedModel, *, training: dict,
     return save_bundle(out, model=fitted.estimator, model_name=recipe.model,
                        feature_config=fs.to_config(), sample_rate=fs.sample_rate,
                        normalization=fitted.normalizer.to_config(), training=training,
-                       metrics=metrics, card=card)
+                       metrics=metrics, card=card, calibration=fitted.calibration)
 
 
 # -- internals ---------------------------------------------------------------------------
+
+
+def _side_by_side(tables: list[FeatureTable], fs) -> FeatureTable:
+    """One table of a combined feature set from the tables of its parts (rows every part has,
+    in the first part's order)."""
+    from sera.features.store import ROW_COLUMNS
+
+    keys = [list(zip(t.frame["path"], t.frame["augment"], strict=True)) for t in tables]
+    common = set(keys[0]).intersection(*map(set, keys[1:]))
+    first = tables[0].frame
+    keep = np.array([k in common for k in keys[0]])
+    blocks = [first.loc[keep, list(ROW_COLUMNS)].reset_index(drop=True)]
+    for table, key in zip(tables, keys, strict=True):
+        position = {k: i for i, k in enumerate(key)}
+        rows = [position[k] for k, kept in zip(keys[0], keep, strict=True) if kept]
+        values = table.X.reshape(len(table.frame), -1)[rows]
+        blocks.append(pd.DataFrame(values, columns=[f"{table.feature_set.name}:{n}" for n in
+                                                    table.feature_names]))
+    failures = sorted({f for t in tables for f in t.failures})
+    meta = {**tables[0].meta, "feature_set": fs.to_config(), "shape": list(fs.shape)}
+    return FeatureTable(frame=pd.concat(blocks, axis=1), failures=failures, meta=meta)
 
 
 def _training_rows(manifest, parts: Split, recipe: Recipe, cache_dir, workers, progress,

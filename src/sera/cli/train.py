@@ -24,9 +24,32 @@ _CACHE = typer.Option(Path("build/cache"), "--cache", help="Feature stores kept 
 _EPOCHS = typer.Option(None, "--epochs", help="Maximum epochs (torch models).")
 
 
+_PATHS = typer.Argument(None, help="Corpus folders or CSV manifests (several: one multi-corpus "
+                        "run); default: the recipe's [data] corpora.")
+_RECIPE = typer.Option(None, "--recipe", "-r", help="A recipe file (recipes/*.toml): data, "
+                       "features, model, adaptation, augmentation, balance, calibration. "
+                       "Other options are ignored with it.")
+
+
+def _recipe_and_sources(recipe_file, paths, model, features, adapt, seed, augment, epochs):
+    """The recipe (from its file, or from the options) and the corpora it runs on."""
+    if recipe_file is not None:
+        from sera.recipes import load_recipe
+
+        recipe = load_recipe(recipe_file)
+    else:
+        recipe = recipe_from_options(model, features, adapt, seed, augment, epochs)
+    sources = [str(p) for p in paths or []] or list(recipe.data)
+    if not sources:
+        err.print("error: name a corpus (PATH...) or a --recipe with [data] corpora")
+        raise typer.Exit(2)
+    return recipe, sources
+
+
 @app.command("train")
 def train_command(
-    path: Path = typer.Argument(..., help="Corpus folder or CSV manifest."),
+    paths: list[Path] = _PATHS,
+    recipe_file: Path = _RECIPE,
     model: str = _MODEL,
     features: str = _FEATURES,
     split: str = typer.Option("speaker", "--split", help="speaker (honest, default), corpus, "
@@ -45,15 +68,19 @@ def train_command(
                                 "checkpoint in OUT/checkpoints."),
     json_out: bool = typer.Option(False, "--json", help="Print the test metrics as JSON."),
 ) -> None:
-    """Train a model on a speaker-independent split and write its bundle."""
+    """Train a model on a speaker-independent split and write its bundle.
+
+    Several corpora train one model together (`sera train ravdess16k nemo16k`).
+    """
     from sera.train import train
 
-    recipe = recipe_from_options(model, features, adapt, seed, augment, epochs)
+    recipe, sources = _recipe_and_sources(recipe_file, paths, model, features, adapt, seed,
+                                          augment, epochs)
     if split == "random":
         err.print("[yellow]warning[/yellow]: --split random mixes speakers and augmented copies "
                   "of the same clips between training and test; its figure is inflated by "
                   "leakage.", markup=True)
-    result = train(path, recipe, split=split, test_corpus=test_corpus, out=out, cache_dir=cache,
+    result = train(sources, recipe, split=split, test_corpus=test_corpus, out=out, cache_dir=cache,
                    workers=workers, checkpoint_dir=out.parent / f".{out.name}-checkpoints",
                    resume=resume)
     if result.metrics is not None:
@@ -76,7 +103,8 @@ def train_command(
 
 @app.command("cv")
 def cv_command(
-    path: Path = typer.Argument(..., help="Corpus folder or CSV manifest."),
+    paths: list[Path] = _PATHS,
+    recipe_file: Path = _RECIPE,
     model: str = _MODEL,
     features: str = _FEATURES,
     split: str = typer.Option("loso", "--split", help="loso (leave one speaker out) or corpus "
@@ -90,24 +118,34 @@ def cv_command(
     json_out: bool = typer.Option(False, "--json", help="Print the pooled metrics as JSON."),
     report: Path = typer.Option(None, "--report", help="Also write an HTML report."),
 ) -> None:
-    """Cross-validate a recipe: every speaker (or corpus) is held out once."""
+    """Cross-validate a recipe: every speaker (or corpus) is held out once.
+
+    With several corpora, figures come per corpus too (`by_corpus` in the JSON).
+    """
     from sera.train import cross_validate
 
-    recipe = recipe_from_options(model, features, adapt, seed, augment, epochs)
+    recipe, sources = _recipe_and_sources(recipe_file, paths, model, features, adapt, seed,
+                                          augment, epochs)
 
     def on_fold(name, metrics):
         err.print(f"  {name:>16}: UAR {metrics['uar']:.3f}  accuracy {metrics['accuracy']:.3f}")
 
-    result = cross_validate(path, recipe, split=split, cache_dir=cache, workers=workers,
+    result = cross_validate(sources, recipe, split=split, cache_dir=cache, workers=workers,
                             on_fold=on_fold)
     result.metrics["folds"] = result.folds
     _summary(result.metrics, f"{split}, {len(result.folds)} folds")
+    single = result.metrics["single_clip"]
+    err.print(f"single clip: UAR {single['uar']:.3f}  ECE {single['ece']:.3f}; adapted ECE "
+              f"{result.metrics['ece']:.3f} (uncalibrated {result.metrics['ece_uncalibrated']:.3f})")
+    for name, figures in result.metrics["by_corpus"].items():
+        err.print(f"  {name}: UAR single clip {figures['uar_single_clip']:.3f}, adapted "
+                  f"{figures['uar_adapted']:.3f}", markup=False)
     if json_out:
         print_json(result.metrics)
     if report is not None:
         from sera.report import write_report
 
-        write_report(report, metrics=result.metrics, title=f"sera cv: {recipe.model}")
+        write_report(report, metrics=result.metrics, title=f"sera cv: {recipe.name or recipe.model}")
         err.print(f"report: {report}")
     if report_failures(result.failures):
         raise typer.Exit(1)

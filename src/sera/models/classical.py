@@ -42,8 +42,9 @@ class _ClassicalClassifier:
         """Extra keyword arguments of the estimator's ``fit``; the validation set is unused."""
         return {}
 
-    def fit(self, X, y, X_val=None, y_val=None):
-        """Fit on normalised features ``X`` ``(n, *shape)`` and label indices ``y``.
+    def fit(self, X, y, X_val=None, y_val=None, sample_weight=None):
+        """Fit on normalised features ``X`` ``(n, *shape)`` and label indices ``y``, each row
+        weighted by ``sample_weight`` (on top of the balanced class weights) if given.
 
         Returns
         -------
@@ -56,6 +57,8 @@ class _ClassicalClassifier:
         self.n_features_ = X.shape[1]
         self.estimator_ = self._estimator()
         val = {} if X_val is None else self._fit_arguments(_flat(X_val), _label_indices(y_val))
+        if sample_weight is not None:
+            val["sample_weight"] = np.asarray(sample_weight, dtype=np.float64)
         self.estimator_.fit(X, y, **val)
         return self
 
