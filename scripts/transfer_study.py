@@ -45,7 +45,7 @@ from sera.features import read_features
 from sera.labels import LABELS
 from sera.metrics import evaluate_predictions
 from sera.recipes import load_recipe
-from sera.train import fit
+from sera.train import GROUP_COLUMNS, fit
 
 CORPORA = ("ravdess", "nemo")
 CONDITIONS = ("none", "balanced", "skew1", "skew3")
@@ -112,9 +112,9 @@ def fold_probabilities(recipe, X, frame, train_rows, test_rows, conditions=CONDI
     for condition in conditions:
         groups = condition_groups(test, condition)
         adapt = "none" if groups is None or recipe.adapt == "none" else recipe.adapt
-        Xn = fitted.normalizer.transform(X[test_rows], None if adapt == "none" else groups,
-                                         adapt=adapt)
-        out[condition] = fitted.estimator.predict_proba(Xn)
+        # The fold's model adapts to the condition's groups as `predict --adapt speaker` would.
+        grouped = test.assign(**{GROUP_COLUMNS[adapt]: groups}) if adapt != "none" else test
+        out[condition] = fitted.predict_proba(X[test_rows], grouped, adapt=adapt)
     return out
 
 
@@ -235,6 +235,7 @@ def main() -> None:
         row = {"file": key, "features": recipe.features, "model": recipe.model,
                "params": recipe.params,
                "adaptation": f"{recipe.adapt}/{recipe.estimator}/k={recipe.prior_weight:g}"
+                             + (f"/ref={recipe.reference}" if recipe.reference else "")
                              + ("/skew" if recipe.skew else ""),
                "balance": recipe.balance,
                "speaker_folds": speaker_cv(recipe, features[recipe.features], frame, fold),

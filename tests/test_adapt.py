@@ -97,3 +97,64 @@ def test_subsample_augment_is_seeded_and_lies_between_group_and_global():
     err_sub = np.abs(a - full).mean()
     err_glob = np.abs(glob - full).mean()
     assert 0 < err_sub < err_glob
+
+
+def test_median_estimator_ignores_an_outlier_clip():
+    rng = np.random.default_rng(0)
+    X = rng.normal(0, 1, (40, 3))
+    groups = np.array(["a"] * 20 + ["b"] * 20)
+    normalizer = Normalizer.fit(X, groups, mode="speaker", prior_weight=0.0,
+                                estimator="median")
+    spoiled = X[:20].copy()
+    spoiled[0] = 1000.0
+    mean_stats = Normalizer.fit(X, groups, mode="speaker", prior_weight=0.0).statistics(spoiled)
+    median_stats = normalizer.statistics(spoiled)
+    assert np.abs(median_stats[0]).max() < 1.0 < np.abs(mean_stats[0]).min()
+    assert Normalizer.from_config(normalizer.to_config()).estimator == "median"
+
+
+def test_neutral_reference_keeps_a_one_sided_group():
+    # Two training speakers: neutral clips at their own level, angry clips 3 above it.
+    rng = np.random.default_rng(1)
+    level = {"a": 0.0, "b": 5.0}
+    X, groups, is_neutral = [], [], []
+    for speaker, base in level.items():
+        for neutral in (True, False):
+            X.append(base + (0 if neutral else 3) + rng.normal(0, 0.1, (10, 2)))
+            groups += [speaker] * 10
+            is_neutral += [1.0 if neutral else 0.0] * 10
+    X, groups, weights = np.vstack(X), np.array(groups), np.array(is_neutral)
+    normalizer = Normalizer.fit(X, groups, mode="speaker", prior_weight=2.0,
+                                reference="neutral", weights=weights)
+    assert normalizer.reference == "neutral"
+    # A new speaker with neutral clips: normalised by the neutral baseline, angry stays high.
+    new = np.vstack([10 + rng.normal(0, 0.1, (10, 2)), 13 + rng.normal(0, 0.1, (10, 2))])
+    w = np.r_[np.ones(10), np.zeros(10)]
+    out = normalizer.transform(new, np.array(["c"] * 20), weights=w)
+    assert abs(out[:10].mean()) < 1.0 < out[10:].mean()
+    # A group that is angry throughout has no neutral weight: the training location, as for
+    # one clip, so the anger is kept.
+    angry = new[10:]
+    location, _ = normalizer.statistics(angry, np.zeros(10))
+    np.testing.assert_allclose(location, normalizer.mean, atol=1e-5)
+    assert normalizer.transform(angry, np.array(["c"] * 10), weights=np.zeros(10)).mean() > 1.0
+    # Without the reference, the same group's own mean would erase the anger.
+    plain = Normalizer.fit(X, groups, mode="speaker", prior_weight=0.0)
+    assert abs(plain.transform(angry, np.array(["c"] * 10)).mean()) < 0.5
+    assert Normalizer.from_config(normalizer.to_config()).reference == "neutral"
+
+
+def test_skewed_subsets_use_the_rows_own_label():
+    rng = np.random.default_rng(2)
+    X = rng.normal(0, 1, (40, 2))
+    y = np.repeat([0, 1], 20)
+    X[y == 1] += 4.0
+    groups = np.array(["a"] * 40)
+    normalizer = Normalizer.fit(X, groups, mode="speaker", prior_weight=0.0)
+    plain, _ = subsample_statistics_augment(X, y, groups, normalizer, sizes=(8,), seed=0)
+    skewed, _ = subsample_statistics_augment(X, y, groups, normalizer, sizes=(8,), seed=0,
+                                             skew=True)
+    # Rows normalised by their own label's clips sit near 0; mixed subsets keep a gap.
+    gap_plain = plain[y == 1].mean() - plain[y == 0].mean()
+    gap_skewed = skewed[y == 1].mean() - skewed[y == 0].mean()
+    assert gap_skewed < 0.75 * gap_plain

@@ -21,6 +21,14 @@ location and spread can be estimated robustly (``estimator="median"``: median an
 inter-quartile range), and training rows can be normalised by statistics of *skewed* subsets
 of their own speaker's clips (:func:`subsample_statistics_augment` with ``skew``), so that
 the classifier learns to live with imperfect statistics.
+
+A third way asks the group for its *neutral* voice only (``reference="neutral"``): each
+clip counts toward its group's statistics with a weight, its probability of being neutral
+(at run time, from a first pass normalised by the training statistics; in training, its true
+label), and the shrinkage uses the summed weight as ``n``. A speaker heard neutral now and
+then is normalised by that neutral baseline (the field's neutral-reference normalisation); a
+speaker angry throughout has almost no neutral weight, so their clips fall back to the
+training statistics, as single clips do, and the anger is kept.
 """
 
 from __future__ import annotations
@@ -65,6 +73,10 @@ class Normalizer:
         Shrinkage weight ``k`` in utterances.
     estimator : str
         How a group's location and spread are estimated (one of :data:`ESTIMATORS`).
+    reference : str, optional
+        A label (``"neutral"``) whose clips alone make a group's statistics, each clip
+        weighted by its probability of carrying it (see the module notes); ``None``: every
+        clip alike.
     """
 
     mean: np.ndarray
@@ -72,10 +84,12 @@ class Normalizer:
     mode: str = "none"
     prior_weight: float = PRIOR_WEIGHT
     estimator: str = "mean"
+    reference: str | None = None
 
     @classmethod
     def fit(cls, X: np.ndarray, groups: Sequence | None = None, mode: str = "none",
-            prior_weight: float = PRIOR_WEIGHT, estimator: str = "mean") -> Normalizer:
+            prior_weight: float = PRIOR_WEIGHT, estimator: str = "mean",
+            reference: str | None = None, weights: np.ndarray | None = None) -> Normalizer:
         """Learn the training statistics.
 
         Parameters
@@ -90,11 +104,16 @@ class Normalizer:
             Shrinkage weight ``k``.
         estimator : str
             Group location/spread estimator (:data:`ESTIMATORS`).
+        reference : str, optional
+            The reference label (see the class notes).
+        weights : np.ndarray, optional
+            With ``reference``: each row's weight (1 for the reference label's rows, 0 for
+            the others); the training location is their weighted mean.
         """
         _check_mode(mode)
         _check_estimator(estimator)
         X = _rows(X)
-        mean = X.mean(axis=0)
+        mean = X.mean(axis=0) if weights is None else np.average(X, axis=0, weights=weights)
         if mode == "none":
             std = X.std(axis=0)
         else:
@@ -105,20 +124,29 @@ class Normalizer:
                       for g in np.unique(groups)]
             std = np.sqrt(np.mean(within, axis=0))
         return cls(mean=mean.astype(np.float32), std=np.maximum(std, _EPS).astype(np.float32),
-                   mode=mode, prior_weight=float(prior_weight), estimator=estimator)
+                   mode=mode, prior_weight=float(prior_weight), estimator=estimator,
+                   reference=reference)
 
-    def statistics(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Shrunk location and spread of one group of rows ``(n, *shape)``."""
+    def statistics(self, X: np.ndarray, weights: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Shrunk location and spread of one group of rows ``(n, *shape)``; with ``weights``
+        (one per row), weighted, and ``n`` their sum."""
         X = _rows(X)
         n, k = X.shape[0], self.prior_weight
         prior_var = self.std.astype(np.float64) ** 2
         location, spread = _location_spread(X, self.estimator)
-        mean = (n * location + k * self.mean) / (n + k)
         var = (n * spread ** 2 + k * prior_var) / (n + k)
+        if weights is not None:
+            # The location from the reference clips only (their summed weight is its n);
+            # the spread, which says little about the emotion, from every clip.
+            weights = np.asarray(weights, dtype=np.float64)
+            n = float(weights.sum())
+            location = weights @ X / n if n > 0 else self.mean
+        mean = (n * location + k * self.mean) / (n + k)
         return mean, np.sqrt(np.maximum(var, _EPS ** 2))
 
     def transform(self, X: np.ndarray, groups: Sequence | None = None,
-                  adapt: str | None = None) -> np.ndarray:
+                  adapt: str | None = None, weights: np.ndarray | None = None) -> np.ndarray:
         """Normalise features, adapting to each group's own statistics.
 
         Parameters
@@ -131,6 +159,9 @@ class Normalizer:
         adapt : str, optional
             Grouping to apply (default: the mode the model was trained with).
             Any mode other than ``"none"`` uses ``groups``.
+        weights : np.ndarray, optional
+            Weight of each row in its group's statistics (a :attr:`reference` normaliser:
+            each row's probability of the reference label).
 
         Returns
         -------
@@ -150,14 +181,15 @@ class Normalizer:
         out = np.empty_like(X)
         for g in _unique_in_order(groups):
             rows = groups == g
-            mean, std = self.statistics(X[rows])
+            mean, std = self.statistics(X[rows], None if weights is None else weights[rows])
             out[rows] = (X[rows] - mean) / std
         return out.astype(np.float32).reshape(shape)
 
     def to_config(self) -> dict:
         """JSON-serialisable form for a bundle's ``config.json``."""
         return {"mode": self.mode, "prior_weight": self.prior_weight,
-                "estimator": self.estimator, "mean": self.mean.tolist(), "std": self.std.tolist()}
+                "estimator": self.estimator, "reference": self.reference,
+                "mean": self.mean.tolist(), "std": self.std.tolist()}
 
     @classmethod
     def from_config(cls, config: dict) -> Normalizer:
@@ -167,12 +199,14 @@ class Normalizer:
                    std=np.asarray(config["std"], dtype=np.float32),
                    mode=config.get("mode", "none"),
                    prior_weight=float(config.get("prior_weight", PRIOR_WEIGHT)),
-                   estimator=config.get("estimator", "mean"))
+                   estimator=config.get("estimator", "mean"),
+                   reference=config.get("reference"))
 
 
 def subsample_statistics_augment(X: np.ndarray, y: np.ndarray, groups: Sequence,
                                  normalizer: Normalizer, sizes: Sequence[int] = (1, 2, 4, 8),
-                                 seed: int = 0, skew: bool = False
+                                 seed: int = 0, skew: bool = False,
+                                 weights: np.ndarray | None = None
                                  ) -> tuple[np.ndarray, np.ndarray]:
     """Extra training rows normalised by statistics from a few of their group's utterances.
 
@@ -197,6 +231,8 @@ def subsample_statistics_augment(X: np.ndarray, y: np.ndarray, groups: Sequence,
         are normalised by statistics of up to ``4 * max(sizes)`` clips of their group that
         carry the row's own label only, so that the model learns that a group's statistics
         may hold the emotion itself.
+    weights : np.ndarray, optional
+        Row weights of a :attr:`Normalizer.reference` normaliser.
 
     Returns
     -------
@@ -218,9 +254,19 @@ def subsample_statistics_augment(X: np.ndarray, y: np.ndarray, groups: Sequence,
                 size = 4 * max(sizes)
             size = min(size, pool.size + 1)
             others = rng.choice(pool, size - 1, replace=False)
-            mean, std = normalizer.statistics(X[np.concatenate([[i], others])])
+            subset = np.concatenate([[i], others]).astype(np.int64)
+            mean, std = normalizer.statistics(X[subset],
+                                              None if weights is None else weights[subset])
             out[i] = (X[i] - mean) / std
     return out.astype(np.float32).reshape(shape), np.asarray(y).copy()
+
+
+def reference_weights(proba: np.ndarray, labels: Sequence[str], reference: str | None
+                      ) -> np.ndarray | None:
+    """Each row's weight in its group's statistics: its probability of ``reference``."""
+    if reference is None:
+        return None
+    return np.asarray(proba, dtype=np.float64)[:, list(labels).index(reference)]
 
 
 def _rows(X) -> np.ndarray:

@@ -83,7 +83,8 @@ class Bundle:
         return Normalizer(mean=self.mean.ravel(), std=self.std.ravel(),
                           mode=cfg.get("mode", "none"),
                           prior_weight=float(cfg.get("prior_weight", PRIOR_WEIGHT)),
-                          estimator=cfg.get("estimator", "mean"))
+                          estimator=cfg.get("estimator", "mean"),
+                          reference=cfg.get("reference"))
 
     def normalize(self, X: np.ndarray) -> np.ndarray:
         """Standardise raw features ``(n, *input_shape)`` with the training statistics."""

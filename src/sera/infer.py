@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sera.adapt import reference_weights
 from sera.audio import SAMPLE_RATE, info, resample, to_mono, validate
 from sera.bundle import CARD, INPUT, MODEL, OUTPUT, Bundle, load_bundle
 from sera.calibration import apply_temperature, temperature_for
@@ -257,12 +258,17 @@ class Model:
         """
         if adapt != "none" and groups is None:
             raise InputError(f"adapt={adapt!r} needs a group id per clip (groups=...)")
-        X = self.normalizer.transform(np.asarray(X, dtype=np.float32), groups=groups,
-                                      adapt=adapt)
+        X = np.asarray(X, dtype=np.float32)
         if X.shape[0] == 0:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        proba = np.concatenate([self.bundle.predict_proba(X[start:start + batch_size])
-                                for start in range(0, X.shape[0], batch_size)])
+        run = lambda Xn: np.concatenate([self.bundle.predict_proba(Xn[i:i + batch_size])  # noqa: E731
+                                         for i in range(0, Xn.shape[0], batch_size)])
+        weights = None
+        if adapt != "none" and self.normalizer.reference:
+            # A group's statistics from its neutral-sounding clips (sera.adapt notes).
+            weights = reference_weights(run(self.normalizer.transform(X, adapt="none")),
+                                        self.labels, self.normalizer.reference)
+        proba = run(self.normalizer.transform(X, groups=groups, adapt=adapt, weights=weights))
         # The one place every path (predict, analyze, stream, API, page) gets calibrated scores.
         return apply_temperature(proba, temperature_for(self.config.get("calibration"), adapt))
 

@@ -5,7 +5,8 @@ A recipe file says everything a trained model depends on, one table per concern:
     [data]          corpora = ["../../shared/data/ravdess16k", ...]   # relative to this file
     [features]      set = "stats"
     [model]         name = "logreg"   params = { C = 0.1 }
-    [adaptation]    mode = "speaker"  estimator = "mean"  prior_weight = 10.0  skew = false
+    [adaptation]    mode = "speaker"  estimator = "mean"  prior_weight = 10.0
+                    reference = "neutral"  skew = false
     [augmentation]  kinds = []
     [training]      balance = "corpus"  seed = 0
     [calibration]   method = "temperature"
@@ -34,7 +35,7 @@ KEYS = {
     "features": {"set": "features"},
     "model": {"name": "model", "params": "params"},
     "adaptation": {"mode": "adapt", "estimator": "estimator", "prior_weight": "prior_weight",
-                   "skew": "skew"},
+                   "reference": "reference", "skew": "skew"},
     "augmentation": {"kinds": "augment"},
     "training": {"balance": "balance", "seed": "seed"},
     "calibration": {"method": "calibration"},

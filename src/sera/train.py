@@ -21,7 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sera.adapt import PRIOR_WEIGHT, Normalizer, subsample_statistics_augment
+from sera.adapt import (
+    PRIOR_WEIGHT,
+    Normalizer,
+    reference_weights,
+    subsample_statistics_augment,
+)
 from sera.calibration import (
     apply_temperature,
     calibration_config,
@@ -71,6 +76,9 @@ class Recipe:
         ``"median"`` (median, inter-quartile range) (:class:`sera.adapt.Normalizer`).
     prior_weight : float
         Shrinkage of a group's statistics toward the training ones, in utterances.
+    reference : str, optional
+        ``"neutral"``: a group's statistics from its neutral clips only (true labels in
+        training, each clip's probability of neutral at run time; :mod:`sera.adapt`).
     skew : bool
         Also train on rows normalised by statistics of skewed subsets of their speaker's
         clips (one emotion only), so a one-sided group at run time does not erase its mood.
@@ -95,6 +103,7 @@ class Recipe:
     seed: int = 0
     estimator: str = "mean"
     prior_weight: float = PRIOR_WEIGHT
+    reference: str | None = None
     skew: bool = False
     balance: str = "none"
     calibration: str = "temperature"
@@ -131,7 +140,12 @@ class FittedModel:
         """Probabilities for raw features ``X`` of the rows of ``frame`` (calibrated once
         :attr:`calibration` is set, as the bundle's inference does)."""
         adapt = adapt or self.normalizer.mode
-        proba = self.estimator.predict_proba(_normalize(self.normalizer, X, frame, adapt))
+        weights = None
+        if adapt != "none" and self.normalizer.reference:
+            first = self.estimator.predict_proba(_normalize(self.normalizer, X, frame, "none"))
+            weights = reference_weights(first, LABELS, self.normalizer.reference)
+        proba = self.estimator.predict_proba(self.normalizer.transform(
+            X, _groups(frame, adapt), adapt=adapt, weights=weights))
         return apply_temperature(proba, temperature_for(self.calibration, adapt))
 
 
@@ -217,12 +231,17 @@ def fit(train: FeatureTable | tuple[np.ndarray, pd.DataFrame], recipe: Recipe,
     X, frame = _unpack(train)
     y = _label_indices(frame)
     weight = sample_weights(frame, recipe.balance)
+    reference = None if recipe.reference is None else \
+        (y == LABELS.index(recipe.reference)).astype(np.float64)
     normalizer = Normalizer.fit(X, _groups(frame, recipe.adapt), mode=recipe.adapt,
-                                prior_weight=recipe.prior_weight, estimator=recipe.estimator)
-    Xn = _normalize(normalizer, X, frame, recipe.adapt)
+                                prior_weight=recipe.prior_weight, estimator=recipe.estimator,
+                                reference=recipe.reference, weights=reference)
+    Xn = normalizer.transform(X, _groups(frame, recipe.adapt), adapt=recipe.adapt,
+                              weights=reference)
     if recipe.adapt != "none":
         extra, y_extra = subsample_statistics_augment(
-            X, y, _groups(frame, recipe.adapt), normalizer, seed=recipe.seed, skew=recipe.skew)
+            X, y, _groups(frame, recipe.adapt), normalizer, seed=recipe.seed, skew=recipe.skew,
+            weights=reference)
         Xn = np.concatenate([Xn, extra])
         y = np.concatenate([y, y_extra])
         weight = None if weight is None else np.concatenate([weight, weight])
