@@ -30,7 +30,7 @@ demo: $(STAMP)
 	bash scripts/demo.sh $(DEMO)
 
 model: $(STAMP)
-	$(BIN)/python scripts/build_model.py $(DATA)
+	$(BIN)/python scripts/build_model.py --recipe recipes/default.toml
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(DATA)

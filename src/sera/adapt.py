@@ -25,7 +25,8 @@ the classifier learns to live with imperfect statistics.
 A third way asks the group for its *neutral* voice only (``reference="neutral"``): each
 clip counts toward its group's statistics with a weight, its probability of being neutral
 (at run time, from a first pass normalised by the training statistics; in training, its true
-label), and the shrinkage uses the summed weight as ``n``. A speaker heard neutral now and
+label), and the shrinkage uses the summed weight as ``n``; a clip whose most probable label
+is another one weighs nothing. A speaker heard neutral now and
 then is normalised by that neutral baseline (the field's neutral-reference normalisation); a
 speaker angry throughout has almost no neutral weight, so their clips fall back to the
 training statistics, as single clips do, and the anger is kept.
@@ -75,8 +76,8 @@ class Normalizer:
         How a group's location and spread are estimated (one of :data:`ESTIMATORS`).
     reference : str, optional
         A label (``"neutral"``) whose clips alone make a group's statistics, each clip
-        weighted by its probability of carrying it (see the module notes); ``None``: every
-        clip alike.
+        weighted by its probability of carrying it where that is its most probable label
+        (see the module notes); ``None``: every clip alike.
     """
 
     mean: np.ndarray
@@ -263,10 +264,14 @@ def subsample_statistics_augment(X: np.ndarray, y: np.ndarray, groups: Sequence,
 
 def reference_weights(proba: np.ndarray, labels: Sequence[str], reference: str | None
                       ) -> np.ndarray | None:
-    """Each row's weight in its group's statistics: its probability of ``reference``."""
+    """Each row's weight in its group's statistics: its probability of ``reference`` where
+    that is its most probable label, else 0 (a clip that does not sound neutral says nothing
+    of its speaker's neutral voice; summed small probabilities of many angry clips would)."""
     if reference is None:
         return None
-    return np.asarray(proba, dtype=np.float64)[:, list(labels).index(reference)]
+    proba = np.asarray(proba, dtype=np.float64)
+    column = list(labels).index(reference)
+    return np.where(proba.argmax(axis=1) == column, proba[:, column], 0.0)
 
 
 def _rows(X) -> np.ndarray:

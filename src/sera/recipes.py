@@ -48,7 +48,8 @@ TOP_KEYS = ("name", "description")
 def load_recipe(path: str | os.PathLike):
     """Read a recipe file.
 
-    Relative corpus paths in ``[data]`` are resolved against the file's folder.
+    ``[data]`` corpora are kept as written (so a bundle records the same recipe on every
+    machine); :func:`recipe_sources` resolves them.
 
     Returns
     -------
@@ -81,8 +82,7 @@ def load_recipe(path: str | os.PathLike):
                                 f"{', '.join(KEYS[table])}")
             fields[KEYS[table][key]] = value
     if "data" in fields:
-        fields["data"] = tuple(str((path.parent / corpus).resolve()) if not
-                               os.path.isabs(corpus) else corpus for corpus in fields["data"])
+        fields["data"] = tuple(fields["data"])
     if "augment" in fields:
         fields["augment"] = tuple(fields["augment"])
     if "prior_weight" in fields:
@@ -91,3 +91,11 @@ def load_recipe(path: str | os.PathLike):
         return Recipe(**fields)
     except TypeError as err:
         raise SeraError(f"{path}: {err}") from None
+
+
+def recipe_sources(recipe, path: str | os.PathLike) -> list[str]:
+    """The ``[data]`` corpora of a recipe read from ``path``, relative ones resolved against
+    the recipe file's folder."""
+    folder = Path(path).resolve().parent
+    return [corpus if os.path.isabs(corpus) else str((folder / corpus).resolve())
+            for corpus in recipe.data]

@@ -33,13 +33,14 @@ _RECIPE = typer.Option(None, "--recipe", "-r", help="A recipe file (recipes/*.to
 
 def _recipe_and_sources(recipe_file, paths, model, features, adapt, seed, augment, epochs):
     """The recipe (from its file, or from the options) and the corpora it runs on."""
+    sources = [str(p) for p in paths or []]
     if recipe_file is not None:
-        from sera.recipes import load_recipe
+        from sera.recipes import load_recipe, recipe_sources
 
         recipe = load_recipe(recipe_file)
+        sources = sources or recipe_sources(recipe, recipe_file)
     else:
         recipe = recipe_from_options(model, features, adapt, seed, augment, epochs)
-    sources = [str(p) for p in paths or []] or list(recipe.data)
     if not sources:
         err.print("error: name a corpus (PATH...) or a --recipe with [data] corpora")
         raise typer.Exit(2)

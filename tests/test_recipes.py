@@ -1,0 +1,57 @@
+"""Recipe files: every one loads, the default one is the code's default, and every README
+figure that names a recipe file is the figure its study JSON holds."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from sera.recipes import load_recipe
+from sera.train import DEFAULT_RECIPE
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = sorted((ROOT / "recipes").rglob("*.toml"))
+README = (ROOT / "README.md").read_text()
+STUDY = ROOT / "docs" / "results" / "transfer.json"
+
+
+def test_there_are_recipes_and_each_loads():
+    assert (ROOT / "recipes" / "default.toml") in RECIPES
+    for path in RECIPES:
+        recipe = load_recipe(path)
+        assert recipe.name == path.stem
+        recipe.feature_set  # noqa: B018  the feature set exists
+
+
+def test_default_recipe_file_is_the_default_recipe():
+    recipe = load_recipe(ROOT / "recipes" / "default.toml")
+    assert replace(recipe, data=()) == DEFAULT_RECIPE
+    assert recipe.data  # it names its corpora
+
+
+def test_every_recipe_file_the_readme_names_exists():
+    named = set(re.findall(r"`(recipes/[\w/+.-]+\.toml)`", README))
+    assert named, "the README's results name no recipe file"
+    for path in named:
+        assert (ROOT / path).is_file(), path
+
+
+@pytest.mark.skipif(not STUDY.is_file(), reason="no study results committed")
+def test_readme_study_rows_are_the_study_figures():
+    rows = json.loads(STUDY.read_text())["rows"]
+    checked = 0
+    for row in rows:
+        line = next((line for line in README.splitlines() if f"`{row['file']}`" in line), None)
+        if line is None:
+            continue
+        folds = row["speaker_folds"]
+        for condition in ("none", "balanced", "skew1", "skew3"):
+            for corpus in ("ravdess", "nemo"):
+                assert f"{folds[condition][f'uar_{corpus}']:.3f}" in line, (row["file"],
+                                                                            condition, corpus)
+        checked += 1
+    assert checked >= 3
