@@ -126,8 +126,9 @@ def main() -> None:
     recipe = load_recipe(args.recipe)
     sources = recipe_sources(recipe, args.recipe)
     started = time.perf_counter()
-    loso = cross_validate(sources, recipe, split="loso", cache_dir=args.cache,
-                          workers=args.workers, progress=True).metrics
+    loso_result = cross_validate(sources, recipe, split="loso", cache_dir=args.cache,
+                                 workers=args.workers, progress=True)
+    loso = loso_result.metrics
     # Leave one corpus out needs two corpora or more.
     loco = cross_validate(sources, recipe, split="corpus", cache_dir=args.cache,
                           workers=args.workers, progress=False).metrics \
@@ -145,7 +146,7 @@ def main() -> None:
                **{k: loso[k] for k in ("n", "accuracy", "uar", "macro_f1", "per_class",
                                        "confusion", "ece", "ece_uncalibrated", "single_clip",
                                        "by_corpus")},
-               "leave_one_corpus_out": loco["by_corpus"]}
+               "leave_one_corpus_out": loco["by_corpus"], "folds": loso_result.folds}
     write_bundle(args.out, result.fitted, training={**result.training, "fit_seconds":
                                                     round(seconds, 1)},
                  metrics=metrics,

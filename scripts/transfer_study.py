@@ -21,7 +21,7 @@ Reads features from Parquet stores ``CACHE/{corpus}-{set}.parquet`` (``sera feat
     folds' speakers (never on the fold's own labels); ECE (10 bins) before and after.
 ``nested``
     With ``--nested``, the recipes given are the candidates of a selection: in each outer
-    speaker fold an inner 3-fold CV over the training speakers picks the recipe with the best
+    speaker fold an inner 2-fold CV over the training speakers picks the recipe with the best
     mean per-corpus UAR (balanced adaptation), which is then fitted on the outer training
     speakers and scored on the outer test speakers. The figure estimates the whole
     procedure, selection included, and is the one a card may quote.
@@ -162,7 +162,7 @@ def corpus_cv(recipe, X, frame) -> dict:
     return out
 
 
-def nested(candidates, features, fold, frame, inner_k: int = 3) -> dict:
+def nested(candidates, features, fold, frame, inner_k: int = 2) -> dict:
     """Nested selection over ``candidates`` (recipes); the outer figure of the winner."""
     probas = {c: np.zeros((len(frame), len(LABELS)), dtype=np.float32) for c in CONDITIONS}
     chosen = {}

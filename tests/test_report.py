@@ -110,3 +110,26 @@ def test_optional_parts_are_left_out_and_output_is_deterministic(tmp_path, evalu
     assert "Class distribution" in first and "among those evaluated" in first
     assert first.count("data:image/svg+xml") == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html", "b.html"]
+
+
+def test_calibration_and_per_corpus_sections(tmp_path, evaluation):
+    from sera.calibration import reliability
+
+    metrics = dict(evaluation[0])
+    proba = np.full((4, 7), 0.05)
+    proba[:, 0] = 0.7
+    y = np.array([0, 0, 1, 2])
+    metrics["reliability"] = {"adapted, calibrated": {**reliability(proba, y), "ece": 0.2},
+                              "single clip, calibrated": {**reliability(proba, y), "ece": 0.1}}
+    metrics["by_corpus"] = {"nemo (LOSO)": {"n": 4, "uar_single_clip": 0.412,
+                                            "uar_adapted": 0.523, "ece_single_clip": 0.031,
+                                            "ece_adapted": 0.044}}
+    page = write(tmp_path / "report.html", evaluation, metrics=metrics)
+    assert "<h2>Calibration</h2>" in page and "<h2>Per corpus</h2>" in page
+    for figure in ("0.412", "0.523", "0.031", "0.044"):
+        assert figure in page
+    images = re.findall(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', page)
+    diagram = [base64.b64decode(d).decode() for d in images if "ECE 0.200" in
+               base64.b64decode(d).decode()]
+    assert len(diagram) == 1 and "ECE 0.100" in diagram[0]
+    assert "Calibration" not in write(tmp_path / "plain.html", evaluation)
