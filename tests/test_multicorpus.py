@@ -180,3 +180,16 @@ def _read(path):
     return y, sr
 
 
+
+
+def test_combined_features_from_part_stores(two_corpora, cache):
+    from sera.train import features_for
+
+    manifest = load_manifest(two_corpora).iloc[:4]
+    both = features_for(manifest, "stats+egemaps", cache_dir=cache, progress=False)
+    stats = features_for(manifest, "stats", cache_dir=cache, progress=False)
+    assert both.X.shape == (4, 497 + 88)
+    np.testing.assert_array_equal(both.X[:, :497], stats.X)
+    assert both.feature_names[0].startswith("stats:")
+    empty = features_for(manifest.iloc[:0], "stats+egemaps", cache_dir=cache, progress=False)
+    assert empty.X.shape == (0, 497 + 88)

@@ -631,7 +631,7 @@ def _side_by_side(tables: list[FeatureTable], fs) -> FeatureTable:
     for table, key in zip(tables, keys, strict=True):
         position = {k: i for i, k in enumerate(key)}
         rows = [position[k] for k, kept in zip(keys[0], keep, strict=True) if kept]
-        values = table.X.reshape(len(table.frame), -1)[rows]
+        values = table.X.reshape(len(table.frame), int(np.prod(table.shape)))[rows]
         blocks.append(pd.DataFrame(values, columns=[f"{table.feature_set.name}:{n}" for n in
                                                     table.feature_names]))
     failures = sorted({f for t in tables for f in t.failures})
