@@ -25,12 +25,24 @@ def test_bundle_is_small_and_complete():
 def test_card_states_the_data_licence_and_the_loso_figures():
     card = (DEFAULT_MODEL / "card.md").read_text()
     assert "RAVDESS" in card and "CC BY-NC-SA 4.0" in card and "non-commercial" in card
-    assert "Leave-one-speaker-out" in card
+    assert "leave-one-speaker-out" in card.lower()
     config = json.loads((DEFAULT_MODEL / "config.json").read_text())
     assert config["metrics"]["protocol"].startswith("leave-one-speaker-out")
     assert len(config["metrics"]["folds"]) == 18
     assert 0.0 < config["metrics"]["uar"] <= 1.0
     assert config["training"]["utterances"] == 1080 and config["training"]["speakers"] == 18
+
+
+def test_default_model_is_calibrated_and_says_so():
+    config = json.loads((DEFAULT_MODEL / "config.json").read_text())
+    calibration = config["calibration"]
+    assert calibration["method"] == "temperature" and set(calibration["by_adapt"]) == {
+        "none", "speaker"}
+    # The card quotes the bundle's own ECE figures and its recipe file.
+    card = (DEFAULT_MODEL / "card.md").read_text()
+    single = config["metrics"]["single_clip"]
+    assert f"{single['ece_uncalibrated']:.3f} → {single['ece']:.3f}" in card
+    assert config["training"]["recipe"]["name"] == "default" and "default.toml" in card
 
 
 def test_load_without_a_path_gives_the_default(ravdess_dir):

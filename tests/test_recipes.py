@@ -55,3 +55,19 @@ def test_readme_study_rows_are_the_study_figures():
                                                                             condition, corpus)
         checked += 1
     assert checked >= 3
+
+
+def test_readme_shipped_model_figures_are_the_bundle_figures():
+    from sera.infer import DEFAULT_MODEL
+
+    config_path = DEFAULT_MODEL / "config.json"
+    if not config_path.is_file():
+        pytest.skip("the default model has not been built")
+    config = json.loads(config_path.read_text())
+    section = README[README.index("## The shipped model"):README.index("## Measured results")]
+    assert "`recipes/default.toml`" in section
+    metrics = config["metrics"]
+    for figure in (metrics["uar"], metrics["single_clip"]["uar"], metrics["ece"],
+                   metrics["single_clip"]["ece"], metrics["ece_uncalibrated"],
+                   metrics["single_clip"]["ece_uncalibrated"]):
+        assert f"{figure:.3f}" in section, figure
