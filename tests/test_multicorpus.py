@@ -193,3 +193,28 @@ def test_combined_features_from_part_stores(two_corpora, cache):
     assert both.feature_names[0].startswith("stats:")
     empty = features_for(manifest.iloc[:0], "stats+egemaps", cache_dir=cache, progress=False)
     assert empty.X.shape == (0, 497 + 88)
+
+
+def test_neutral_reference_bundle_adapts_like_training(two_corpora, cache, tmp_path):
+    """The run-time two-pass (neutral weights from a first pass) matches the training code's."""
+    from dataclasses import replace
+
+    recipe = replace(FAST, reference="neutral", calibration="none")
+    out = tmp_path / "model"
+    result = train(two_corpora, recipe, split="none", out=out, cache_dir=cache, progress=False)
+    model = sera.load(out)
+    assert model.normalizer.reference == "neutral"
+    manifest = load_manifest(two_corpora)
+    test = manifest[manifest["speaker"] == manifest["speaker"].iloc[0]]
+    X = np.stack([model.features(*_read(p)) for p in test["path"]])
+    served = model.predict_proba(X, adapt="speaker", groups=test["speaker"].tolist())
+    trained = result.fitted.predict_proba(X, test, adapt="speaker")
+    np.testing.assert_allclose(served, trained, atol=1e-4)
+    # A group with no neutral-sounding clip keeps the training location: as a single clip's.
+    first = model.predict_proba(X, adapt="none")
+    not_neutral = first.argmax(1) != list(model.labels).index("neutral")
+    alone = model.predict_proba(X[not_neutral], adapt="speaker",
+                                groups=["g"] * int(not_neutral.sum()))
+    shift = model.normalizer.statistics(X[not_neutral], np.zeros(int(not_neutral.sum())))[0]
+    np.testing.assert_allclose(shift, model.normalizer.mean, atol=1e-4)
+    assert alone.shape == (int(not_neutral.sum()), 7)
