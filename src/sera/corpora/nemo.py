@@ -9,11 +9,10 @@ disgust: a model trained on it must not take the missing class as evidence again
 
 from __future__ import annotations
 
+import csv
 import functools
 import re
 from pathlib import Path
-
-import pandas as pd
 
 from sera import labels
 from sera.corpora.base import GENDERS, Unlabelled, Utterance
@@ -60,9 +59,10 @@ def _metadata(tsv: Path) -> dict[str, dict]:
     """``data.tsv`` keyed by file name: ``{"speaker", "gender", "text"}``; ``{}`` if absent."""
     if not tsv.is_file():
         return {}
-    table = pd.read_csv(tsv, sep="\t", dtype=str, keep_default_na=False, quoting=3)
+    with open(tsv, encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file, delimiter="\t", quoting=csv.QUOTE_NONE))
     out = {}
-    for row in table.to_dict("records"):
+    for row in rows:
         name = row["file_id"].strip()
         if not name.endswith(".flac") and not name.endswith(".wav"):
             name += ".flac"
