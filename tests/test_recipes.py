@@ -71,3 +71,20 @@ def test_readme_shipped_model_figures_are_the_bundle_figures():
                    metrics["single_clip"]["ece"], metrics["ece_uncalibrated"],
                    metrics["single_clip"]["ece_uncalibrated"]):
         assert f"{figure:.3f}" in section, figure
+
+
+TWO_CORPUS = ROOT / "docs" / "results" / "two-corpus-loso.json"
+
+
+def test_readme_two_corpus_rows_are_the_committed_figures():
+    result = json.loads(TWO_CORPUS.read_text())
+    assert (ROOT / result["recipe"]).is_file()
+    lines = README.splitlines()
+    for name, key, table in (("RAVDESS (LOSO)", "ravdess (LOSO)", "by_corpus"),
+                             ("nEMO (LOSO)", "nemo (LOSO)", "by_corpus"),
+                             ("RAVDESS held out", "ravdess (held out)", "leave_one_corpus_out"),
+                             ("nEMO held out", "nemo (held out)", "leave_one_corpus_out")):
+        line = next(line for line in lines if line.startswith(f"| {name}"))
+        figures = result[table][key]
+        for field in ("uar_single_clip", "uar_adapted", "ece_single_clip", "ece_adapted"):
+            assert f"{figures[field]:.3f}" in line, (name, field)
