@@ -111,7 +111,8 @@ def clip_near(clips: list[Path], seconds: float) -> Path:
     return min(clips[:200], key=lambda clip: abs(sf.info(clip).duration - seconds))
 
 
-def predict_latency_ms(model, clip: Path, repeats: int = 20) -> float:
+def predict_times(model, clip: Path, repeats: int = 20) -> list[float]:
+    """Seconds of each of ``repeats`` warm ``model.predict(clip)`` calls (after three)."""
     for _ in range(3):
         model.predict(clip)
     times = []
@@ -119,7 +120,11 @@ def predict_latency_ms(model, clip: Path, repeats: int = 20) -> float:
         start = time.perf_counter()
         model.predict(clip)
         times.append(time.perf_counter() - start)
-    return round(1000 * statistics.median(times), 1)
+    return times
+
+
+def predict_latency_ms(model, clip: Path, repeats: int = 20) -> float:
+    return round(1000 * statistics.median(predict_times(model, clip, repeats)), 1)
 
 
 @contextmanager

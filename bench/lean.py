@@ -37,6 +37,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from bench.infer import predict_times
 from bench.segment import build_conversation
 
 #: The runtime ``sera predict`` needs, imported bare: the reference of the cold start.
@@ -176,14 +177,7 @@ def predict_latency(clip: Path, repeats: int = 30) -> dict:
 
     import sera
 
-    model = sera.load()
-    for _ in range(3):
-        model.predict(clip)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.predict(clip)
-        times.append(time.perf_counter() - start)
+    times = predict_times(sera.load(), clip, repeats)
     return {"median_ms": round(1000 * statistics.median(times), 1),
             "p90_ms": round(1000 * sorted(times)[int(0.9 * len(times))], 1),
             "clip_s": round(sf.info(clip).duration, 2), "repeats": repeats,
