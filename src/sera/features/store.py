@@ -200,8 +200,7 @@ def read_features(path: str | os.PathLike) -> FeatureTable:
     FeatureError
         Missing, unreadable, or not a sera feature store.
     """
-    meta = _read_meta(Path(path))
-    table = pq.read_table(path)
+    meta, table = _read_store(Path(path))
     return FeatureTable(frame=table.to_pandas(), failures=list(map(tuple, meta["failures"])),
                         meta=meta)
 
@@ -265,11 +264,20 @@ def _arrow_table(rows: dict[str, list], hashes: list[str | None], kinds: tuple[s
         {METADATA_KEY: json.dumps(meta).encode()})
 
 
-def _read_meta(path: Path) -> dict:
+def _read_store(path: Path) -> tuple[dict, pa.Table]:
+    """The sera metadata and the table of a store, from one open file: a running extraction
+    replaces the file at every checkpoint, and opening it twice by name could pair one
+    version's footer with another's pages."""
     try:
-        metadata = pq.read_schema(path).metadata or {}
+        with open(path, "rb") as file:
+            parquet = pq.ParquetFile(file)
+            meta = _check_meta(path, parquet.schema_arrow.metadata or {})
+            return meta, parquet.read()
     except (OSError, pa.ArrowException) as err:
         raise FeatureError(f"{path}: not a readable Parquet file ({_first_line(err)})") from None
+
+
+def _check_meta(path: Path, metadata: dict) -> dict:
     if METADATA_KEY not in metadata:
         raise FeatureError(f"{path}: not a sera feature store (no '{METADATA_KEY.decode()}' "
                            f"metadata)")
@@ -284,13 +292,12 @@ def _read_cache(out: Path, meta: dict) -> dict[tuple[str, str], np.ndarray]:
     """Reusable rows of an existing store, by ``(sha1, kind)``: none if the feature
     configuration differs; augmented ones only if the augmentation settings are known and equal.
     """
-    old = _read_meta(out)
+    old, table = _read_store(out)
     if old["feature_set"] != meta["feature_set"]:
         return {}
     same_augment = (meta["augment"] is not None and meta["augment"]["params"] is not None
                     and old["augment"] is not None
                     and old["augment"]["params"] == meta["augment"]["params"])
-    table = pq.read_table(out)
     features = table.columns[len(ROW_COLUMNS):]
     matrix = (np.column_stack([column.to_numpy() for column in features]) if table.num_rows
               else np.empty((0, len(features)), dtype=np.float32))
