@@ -88,3 +88,13 @@ def test_readme_two_corpus_rows_are_the_committed_figures():
         figures = result[table][key]
         for field in ("uar_single_clip", "uar_adapted", "ece_single_clip", "ece_adapted"):
             assert f"{figures[field]:.3f}" in line, (name, field)
+
+
+def test_readme_two_corpus_compare_figures_are_the_committed_figures():
+    result = json.loads((ROOT / "docs" / "results" / "two-corpus-loso-compare.json").read_text())
+    assert (ROOT / result["recipe"]).is_file()
+    paragraph = README[README.index("`docs/results/two-corpus-loso-compare.json`"):]
+    paragraph = paragraph[:paragraph.index("\n\n")]
+    for key in ("ravdess (LOSO)", "nemo (LOSO)"):
+        for field in ("uar_adapted", "uar_single_clip"):
+            assert f"{result['by_corpus'][key][field]:.3f}" in paragraph, (key, field)
