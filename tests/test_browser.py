@@ -465,9 +465,18 @@ def test_the_page_works_from_the_keyboard(page, model, clips):
     expect(page.locator(".skip-link")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.locator("#pick-button")).to_be_focused()
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Enter")
-    chooser.value.set_files(str(clips[0]))
+    # Playwright asks the browser to intercept file choosers without waiting for an answer;
+    # listen first and make a round trip, so the request is in place before Enter is pressed.
+    choosers = []
+    page.on("filechooser", lambda chooser: choosers.append(chooser))
+    page.evaluate("() => 0")
+    page.keyboard.press("Enter")
+    for _ in range(100):
+        if choosers:
+            break
+        page.wait_for_timeout(100)
+    assert choosers, "Enter on the focused 'Choose a file' button opened no file chooser"
+    choosers[0].set_files(str(clips[0]))
     expect(page.locator("#result-label")).to_have_text(model.predict(clips[0]).label,
                                                        timeout=20_000)
     page.keyboard.press("Tab")
