@@ -130,3 +130,46 @@ def test_export_is_byte_for_byte_reproducible(tmp_path):
         paths.append(tmp_path / f"m{i}.onnx")
         model.export_onnx(paths[-1])
     assert paths[0].read_bytes() == paths[1].read_bytes()
+
+
+def test_logistic_regression_equals_scikit_learns_without_a_mask():
+    """Same objective, same solver settings: scikit-learn's fit is the oracle."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = blobs(300, PRESENT, seed=8)
+    weight = np.random.default_rng(8).uniform(0.5, 2.0, len(y))
+    ours = get_model_spec("logreg").build(C=0.3).fit(X, y, sample_weight=weight)
+    oracle = LogisticRegression(C=0.3, max_iter=2000, class_weight="balanced").fit(
+        X, y, sample_weight=weight)
+    np.testing.assert_allclose(ours.predict_proba(X)[:, PRESENT], oracle.predict_proba(X),
+                               atol=1e-5)
+
+
+def test_a_label_a_corpus_lacks_is_not_evidence_against_it():
+    """Corpus B (ten times larger) never uses label 2. With the mask, label 2 is learned
+    against corpus A's rows only, as a model of A alone learns it; without it, B's rows push
+    label 2 down wherever B's voices are."""
+    centres = np.array([[0.0, 0.0], [2.0, 0.0], [1.0, 1.7]])
+
+    def corpus(n, labels, seed):
+        rng = np.random.default_rng(seed)
+        y = rng.choice(labels, n)
+        return (centres[y] + 1.2 * rng.standard_normal((n, 2))).astype(np.float32), y
+
+    X_a, y_a = corpus(300, [0, 1, 2], 1)
+    X_b, y_b = corpus(3000, [0, 1], 2)
+    X_test, y_test = corpus(3000, [0, 1, 2], 3)
+    X, y = np.vstack([X_a, X_b]), np.concatenate([y_a, y_b])
+    mask = np.ones((len(y), len(LABELS)), dtype=bool)
+    mask[len(y_a):, 2] = False
+
+    def recall_of_2(model):
+        return np.mean(model.predict(X_test)[y_test == 2] == 2)
+
+    alone = recall_of_2(get_model_spec("logreg").build().fit(X_a, y_a))
+    masked = recall_of_2(get_model_spec("logreg").build().fit(X, y, label_mask=mask))
+    plain = recall_of_2(get_model_spec("logreg").build().fit(X, y))
+    assert abs(masked - alone) < 0.01
+    assert plain < alone - 0.03
+    with pytest.raises(ValueError, match="own label"):
+        get_model_spec("logreg").build().fit(X, y, label_mask=~mask)

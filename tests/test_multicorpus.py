@@ -218,3 +218,17 @@ def test_neutral_reference_bundle_adapts_like_training(two_corpora, cache, tmp_p
     shift = model.normalizer.statistics(X[not_neutral], np.zeros(int(not_neutral.sum())))[0]
     np.testing.assert_allclose(shift, model.normalizer.mean, atol=1e-4)
     assert alone.shape == (int(not_neutral.sum()), 7)
+
+
+def test_each_corpus_masks_only_the_labels_it_lacks():
+    from sera.labels import LABELS
+    from sera.train import label_mask
+
+    frame = pd.DataFrame({"corpus": ["a", "a", "b", "b"],
+                          "emotion": ["disgust", "sad", "sad", "angry"]})
+    mask = label_mask(frame)
+    allowed = [{LABELS[j] for j in np.flatnonzero(row)} for row in mask]
+    unused = set(LABELS) - {"disgust", "sad", "angry"}
+    assert allowed[0] == allowed[1] == {"disgust", "sad"} | unused
+    assert allowed[2] == allowed[3] == {"sad", "angry"} | unused
+    assert label_mask(frame[frame["corpus"] == "b"]).all()

@@ -232,6 +232,7 @@ def fit(train: FeatureTable | tuple[np.ndarray, pd.DataFrame], recipe: Recipe,
     X, frame = _unpack(train)
     y = _label_indices(frame)
     weight = sample_weights(frame, recipe.balance)
+    mask = label_mask(frame)
     reference = None if recipe.reference is None else \
         (y == LABELS.index(recipe.reference)).astype(np.float64)
     normalizer = Normalizer.fit(X, _groups(frame, recipe.adapt), mode=recipe.adapt,
@@ -246,6 +247,7 @@ def fit(train: FeatureTable | tuple[np.ndarray, pd.DataFrame], recipe: Recipe,
         Xn = np.concatenate([Xn, extra])
         y = np.concatenate([y, y_extra])
         weight = None if weight is None else np.concatenate([weight, weight])
+        mask = np.concatenate([mask, mask])
     Xv = yv = None
     if val is not None:
         Xv_raw, val_frame = _unpack(val)
@@ -253,15 +255,47 @@ def fit(train: FeatureTable | tuple[np.ndarray, pd.DataFrame], recipe: Recipe,
             Xv = _normalize(normalizer, Xv_raw, val_frame, recipe.adapt)
             yv = _label_indices(val_frame)
     spec = get_model_spec(recipe.model)
-    options = {"progress": progress, **torch_options} if spec.kind == "torch" else {}
-    estimator = spec.build(**{"seed": recipe.seed, **recipe.params, **options})
-    if weight is None:
-        estimator.fit(Xn, y, Xv, yv)
-    elif spec.kind == "torch":
-        raise SeraError(f"balance={recipe.balance!r} needs a classical model, not {spec.name}")
-    else:
-        estimator.fit(Xn, y, Xv, yv, sample_weight=weight)
+    build = {"progress": progress, **torch_options} if spec.kind == "torch" else {}
+    estimator = spec.build(**{"seed": recipe.seed, **recipe.params, **build})
+    options = {}
+    if weight is not None:
+        if spec.kind == "torch":
+            raise SeraError(f"balance={recipe.balance!r} needs a classical model, not {spec.name}")
+        options["sample_weight"] = weight
+    if not mask.all():
+        if getattr(estimator, "supports_label_mask", False):
+            options["label_mask"] = mask
+        else:
+            warnings.warn(f"{spec.name} cannot mask labels per corpus: the rows of a corpus "
+                          f"without some label count as evidence against it (use logreg)",
+                          stacklevel=2)
+    estimator.fit(Xn, y, Xv, yv, **options)
     return FittedModel(estimator=estimator, normalizer=normalizer, recipe=recipe)
+
+
+def label_mask(frame: pd.DataFrame) -> np.ndarray:
+    """The labels each training row may carry: those its corpus uses.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Training rows with ``corpus`` and ``emotion`` columns.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n, 7)`` bool, columns in :data:`LABELS` order: false where the row's corpus never
+        uses a label that another training corpus does; all true for a single corpus.
+    """
+    if "corpus" not in frame:
+        return np.ones((len(frame), len(LABELS)), dtype=bool)
+    corpus = frame["corpus"].to_numpy()
+    emotion = frame["emotion"].to_numpy()
+    names, index = np.unique(corpus, return_inverse=True)
+    used = np.array([[label in set(emotion[corpus == name]) for label in LABELS]
+                     for name in names], dtype=bool).reshape(len(names), len(LABELS))
+    # A label no training row carries constrains nothing: leave it allowed everywhere.
+    return (used | ~used.any(axis=0))[index]
 
 
 #: How :func:`sample_weights` weighs rows.
