@@ -24,13 +24,21 @@ def test_bundle_is_small_and_complete():
 
 def test_card_states_the_data_licence_and_the_loso_figures():
     card = (DEFAULT_MODEL / "card.md").read_text()
-    assert "RAVDESS" in card and "CC BY-NC-SA 4.0" in card and "non-commercial" in card
+    assert "RAVDESS" in card and "nEMO" in card
+    assert "CC BY-NC-SA 4.0" in card and "non-commercial" in card
     assert "leave-one-speaker-out" in card.lower()
     config = json.loads((DEFAULT_MODEL / "config.json").read_text())
-    assert config["metrics"]["protocol"].startswith("leave-one-speaker-out")
-    assert len(config["metrics"]["folds"]) == 18
-    assert 0.0 < config["metrics"]["uar"] <= 1.0
-    assert config["training"]["utterances"] == 1080 and config["training"]["speakers"] == 18
+    metrics = config["metrics"]
+    assert metrics["protocol"].startswith("leave-one-speaker-out over nemo, ravdess")
+    # Every speaker of both corpora held out once: 18 RAVDESS actors and 7 nEMO speakers.
+    assert len(metrics["folds"]) == 25
+    assert config["training"]["utterances"] == 1080 + 3403
+    assert config["training"]["speakers"] == 25
+    assert {f["n"] for f in metrics["by_corpus"].values()} == {1080, 3403}
+    assert set(metrics["leave_one_corpus_out"]) == {"ravdess (held out)", "nemo (held out)"}
+    # The card's per-corpus table holds the bundle's own figures.
+    for figures in metrics["by_corpus"].values():
+        assert f"{figures['uar_adapted']:.3f}" in card and f"{figures['uar_single_clip']:.3f}" in card
 
 
 def test_default_model_is_calibrated_and_says_so():

@@ -123,7 +123,7 @@ class Recipe:
 
 #: The recipe of the shipped model and of ``sera train`` with no ``--model``; the file
 #: ``recipes/default.toml`` says the same and names its data (tests/test_recipes.py).
-DEFAULT_RECIPE = Recipe(model="logreg", features="compare+stats", params={"C": 0.1},
+DEFAULT_RECIPE = Recipe(model="logreg", features="compare+stats", params={"C": 0.03},
                         balance="corpus", name="default")
 
 
@@ -598,6 +598,7 @@ def per_corpus_figures(predictions: pd.DataFrame, calibrated: dict, y: np.ndarra
 #: What sera knows of each corpus's licence, which a model trained on it inherits.
 DATA_LICENCES = {
     "ravdess": "RAVDESS: CC BY-NC-SA 4.0 (non-commercial, share-alike)",
+    "nemo": "nEMO: CC BY-NC-SA 4.0 (non-commercial, share-alike)",
     "cremad": "CREMA-D: Open Database License (ODbL)",
     "tess": "TESS: CC BY-NC-ND 4.0 (non-commercial)",
     "savee": "SAVEE: free for research use (see the corpus's terms)",

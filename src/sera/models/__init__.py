@@ -5,6 +5,8 @@ built, so importing the registry (as ``sera predict`` and bundle loading do) nev
 torch or scikit-learn. Every model is an estimator with ``fit(X, y, X_val=None, y_val=None)``,
 ``predict_proba(X) -> (n, 7)``, ``predict(X)``, ``export_onnx(path)``, ``history`` and
 ``params``; ``X`` arrives normalised by the caller, ``y`` as indices into ``sera.labels.LABELS``.
+Classical models also take ``sample_weight``; one whose ``supports_label_mask`` is true
+(``logreg``) takes ``label_mask``, the labels each row's corpus uses.
 """
 
 from __future__ import annotations
