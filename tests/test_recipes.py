@@ -118,3 +118,13 @@ def test_readme_two_corpus_compare_figures_are_the_committed_figures():
     for key in ("ravdess (LOSO)", "nemo (LOSO)"):
         for field in ("uar_adapted", "uar_single_clip"):
             assert f"{result['by_corpus'][key][field]:.3f}" in paragraph, (key, field)
+
+
+def test_readme_cnn_probe_figures_are_the_committed_figures():
+    result = json.loads((ROOT / "docs" / "results" / "cnn-probe.json").read_text())
+    paragraph = README[README.index("`docs/results/cnn-probe.json`"):]
+    paragraph = paragraph[:paragraph.index("\n\n")]
+    for row in result["rows"]:
+        assert (ROOT / row["recipe"]).is_file()
+        for corpus in ("ravdess", "nemo"):
+            assert f"{row['by_corpus'][corpus]['uar']:.3f}" in paragraph, (row["recipe"], corpus)
