@@ -89,7 +89,8 @@ def selection_section(recipe_file: Path, study: Path) -> str:
             + ", ".join(f"`{c}`" for c in candidates)
             + ") by mean per-corpus adapted UAR. The outer folds chose "
             + ", ".join(f"`{c}` ({picks.count(c)} of {len(picks)})" for c in chosen)
-            + f"; the shipped recipe has the settings picked most often. The honest figure of that procedure, on speakers it never chose on: UAR "
+            + "; the shipped recipe has the settings picked most often. The honest figure of "
+            f"that procedure, on speakers it never chose on: UAR "
             f"{balanced['uar_ravdess']:.3f} (RAVDESS) / {balanced['uar_nemo']:.3f} (nEMO) "
             f"adapted, {single['uar_ravdess']:.3f} / {single['uar_nemo']:.3f} single clip "
             f"(5 folds train on fewer speakers than LOSO, so these sit below the LOSO figures "

@@ -40,12 +40,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sera.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from sera.calibration import expected_calibration_error
 from sera.features import read_features
 from sera.labels import LABELS
 from sera.metrics import evaluate_predictions
 from sera.recipes import load_recipe
-from sera.train import GROUP_COLUMNS, fit
+from sera.train import GROUP_COLUMNS, cross_fitted_temperature, fit
 
 CORPORA = ("ravdess", "nemo")
 CONDITIONS = ("none", "balanced", "skew1", "skew3")
@@ -128,13 +128,7 @@ def scores(frame: pd.DataFrame, proba: np.ndarray, fold: np.ndarray | None) -> d
         out[f"uar_{corpus}"] = evaluate_predictions(y[rows], predicted[rows])["uar"]
     out["ece"] = expected_calibration_error(proba, y)
     if fold is not None:
-        calibrated = np.empty_like(proba)
-        temperatures = []
-        for f in np.unique(fold):
-            rows = fold == f
-            t = fit_temperature(proba[~rows], y[~rows])
-            temperatures.append(t)
-            calibrated[rows] = apply_temperature(proba[rows], t)
+        calibrated, temperatures = cross_fitted_temperature(proba, y, fold)
         out["ece_calibrated"] = expected_calibration_error(calibrated, y)
         out["temperature"] = float(np.median(temperatures))
     return out

@@ -526,20 +526,18 @@ def cross_validate(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "los
             on_fold(name, fold_metrics)
     predictions = pd.concat(pooled, ignore_index=True)
     y = _label_indices(predictions)
+    raw = {kind: np.concatenate(parts) for kind, parts in probas.items()}
     calibrated = {}
-    for kind, parts in probas.items():
-        raw = np.concatenate(parts)
-        calibrated[kind] = cross_fitted_temperature(raw, y, predictions["fold"].to_numpy()) \
-            if recipe.calibration == "temperature" else raw
+    for kind, proba in raw.items():
+        calibrated[kind] = cross_fitted_temperature(proba, y, predictions["fold"].to_numpy())[0] \
+            if recipe.calibration == "temperature" else proba
         predictions[f"predicted_{kind}" if kind != "adapted" else "predicted"] = [
-            LABELS[i] for i in raw.argmax(axis=1)]
+            LABELS[i] for i in proba.argmax(axis=1)]
         predictions[f"confidence_{kind}"] = calibrated[kind].max(axis=1)
-        predictions[f"ece_raw_{kind}"] = raw.max(axis=1)
     metrics = evaluate_predictions(predictions["emotion"], predictions["predicted"])
     metrics["breakdown"] = {by: breakdown(predictions, predictions["emotion"],
                                           predictions["predicted"], by=by)
                             for by in ("corpus", "speaker", "gender")}
-    raw = {kind: np.concatenate(parts) for kind, parts in probas.items()}
     metrics["ece"] = expected_calibration_error(calibrated["adapted"], y)
     metrics["ece_uncalibrated"] = expected_calibration_error(raw["adapted"], y)
     single = evaluate_predictions(predictions["emotion"], predictions["predicted_single_clip"])
@@ -560,20 +558,30 @@ def cross_validate(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "los
                            "calibration": "temperature per fold, fitted on the out-of-fold "
                                           "predictions of the other folds' speakers"
                            if recipe.calibration == "temperature" else "none"}
-    predictions = predictions.drop(columns=[c for c in predictions if c.startswith("ece_raw")])
     return CVResult(metrics=metrics, folds=fold_figures, predictions=predictions,
                     histories=histories, failures=base.failures)
 
 
-def cross_fitted_temperature(proba: np.ndarray, y: np.ndarray, fold: np.ndarray) -> np.ndarray:
+def cross_fitted_temperature(proba: np.ndarray, y: np.ndarray, fold: np.ndarray
+                             ) -> tuple[np.ndarray, list[float]]:
     """Calibrate each fold's predictions with a temperature fitted on the *other* folds'
-    out-of-fold predictions, so no test label tunes its own scores."""
+    out-of-fold predictions, so no test label tunes its own scores.
+
+    Returns
+    -------
+    calibrated : np.ndarray
+        float32, the shape of ``proba`` (a lone fold is left as it is).
+    temperatures : list of float
+        The temperature of each fold that got one, in the order of ``np.unique(fold)``.
+    """
     out = np.array(proba, dtype=np.float32)
+    temperatures = []
     for name in np.unique(fold):
         rows = fold == name
         if (~rows).any():
-            out[rows] = apply_temperature(proba[rows], fit_temperature(proba[~rows], y[~rows]))
-    return out
+            temperatures.append(fit_temperature(proba[~rows], y[~rows]))
+            out[rows] = apply_temperature(proba[rows], temperatures[-1])
+    return out, temperatures
 
 
 def per_corpus_figures(predictions: pd.DataFrame, calibrated: dict, y: np.ndarray,
