@@ -232,3 +232,27 @@ def test_each_corpus_masks_only_the_labels_it_lacks():
     assert allowed[0] == allowed[1] == {"disgust", "sad"} | unused
     assert allowed[2] == allowed[3] == {"sad", "angry"} | unused
     assert label_mask(frame[frame["corpus"] == "b"]).all()
+
+
+def test_fit_hands_each_corpus_mask_to_the_model_and_warns_where_it_cannot():
+    from sera.labels import LABELS
+    from sera.models.classical import LogisticClassifier
+    from sera.train import fit, label_mask
+
+    rng = np.random.default_rng(0)
+    emotion = np.array(["angry", "sad", "disgust"] * 20 + ["angry", "sad"] * 30)
+    frame = pd.DataFrame({"corpus": ["a"] * 60 + ["b"] * 60, "emotion": emotion,
+                          "speaker": ["a1"] * 60 + ["b1"] * 60})
+    centres = {"angry": [0.0, 0.0], "sad": [2.0, 0.0], "disgust": [1.0, 1.7]}
+    X = np.array([centres[e] for e in emotion]) + rng.standard_normal((120, 2))
+    recipe = Recipe(model="logreg", adapt="none", calibration="none")
+    fitted = fit((X, frame), recipe)
+    Xn = fitted.normalizer.transform(X)
+    y = np.array([LABELS.index(e) for e in emotion])
+    masked = LogisticClassifier(seed=0).fit(Xn, y, label_mask=label_mask(frame))
+    plain = LogisticClassifier(seed=0).fit(Xn, y)
+    np.testing.assert_allclose(fitted.estimator.coef_, masked.coef_)
+    assert not np.allclose(fitted.estimator.coef_, plain.coef_, atol=1e-3)
+    with pytest.warns(UserWarning, match="cannot mask labels"):
+        fit((X, frame), Recipe(model="hgb", adapt="none", calibration="none",
+                               params={"max_iter": 5}))
