@@ -14,6 +14,8 @@ SHARED_DATA = Path(os.environ.get("SERA_SHARED_DATA", ROOT.parent / "shared" / "
 RAVDESS16K = SHARED_DATA / "ravdess16k"
 RAVDESS_ORIGINAL = SHARED_DATA / "ravdess-original-samples"
 NEMO16K = SHARED_DATA / "nemo16k"
+EMOVO16K = SHARED_DATA / "emovo16k"
+ASED16K = SHARED_DATA / "ased16k"
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +32,22 @@ def nemo_dir() -> Path:
     if not (NEMO16K / "data.tsv").is_file():
         pytest.skip(f"real nEMO data not found at {NEMO16K} (set SERA_SHARED_DATA)")
     return NEMO16K
+
+
+@pytest.fixture(scope="session")
+def emovo_dir() -> Path:
+    """The shared EMOVO speech (all 6 actors, 16 kHz Ogg Opus)."""
+    if not EMOVO16K.is_dir():
+        pytest.skip(f"real EMOVO data not found at {EMOVO16K} (set SERA_SHARED_DATA)")
+    return EMOVO16K
+
+
+@pytest.fixture(scope="session")
+def ased_dir() -> Path:
+    """The shared ASED speech (speakers 01-50, 16 kHz Ogg Opus)."""
+    if not ASED16K.is_dir():
+        pytest.skip(f"real ASED data not found at {ASED16K} (set SERA_SHARED_DATA)")
+    return ASED16K
 
 
 @pytest.fixture(scope="session")

@@ -157,6 +157,73 @@ def test_nemo_without_metadata_has_unknown_gender(tmp_path):
         "nemo-KD0", "unknown", "fear", None)
 
 
+# --- EMOVO and ASED ------------------------------------------------------------------------
+
+
+def test_emovo_shared_counts(emovo_dir):
+    result = scan(emovo_dir)
+    summary = result.summary()
+    assert summary["n"] == 588 and summary["skipped"] == []
+    assert summary["by_corpus"] == {"emovo": 588}
+    # 6 actors x 14 sentences per state, all seven labels.
+    assert summary["by_emotion"] == {label: 84 for label in LABELS}
+    assert summary["by_speaker"] == {f"emovo-{a}": 98 for a in ("f1", "f2", "f3", "m1", "m2",
+                                                                 "m3")}
+    assert summary["by_gender"] == {"female": 294, "male": 294}
+
+
+def test_emovo_generated_files(tmp_path):
+    root = make_tree(tmp_path / "EMOVO", [
+        "f1/dis-f1-b1.wav", "m3/gio-m3-n5.wav", "f2/pau-f2-l4.wav", "m1/rab-m1-d2.wav",
+        "f3/sor-f3-b3.wav", "m2/tri-m2-n1.wav", "f1/neu-f1-d1.wav", "f1/xyz-f1-b1.wav",
+    ])
+    result = scan(root)
+    rows = by_name(result)
+    assert {name: row["emotion"] for name, row in rows.items()} == {
+        "dis-f1-b1.wav": "disgust", "gio-m3-n5.wav": "happy", "pau-f2-l4.wav": "fear",
+        "rab-m1-d2.wav": "angry", "sor-f3-b3.wav": "surprise", "tri-m2-n1.wav": "sad",
+        "neu-f1-d1.wav": "neutral"}
+    assert (rows["gio-m3-n5.wav"]["speaker"], rows["gio-m3-n5.wav"]["gender"]) == (
+        "emovo-m3", "male")
+    assert rows["dis-f1-b1.wav"]["gender"] == "female"
+    assert "unknown EMOVO state 'xyz'" in reasons(result)["xyz-f1-b1.wav"]
+
+
+def test_ased_shared_counts(ased_dir):
+    result = scan(ased_dir)
+    summary = result.summary()
+    assert summary["n"] == 1724 and summary["skipped"] == []
+    assert summary["by_corpus"] == {"ased": 1724}
+    assert summary["by_emotion"] == {"angry": 336, "disgust": 0, "fear": 360, "happy": 336,
+                                     "neutral": 372, "sad": 320, "surprise": 0}
+    assert len(summary["by_speaker"]) == 50
+    manifest = result.manifest
+    # Speakers 09, 15, 21, 23, 25 each have one file with the other gender code: one gender each.
+    assert manifest.groupby("speaker")["gender"].nunique().max() == 1
+    assert manifest.groupby("gender")["speaker"].nunique().to_dict() == {"female": 23, "male": 27}
+    # The one file of the release that writes its code in capitals ("S4") is sad.
+    capital = manifest[manifest["path"].str.endswith("S4-04-02-01-29.ogg")]
+    assert capital["emotion"].tolist() == ["sad"]
+
+
+def test_ased_generated_files_take_each_speakers_majority_gender(tmp_path):
+    root = make_tree(tmp_path / "ASED", [
+        "01Neutral/n1-01-01-01-09.wav", "02Fearful/f2-02-01-01-09.wav",
+        "03Happy/h3-03-02-02-09.wav", "04Sad/S4-04-02-01-29.wav", "05Angry/a5-05-01-02-07.wav",
+        "05Angry/d6-05-01-02-07.wav",
+    ])
+    result = scan(root)
+    rows = by_name(result)
+    # Speaker 09: two files say female, one says male.
+    assert {rows[n]["gender"] for n in ("n1-01-01-01-09.wav", "f2-02-01-01-09.wav",
+                                        "h3-03-02-02-09.wav")} == {"female"}
+    assert (rows["h3-03-02-02-09.wav"]["speaker"], rows["h3-03-02-02-09.wav"]["emotion"]) == (
+        "ased-09", "happy")
+    assert (rows["S4-04-02-01-29.wav"]["emotion"], rows["a5-05-01-02-07.wav"]["gender"]) == (
+        "sad", "male")
+    assert "unknown ASED emotion code 'd6'" in reasons(result)["d6-05-01-02-07.wav"]
+
+
 # --- CREMA-D -------------------------------------------------------------------------------
 
 
@@ -320,7 +387,7 @@ def test_unrecognised_audio_beside_a_corpus_is_skipped_with_reason(tmp_path):
     root = make_tree(tmp_path, ["Actor_01/03-01-03-01-01-01-01.wav", "extra/interview.wav"])
     result = scan(root)
     assert len(result.manifest) == 1
-    assert "no RAVDESS, CREMA-D, TESS, SAVEE, EmoDB or nEMO" in reasons(result)["interview.wav"]
+    assert "no RAVDESS, CREMA-D, TESS, SAVEE, EmoDB, nEMO, EMOVO or ASED" in reasons(result)["interview.wav"]
 
 
 # --- Folder per label ----------------------------------------------------------------------

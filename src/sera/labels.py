@@ -88,6 +88,27 @@ NEMO = {
     "surprised": "surprise",
 }
 
+#: EMOVO file-name state codes (Italian): disgusto, gioia, neutrale, paura, rabbia, sorpresa,
+#: tristezza.
+EMOVO = {
+    "dis": "disgust",
+    "gio": "happy",
+    "neu": "neutral",
+    "pau": "fear",
+    "rab": "angry",
+    "sor": "surprise",
+    "tri": "sad",
+}
+
+#: ASED file-name emotion codes (lower-cased). ASED has no disgust and no surprise.
+ASED = {
+    "n1": "neutral",
+    "f2": "fear",
+    "h3": "happy",
+    "s4": "sad",
+    "a5": "angry",
+}
+
 #: Loose names a user's own folders or CSV files may use, for the folder-per-label
 #: and CSV layouts. Keys are lower-case.
 ALIASES = {

@@ -28,7 +28,8 @@ GENDERS = {
     "male": "male", "m": "male", "man": "male", "men": "male",
 }
 
-#: Folders never worth walking into (macOS archive debris). Hidden folders are skipped too.
+#: The speaker id (after its corpus prefix) of files whose speaker is not known.
+UNKNOWN_SPEAKER = "unknown"
 
 
 class Unlabelled(Exception):
@@ -103,7 +104,8 @@ def speaker_id(corpus: str, speaker: str) -> str:
 
 def build_result(labelled: Iterable[tuple[Path, Utterance]],
                  skipped: Iterable[tuple[Path | str, str]]) -> ScanResult:
-    """Assemble a :class:`ScanResult`: sort by path, drop second copies of one recording.
+    """Assemble a :class:`ScanResult`: sort by path, drop second copies of one recording, give
+    each speaker one gender (:func:`majority_gender`).
 
     Parameters
     ----------
@@ -114,19 +116,42 @@ def build_result(labelled: Iterable[tuple[Path, Utterance]],
     """
     rows, first_copy = [], {}
     skipped = [(str(path), reason) for path, reason in skipped]
-    for path, utt in sorted(labelled, key=lambda item: str(item[0])):
+    labelled = sorted(labelled, key=lambda item: str(item[0]))
+    gender = majority_gender(utt for _path, utt in labelled)
+    for path, utt in labelled:
         key = (utt.corpus, utt.key or str(path))
         if key in first_copy:
             skipped.append((str(path), f"duplicate of {first_copy[key]}"))
             continue
         first_copy[key] = str(path)
-        rows.append((str(path), utt.corpus, utt.speaker, utt.gender, utt.emotion,
+        rows.append((str(path), utt.corpus, utt.speaker, gender.get(utt.speaker, utt.gender), utt.emotion,
                      utt.intensity, utt.text))
     # object dtype keeps None (not NaN) where intensity or text is unknown.
     import pandas as pd  # imported here: sera.corpora.synth's voices need no pandas
 
     manifest = pd.DataFrame(rows, columns=list(COLUMNS), dtype=object)
     return ScanResult(manifest=manifest, skipped=sorted(skipped))
+
+
+def majority_gender(utterances: Iterable[Utterance]) -> dict[str, str]:
+    """Each known speaker's gender: the one most of their files give.
+
+    A speaker has one gender, but a corpus's labels can disagree (ASED gives five speakers one
+    file with the other gender code). ``unknown`` counts only where nothing else is given; a tie
+    goes to the gender of the speaker's first file. The pool of files without a speaker
+    (``<corpus>-unknown``) is no one speaker and keeps each file's own gender.
+    """
+    votes: dict[str, dict[str, int]] = {}
+    for utt in utterances:
+        if utt.speaker == speaker_id(utt.corpus, UNKNOWN_SPEAKER):
+            continue
+        votes.setdefault(utt.speaker, {}).setdefault(utt.gender, 0)
+        votes[utt.speaker][utt.gender] += 1
+    chosen = {}
+    for speaker, counts in votes.items():
+        known = {g: n for g, n in counts.items() if g != "unknown"} or counts
+        chosen[speaker] = max(known, key=known.get)  # first maximum: the first file's on a tie
+    return chosen
 
 
 def write_manifest(manifest: pd.DataFrame, out: str | os.PathLike) -> Path:

@@ -18,6 +18,7 @@ from sera.audio import is_audio
 from sera.corpora.base import (
     COLUMNS,
     GENDERS,
+    UNKNOWN_SPEAKER,
     ScanResult,
     Utterance,
     build_result,
@@ -63,7 +64,7 @@ def scan(csv_path: str | os.PathLike) -> ScanResult:
         corpus = row.get("corpus") or NAME
         labelled.append((path, Utterance(
             corpus=corpus,
-            speaker=speaker_id(corpus, row.get("speaker") or "unknown"),
+            speaker=speaker_id(corpus, row.get("speaker") or UNKNOWN_SPEAKER),
             gender=GENDERS.get((row.get("gender") or "").lower(), "unknown"),
             emotion=canonical(row["emotion"]),
             intensity=row.get("intensity"),

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sera.corpora.base import GENDERS, Utterance, speaker_id
+from sera.corpora.base import GENDERS, UNKNOWN_SPEAKER, Utterance, speaker_id
 from sera.labels import canonical
 
 NAME = "folder"
 
 #: Speaker id where no folder names one; every such file counts as one speaker.
-UNKNOWN_SPEAKER = "unknown"
 
 
 def parse(path: Path, root: Path) -> Utterance | None:

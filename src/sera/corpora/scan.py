@@ -1,8 +1,8 @@
 """Detect a corpus's layout and scan it into a manifest.
 
 Each audio file is labelled by the first convention that recognises it: the RAVDESS,
-CREMA-D, TESS, SAVEE and EmoDB file names, then an emotion-named folder. So a corpus
-folder, the Kaggle bundle (``Crema/ Ravdess/ Savee/ Tess/`` under one root) and any mix
+CREMA-D, TESS, SAVEE, EmoDB, nEMO, EMOVO and ASED file names, then an emotion-named folder.
+So a corpus folder, the Kaggle bundle (``Crema/ Ravdess/ Savee/ Tess/`` under one root) and any mix
 of them scan as one. A ``manifest.csv`` in the folder takes precedence over all of it.
 """
 
@@ -12,15 +12,15 @@ import os
 from pathlib import Path
 
 from sera.audio import AUDIO_EXTENSIONS, audio_files
-from sera.corpora import cremad, csvfile, emodb, folder, nemo, ravdess, savee, tess
+from sera.corpora import ased, cremad, csvfile, emodb, emovo, folder, nemo, ravdess, savee, tess
 from sera.corpora.base import ScanResult, Unlabelled, Utterance, build_result
 from sera.errors import CorpusError
 
 #: Layouts that read labels from file names, tried in this order.
-FILE_NAME_LAYOUTS = (ravdess, cremad, tess, savee, emodb, nemo)
+FILE_NAME_LAYOUTS = (ravdess, cremad, tess, savee, emodb, nemo, emovo, ased)
 
-_NO_CONVENTION = ("file name follows no RAVDESS, CREMA-D, TESS, SAVEE, EmoDB or nEMO "
-                  "convention and no folder in its path names an emotion")
+_NO_CONVENTION = ("file name follows no RAVDESS, CREMA-D, TESS, SAVEE, EmoDB, nEMO, EMOVO or "
+                  "ASED convention and no folder in its path names an emotion")
 
 
 def scan(path: str | os.PathLike) -> ScanResult:
@@ -75,8 +75,8 @@ def _scan_folder(root: Path) -> ScanResult:
             labelled.append((path, utterance))
     if not recognised:
         raise CorpusError(f"{root}: no recognisable layout: none of its {len(files)} audio "
-                          "files follows a RAVDESS, CREMA-D, TESS, SAVEE, EmoDB or nEMO name "
-                          "or sits in a folder named after an emotion (or give a CSV manifest)")
+                          "files follows a RAVDESS, CREMA-D, TESS, SAVEE, EmoDB, nEMO, EMOVO or "
+                          "ASED name or sits in a folder named after an emotion (or give a CSV manifest)")
     return build_result(labelled, skipped)
 
 
