@@ -15,13 +15,16 @@ from sera.augment import (
     CHANNEL_KINDS,
     KINDS,
     Augmenter,
+    add_floor,
     add_noise,
     apply_gain,
+    coloured_noise,
     lossy_round_trip,
+    phone_line,
     reverberate,
     telephone_band,
 )
-from sera.robustness import CONDITIONS, corrupt
+from sera.robustness import CONDITIONS, FLOORS, corrupt, crowd_of
 
 SR = 16000
 
@@ -47,6 +50,15 @@ def power(y) -> float:
 def high_band_share(y: np.ndarray, sr: int = SR, cutoff: float = 4000.0) -> float:
     spectrum = np.abs(np.fft.rfft(y)) ** 2
     return float(spectrum[np.fft.rfftfreq(y.size, 1 / sr) > cutoff].sum() / spectrum.sum())
+
+
+def band_levels(y: np.ndarray, sr: int = SR) -> np.ndarray:
+    """Power in dB of eight equal bands of 400-3200 Hz."""
+    spectrum = np.abs(np.fft.rfft(y)) ** 2
+    freqs = np.fft.rfftfreq(y.size, 1 / sr)
+    edges = np.linspace(400, 3200, 9)
+    return np.array([10 * np.log10(spectrum[(freqs >= lo) & (freqs < hi)].sum())
+                     for lo, hi in zip(edges[:-1], edges[1:], strict=True)])
 
 
 # -- augmentation -----------------------------------------------------------------------------
@@ -183,6 +195,102 @@ def test_conditions_do_what_they_say():
     assert db(power(corrupt(y, SR, "gain-20db")) / power(y)) == pytest.approx(-20, abs=1e-3)
     with pytest.raises(ValueError, match="pink-10db"):
         corrupt(y, SR, "pink-10db")
+
+
+@pytest.mark.parametrize("condition", FLOORS)
+def test_a_noise_floor_sits_at_its_absolute_level_whatever_the_speech(condition):
+    """``floor-pink-50dbfs`` adds noise of RMS -50 dBFS to a quiet clip and to a loud one alike:
+    a floor is the room's and the microphone's, not a ratio to the voice."""
+    level = -float(condition.split("-")[2].removesuffix("dbfs"))
+    for gain in (1.0, 30.0):
+        y = speechlike() * np.float32(gain)
+        added = corrupt(y, SR, condition, seed=3) - y
+        assert db(power(added)) == pytest.approx(level, abs=0.05)
+
+
+def test_noise_colours_fall_with_frequency_as_named():
+    """White noise is flat, pink falls 10 dB per decade of frequency, brown 20 dB."""
+    n = 2**16
+    freqs = np.fft.rfftfreq(n, 1 / SR)
+    low, high = (freqs > 100) & (freqs < 200), (freqs > 1000) & (freqs < 2000)
+    for colour, slope in (("white", 0), ("pink", -10), ("brown", -20)):
+        spectrum = np.abs(np.fft.rfft(coloured_noise(n, colour, seed=1))) ** 2
+        assert db(spectrum[high].mean() / spectrum[low].mean()) == pytest.approx(slope, abs=1.5)
+    np.testing.assert_allclose(power(add_floor(np.zeros(n, np.float32), -60, "brown")), 1e-6,
+                               rtol=1e-3)
+
+
+def test_babble_of_other_speakers_is_mixed_at_the_snr_asked():
+    y = speechlike(seed=0)
+    crowd = crowd_of([speechlike(0.7, seed=s) for s in (1, 2, 3, 4, 5)], y.size, seed=0)
+    for snr in (20, 10, 5):
+        mixed = corrupt(y, SR, f"babble-{snr}db", crowd=crowd)
+        assert db(power(y) / power(mixed - y)) == pytest.approx(snr, abs=0.01)
+    # Other voices, not the clip's own: the added noise is not correlated with the clip.
+    added = corrupt(y, SR, "babble-10db", crowd=crowd) - y
+    assert abs(np.corrcoef(added, crowd)[0, 1]) > 0.999
+
+
+@pytest.mark.parametrize("codec", ["ulaw", "mp3", "opus"])
+def test_phone_conditions_are_narrowband_and_keep_the_voice(codec):
+    y = speechlike(2.0)
+    out = corrupt(y, SR, f"phone-{codec}")
+    assert high_band_share(out) < 0.02 <= high_band_share(y)
+    assert np.array_equal(out, phone_line(y, SR, codec, quality=0.99))
+    # What is left is the voice's band: the band-limited clip's spectral envelope survives the
+    # codec (perceptual codecs keep the spectrum's shape, not the waveform of noise-like sounds,
+    # and low-bitrate Opus loses a few dB overall).
+    change = band_levels(out) - band_levels(telephone_band(y, SR))
+    assert np.ptp(change) < 2.0 and np.abs(change).mean() < 6.0
+
+
+def test_rooms_hum_and_offset_do_what_they_say():
+    y = speechlike()
+    np.testing.assert_allclose((corrupt(y, SR, "dc-offset") - y).mean(), 0.05, rtol=1e-4)
+    hum = corrupt(y, SR, "hum-50hz") - y
+    spectrum = np.abs(np.fft.rfft(hum)) ** 2
+    freqs = np.fft.rfftfreq(hum.size, 1 / SR)
+    assert freqs[spectrum.argmax()] == pytest.approx(50, abs=1)
+    assert db(power(hum)) == pytest.approx(-45, abs=0.05)
+    # A longer RT60 leaves more energy after the clip's onset: the tail outlasts the input.
+    impulse = np.zeros(SR, np.float32)
+    impulse[0] = 0.5
+    tails = [power(corrupt(impulse, SR, f"room-{t}s")[int(0.15 * SR):]) for t in (0.2, 0.5, 0.8)]
+    assert tails[0] < tails[1] < tails[2]
+
+
+def test_floor_and_channel_augmentations_are_seeded_by_clip_and_vary_between_clips():
+    y = speechlike()
+    augmenter = Augmenter(("floor", "channel"), seed=0)
+    for kind in ("floor", "channel"):
+        a, b = augmenter.augment(y, SR, kind, "a.wav"), augmenter.augment(y, SR, kind, "b.wav")
+        assert np.array_equal(a, augmenter.augment(y, SR, kind, "a.wav"))
+        assert not np.array_equal(a, b)
+    levels = [db(power(augmenter.augment(np.zeros(SR, np.float32), SR, "floor", f"{i}.wav")))
+              for i in range(40)]
+    assert -70.1 < min(levels) and max(levels) < -34.9 and max(levels) - min(levels) > 20
+
+
+def test_channel_copies_are_made_from_the_recording_before_trimming(tmp_path):
+    """A floor covers the pauses a file begins and ends with, as it would in a noisy room: the
+    store augments the decoded file and trims the copy, not the clean trimmed clip."""
+    import pandas as pd
+    import soundfile as sf
+
+    from sera.features import extract_features, get_feature_set
+
+    y = np.concatenate([np.zeros(SR, np.float32), speechlike() * 10, np.zeros(SR, np.float32)])
+    path = tmp_path / "clip.wav"
+    sf.write(path, y, SR, subtype="FLOAT")
+    manifest = pd.DataFrame([{"path": str(path), "corpus": "c", "speaker": "s",
+                              "gender": "unknown", "emotion": "neutral", "intensity": None,
+                              "text": None}])
+    fs = get_feature_set("stats")
+    augmenter = Augmenter(("floor",), seed=0)
+    table = extract_features(manifest, fs, augment=augmenter, progress=False)
+    copy = table.X[(table.frame["augment"] == "floor").to_numpy()][0]
+    expected = fs.transform(fs.prepare(augmenter.augment(y, SR, "floor", str(path))))
+    np.testing.assert_allclose(copy, expected, rtol=1e-5, atol=1e-6)
 
 
 # -- with a real model -------------------------------------------------------------------------

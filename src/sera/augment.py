@@ -3,10 +3,15 @@
 The seed's kinds are noise, time stretch, shift and pitch shift. The channel kinds
 (:data:`CHANNEL_KINDS`) imitate recording conditions a model meets outside its corpus: a
 telephone band (``bandlimit``), a lossy MP3 or Ogg Vorbis round trip (``codec``), a gain of up
-to ±20 dB (``gain``), white or babble noise at 5-20 dB SNR (``snr``) and a synthetic room
-(``room``: reverberation, RT60 0.2-0.6 s). Their signal functions (:func:`telephone_band`,
-:func:`lossy_round_trip`, :func:`apply_gain`, :func:`add_noise`, :func:`reverberate`) are pure
-and shared with :mod:`sera.robustness`, which applies them at fixed strengths.
+to ±20 dB (``gain``), white or babble noise at 5-20 dB SNR (``snr``), a synthetic room
+(``room``: reverberation, RT60 0.2-0.6 s), a noise floor of white, pink or brown noise at an
+absolute level (``floor``: -70 to -35 dBFS, the hiss of a real microphone and room under
+speech that studio corpora record over digital silence), and one real channel drawn at random
+(``channel``: babble, a room or a phone line with its codec, over a faint floor half of the
+time). Their signal functions (:func:`telephone_band`, :func:`lossy_round_trip`,
+:func:`apply_gain`, :func:`add_noise`, :func:`reverberate`, :func:`add_floor`,
+:func:`phone_line`) are pure and shared with :mod:`sera.robustness`, which applies them at
+fixed strengths.
 
 Only training utterances are ever augmented; :func:`sera.splits.rows_to_augment` hands them
 out, and the feature store calls :meth:`Augmenter.augment` once per training row and kind.
@@ -35,7 +40,8 @@ from sera.errors import InputError
 KINDS: tuple[str, ...] = ("noise", "stretch", "shift", "pitch")
 
 #: Channel and codec augmentations (not in the default set: ask for them by name).
-CHANNEL_KINDS: tuple[str, ...] = ("bandlimit", "codec", "gain", "snr", "room")
+CHANNEL_KINDS: tuple[str, ...] = ("bandlimit", "codec", "gain", "snr", "room", "floor",
+                                   "channel")
 
 #: Every kind :class:`Augmenter` knows.
 ALL_KINDS: tuple[str, ...] = KINDS + CHANNEL_KINDS
@@ -44,8 +50,20 @@ ALL_KINDS: tuple[str, ...] = KINDS + CHANNEL_KINDS
 TELEPHONE_BAND = (300.0, 3400.0)
 TELEPHONE_RATE = 8000
 
-#: Lossy formats for ``codec``: soundfile ``(format, subtype)``; libsndfile 1.1+ writes both.
-CODECS = {"mp3": ("MP3", "MPEG_LAYER_III"), "ogg": ("OGG", "VORBIS")}
+#: Lossy formats: soundfile ``(format, subtype)``; libsndfile 1.2 writes every one. ``ulaw`` is
+#: G.711's 8-bit companding (the landline codec), ``opus`` the codec of VoIP and WebRTC.
+CODECS = {"mp3": ("MP3", "MPEG_LAYER_III"), "ogg": ("OGG", "VORBIS"), "opus": ("OGG", "OPUS"),
+          "ulaw": ("WAV", "ULAW")}
+
+#: Colours of noise floors: the exponent of the power spectrum's fall with frequency
+#: (power ~ 1 / f**a: white 0, pink 1, brown 2).
+NOISE_COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
+
+#: The real channels ``channel`` draws from, with even odds.
+CHANNELS = ("babble", "room", "phone")
+
+#: Codecs of a phone line (``channel`` and :func:`phone_line`).
+PHONE_CODECS = ("ulaw", "mp3", "opus")
 
 #: Time-shifted copies summed into babble noise: enough that no one voice stands out.
 BABBLE_TALKERS = 6
@@ -79,14 +97,22 @@ class Augmenter:
     codec_quality : tuple of float
         ``codec``: MP3 or Ogg Vorbis (even odds) at a libsndfile ``compression_level`` uniform
         in this range (1 is the lowest bitrate).
+    floor_dbfs : tuple of float
+        ``floor``: the noise floor's RMS level uniform in this range, in dB re full scale
+        (``channel`` uses the quieter part of it, up to -45 dBFS).
     """
+
+    #: Kinds that are recording conditions: the feature store applies them to the decoded file,
+    #: before a feature set's trimming or window (:mod:`sera.features.executors`).
+    channel_kinds: tuple[str, ...] = CHANNEL_KINDS
 
     def __init__(self, kinds: tuple[str, ...] = KINDS, seed: int = 0, *,
                  noise_amplitude: float = 0.035, stretch_rate: float = 0.8,
                  shift_seconds: float = 5000 / 22050, pitch_semitones: float = 0.7,
                  gain_db: float = 20.0, snr_db: tuple[float, float] = (5.0, 20.0),
                  rt60: tuple[float, float] = (0.2, 0.6),
-                 codec_quality: tuple[float, float] = (0.7, 1.0)):
+                 codec_quality: tuple[float, float] = (0.7, 1.0),
+                 floor_dbfs: tuple[float, float] = (-70.0, -35.0)):
         unknown = sorted(set(kinds) - set(ALL_KINDS))
         if unknown:
             raise InputError(f"unknown augmentation(s) {', '.join(unknown)}; "
@@ -103,6 +129,7 @@ class Augmenter:
         self.snr_db = tuple(snr_db)
         self.rt60 = tuple(rt60)
         self.codec_quality = tuple(codec_quality)
+        self.floor_dbfs = tuple(floor_dbfs)
 
     @property
     def params(self) -> dict:
@@ -114,6 +141,8 @@ class Augmenter:
         if set(self.kinds) & set(CHANNEL_KINDS):
             params.update(gain_db=self.gain_db, snr_db=list(self.snr_db), rt60=list(self.rt60),
                           codec_quality=list(self.codec_quality))
+        if set(self.kinds) & {"floor", "channel"}:
+            params["floor_dbfs"] = list(self.floor_dbfs)
         return params
 
     def augment(self, y: np.ndarray, sr: int, kind: str, key: str | int) -> np.ndarray:
@@ -158,9 +187,31 @@ class Augmenter:
         elif kind == "snr":
             noise = "babble" if rng.integers(2) else "white"
             out = add_noise(y, rng.uniform(*self.snr_db), noise, seed=int(rng.integers(2**32)))
-        else:
+        elif kind == "room":
             out = reverberate(y, sr, rng.uniform(*self.rt60), seed=int(rng.integers(2**32)))
+        elif kind == "floor":
+            colour = tuple(NOISE_COLOURS)[int(rng.integers(len(NOISE_COLOURS)))]
+            out = add_floor(y, rng.uniform(*self.floor_dbfs), colour, seed=int(rng.integers(2**32)))
+        else:
+            out = self._channel(y, sr, rng)
         return np.ascontiguousarray(out, dtype=np.float32)
+
+    def _channel(self, y: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
+        """One real channel drawn from :data:`CHANNELS`, over a faint floor half of the time."""
+        channel = CHANNELS[int(rng.integers(len(CHANNELS)))]
+        seed = int(rng.integers(2**32))
+        if channel == "babble":
+            out = add_noise(y, rng.uniform(*self.snr_db), "babble", seed=seed)
+        elif channel == "room":
+            out = reverberate(y, sr, rng.uniform(0.2, 0.8), seed=seed)
+        else:
+            codec = PHONE_CODECS[int(rng.integers(len(PHONE_CODECS)))]
+            out = phone_line(y, sr, codec, quality=rng.uniform(*self.codec_quality))
+        if rng.uniform() < 0.5:
+            quiet = (self.floor_dbfs[0], min(self.floor_dbfs[1], -45.0))
+            colour = tuple(NOISE_COLOURS)[int(rng.integers(len(NOISE_COLOURS)))]
+            out = add_floor(out, rng.uniform(*quiet), colour, seed=int(rng.integers(2**32)))
+        return out
 
 
 def telephone_band(y: np.ndarray, sr: int) -> np.ndarray:
@@ -178,13 +229,7 @@ def telephone_band(y: np.ndarray, sr: int) -> np.ndarray:
     np.ndarray
         float32, the length of ``y``.
     """
-    y = np.asarray(y, dtype=np.float32)
-    low, high = TELEPHONE_BAND
-    sos = signal.butter(4, [low, min(high, 0.45 * sr)], btype="bandpass", fs=sr, output="sos")
-    out = signal.sosfiltfilt(sos, y).astype(np.float32)
-    if sr > TELEPHONE_RATE:
-        out = resample(resample(out, sr, TELEPHONE_RATE), TELEPHONE_RATE, sr)
-    return _fit_length(out, y.size)
+    return phone_line(y, sr, codec=None)
 
 
 def lossy_round_trip(y: np.ndarray, sr: int, codec: str = "mp3",
@@ -198,7 +243,8 @@ def lossy_round_trip(y: np.ndarray, sr: int, codec: str = "mp3",
     sr : int
         Its sample rate (MP3 takes 8-48 kHz).
     codec : str
-        ``"mp3"`` or ``"ogg"`` (Vorbis), see :data:`CODECS`.
+        ``"mp3"``, ``"ogg"`` (Vorbis), ``"opus"`` or ``"ulaw"``, see :data:`CODECS` (Opus takes
+        8, 12, 16, 24 or 48 kHz).
     quality : float
         libsndfile ``compression_level`` in [0, 1]; 1 is the lowest bitrate (MP3 at 16 kHz:
         about 24 kbit/s).
@@ -214,11 +260,103 @@ def lossy_round_trip(y: np.ndarray, sr: int, codec: str = "mp3",
     file_format, subtype = CODECS[codec]
     buffer = io.BytesIO()
     # libsndfile refuses a compression level of exactly 1 for MP3; 0.99 is its lowest bitrate.
-    sf.write(buffer, y, sr, format=file_format, subtype=subtype,
-             compression_level=float(np.clip(quality, 0.0, 0.99)))
+    # mu-law has one bitrate.
+    level = {} if codec == "ulaw" else {"compression_level": float(np.clip(quality, 0.0, 0.99))}
+    sf.write(buffer, y, sr, format=file_format, subtype=subtype, **level)
     buffer.seek(0)
     decoded, _ = sf.read(buffer, dtype="float32", always_2d=False)
     return _fit_length(decoded, y.size)
+
+
+def phone_line(y: np.ndarray, sr: int, codec: str | None = "ulaw", quality: float = 1.0
+               ) -> np.ndarray:
+    """A narrowband phone call: the 300-3400 Hz band at 8 kHz through a codec, back at ``sr``.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono float waveform.
+    sr : int
+        Its sample rate.
+    codec : str or None
+        ``"ulaw"`` (G.711), ``"mp3"`` or ``"opus"`` (:data:`CODECS`), encoded at 8 kHz;
+        ``None``: the band alone (:func:`telephone_band`).
+    quality : float
+        libsndfile ``compression_level`` of MP3 and Opus (1: the lowest bitrate).
+
+    Returns
+    -------
+    np.ndarray
+        float32, the length of ``y``.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    low, high = TELEPHONE_BAND
+    sos = signal.butter(4, [low, min(high, 0.45 * sr)], btype="bandpass", fs=sr, output="sos")
+    out = signal.sosfiltfilt(sos, y).astype(np.float32)
+    if sr <= TELEPHONE_RATE:
+        return _fit_length(out if codec is None else
+                           lossy_round_trip(out, sr, codec, quality=quality), y.size)
+    narrow = resample(out, sr, TELEPHONE_RATE)
+    if codec is not None:
+        narrow = lossy_round_trip(narrow, TELEPHONE_RATE, codec, quality=quality)
+    return _fit_length(resample(narrow, TELEPHONE_RATE, sr), y.size)
+
+
+def coloured_noise(n: int, colour: str = "white", *, seed: int = 0) -> np.ndarray:
+    """Gaussian noise of unit RMS whose power falls as ``1 / f**a`` (:data:`NOISE_COLOURS`).
+
+    Parameters
+    ----------
+    n : int
+        Samples.
+    colour : str
+        ``"white"``, ``"pink"`` or ``"brown"``.
+    seed : int
+        Seeds the noise.
+
+    Returns
+    -------
+    np.ndarray
+        float64, ``n`` samples, RMS 1.
+    """
+    if colour not in NOISE_COLOURS:
+        raise InputError(f"unknown noise colour {colour!r}; choose from "
+                         f"{', '.join(NOISE_COLOURS)}")
+    white = np.random.default_rng(seed).standard_normal(n)
+    if n < 2 or NOISE_COLOURS[colour] == 0:
+        noise = white
+    else:
+        spectrum = np.fft.rfft(white)
+        f = np.fft.rfftfreq(n)
+        f[0] = f[1]  # the DC bin takes the lowest frequency's gain, not an infinite one
+        noise = np.fft.irfft(spectrum / f ** (NOISE_COLOURS[colour] / 2), n)
+    rms = np.sqrt(np.mean(np.square(noise)))
+    return noise / rms if rms > 0 else noise
+
+
+def add_floor(y: np.ndarray, dbfs: float, colour: str = "white", *, seed: int = 0) -> np.ndarray:
+    """Add a noise floor at an absolute level, whatever the speech's own level.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono float waveform.
+    dbfs : float
+        The floor's RMS in dB relative to full scale (an RMS of 1): -60 is a quiet studio
+        microphone, -40 a laptop in a quiet room.
+    colour : str
+        ``"white"``, ``"pink"`` or ``"brown"`` (:func:`coloured_noise`).
+    seed : int
+        Seeds the noise.
+
+    Returns
+    -------
+    np.ndarray
+        float32, the length of ``y``.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    floor = coloured_noise(y.size, colour, seed=seed) * 10 ** (dbfs / 20)
+    return (y + floor).astype(np.float32)
 
 
 def apply_gain(y: np.ndarray, db: float) -> np.ndarray:
@@ -256,12 +394,33 @@ def add_noise(y: np.ndarray, snr_db: float, noise: str = "white", *, seed: int =
         n = babble(y, seed=seed)
     else:
         raise InputError(f"unknown noise {noise!r}; choose white or babble")
+    return mix_at_snr(y, n, snr_db)
+
+
+def mix_at_snr(y: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """``y`` plus ``noise`` scaled so the clip's mean power is ``snr_db`` above the noise's.
+
+    Parameters
+    ----------
+    y : np.ndarray
+        Mono float waveform.
+    noise : np.ndarray
+        Noise of the same length, any scale.
+    snr_db : float
+        Signal-to-noise ratio in dB.
+
+    Returns
+    -------
+    np.ndarray
+        float32; ``y`` unchanged where it or the noise is all zeros.
+    """
+    y = np.asarray(y, dtype=np.float32)
     signal_power = float(np.mean(np.square(y, dtype=np.float64)))
-    noise_power = float(np.mean(np.square(n, dtype=np.float64)))
+    noise_power = float(np.mean(np.square(noise, dtype=np.float64)))
     if signal_power == 0 or noise_power == 0:
         return y.copy()
     scale = np.sqrt(signal_power / (noise_power * 10 ** (snr_db / 10)))
-    return (y + scale * n).astype(np.float32)
+    return (y + scale * noise).astype(np.float32)
 
 
 def babble(y: np.ndarray, talkers: int = BABBLE_TALKERS, *, seed: int = 0) -> np.ndarray:

@@ -60,7 +60,8 @@ def evaluate(model, source, *, adapt: str | None = None, include_training_speake
         The DESIGN.md ``evaluate`` schema (``n, accuracy, uar, macro_f1, per_class,
         confusion``) plus ``ece`` (expected calibration error of the scores, 10 bins),
         ``reliability`` (its diagram's bins), ``breakdown`` (per corpus, speaker, gender), ``adapt``,
-        ``excluded_training_speakers``, ``failures`` and ``model``.
+        ``labels`` (those the model may answer), ``excluded_other_labels`` (utterances of other
+        labels, left out), ``excluded_training_speakers``, ``failures`` and ``model``.
     """
     manifest = load_manifest(source)
     adapt = adapt or default_adapt(manifest)
@@ -73,6 +74,13 @@ def evaluate(model, source, *, adapt: str | None = None, include_training_speake
     if manifest.empty:
         raise SeraError(f"{source}: every utterance is by a speaker the model was trained on "
                         f"(use --include-training-speakers for that optimistic figure)")
+    # A model restricted to a deployment's classes (Model.with_labels) is scored on the
+    # utterances of those classes; the others are outside what it may answer.
+    other = ~manifest["emotion"].isin(model.labels)
+    if other.all():
+        raise SeraError(f"{source}: no utterance carries one of the labels "
+                        f"{', '.join(model.labels)}")
+    manifest = manifest[~other].reset_index(drop=True)
     groups = None if adapt == "none" else manifest[GROUP_COLUMNS[adapt]].tolist()
     predictions, failures = model.predict_many(manifest["path"].tolist(), adapt=adapt,
                                                groups=groups, workers=workers,
@@ -94,6 +102,8 @@ def evaluate(model, source, *, adapt: str | None = None, include_training_speake
     metrics["ece"] = expected_calibration_error(proba, truth)
     metrics["reliability"] = {"scores": {**reliability(proba, truth), "ece": metrics["ece"]}}
     metrics["adapt"] = adapt
+    metrics["labels"] = list(model.labels)
+    metrics["excluded_other_labels"] = int(other.sum())
     metrics["excluded_training_speakers"] = excluded
     metrics["failures"] = [{"path": path, "error": problem} for path, problem in failures]
     metrics["model"] = str(model.path)

@@ -109,8 +109,53 @@ class Model:
         except SeraError as err:
             raise BundleError(f"{bundle.path}: {err}") from None
         self.normalizer = bundle.normalizer
+        self._allowed: np.ndarray | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._threads_lock = threading.Lock()
+
+    def with_labels(self, labels: Sequence[str] | None) -> Model:
+        """This model answering among a deployment's own classes only.
+
+        Every answer (predict, analyze, stream, the server) is restricted to ``labels``: the
+        calibrated probabilities of those classes renormalised to sum to 1. That is the
+        probability of each class given that the truth is one of them, so scores that were
+        calibrated over every class stay calibrated over the subset.
+
+        Parameters
+        ----------
+        labels : sequence of str or None
+            Some of :attr:`labels` of the bundle (two or more, any order: the answer keeps the
+            bundle's order); ``None`` or every label: the model as it is.
+
+        Returns
+        -------
+        Model
+            A model sharing this one's bundle and feature threads.
+
+        Raises
+        ------
+        InputError
+            A label the bundle does not know, fewer than two labels, or one given twice.
+        """
+        every = self.bundle.labels
+        if labels is None:
+            chosen = set(every)
+        else:
+            labels = [str(label).strip() for label in labels]
+            unknown = [label for label in labels if label not in every]
+            if unknown:
+                raise InputError(f"unknown label(s) {', '.join(unknown)}; the model's labels "
+                                 f"are {', '.join(every)}")
+            if len(set(labels)) != len(labels):
+                raise InputError(f"a label is given twice in {', '.join(labels)}")
+            if len(labels) < 2:
+                raise InputError("--labels needs two labels or more (one label is no choice)")
+            chosen = set(labels)
+        restricted = object.__new__(Model)
+        restricted.__dict__.update(self.__dict__)
+        restricted._allowed = None if chosen == set(every) else \
+            np.array([label in chosen for label in every])
+        return restricted
 
     def _feature_threads(self) -> ThreadPoolExecutor | None:
         """The threads that compute utterance features of a recording: one per CPU, started
@@ -137,8 +182,12 @@ class Model:
 
     @property
     def labels(self) -> tuple[str, ...]:
-        """The labels, in the order of :attr:`Prediction.scores`."""
-        return self.bundle.labels
+        """The labels the model answers with, in the order of :attr:`Prediction.scores` (the
+        bundle's, or those of :meth:`with_labels`)."""
+        if self._allowed is None:
+            return self.bundle.labels
+        return tuple(label for label, kept in zip(self.bundle.labels, self._allowed,
+                                                  strict=True) if kept)
 
     @property
     def config(self) -> dict:
@@ -199,7 +248,8 @@ class Model:
                 f"(sera.features.get_feature_set({self.feature_set.to_config()!r})), each "
                 f"standardised as (x - mean) / std with the mean and std in "
                 f"{self.path / 'config.json'} under 'normalization'. Output '{OUTPUT}': float32 "
-                f"(N, {len(self.labels)}), the probabilities of {', '.join(self.labels)}.")
+                f"(N, {len(self.bundle.labels)}), the probabilities of "
+                f"{', '.join(self.bundle.labels)}.")
 
     # --- features and scores -------------------------------------------------------------
 
@@ -243,7 +293,7 @@ class Model:
 
     def predict_proba(self, X: np.ndarray, adapt: str = "none",
                       groups: Sequence | None = None, batch_size: int = BATCH_SIZE) -> np.ndarray:
-        """Probabilities ``(n, len(labels))`` of raw features ``(n, *shape)``.
+        """Calibrated probabilities ``(n, len(labels))`` of raw features ``(n, *shape)``.
 
         Parameters
         ----------
@@ -267,10 +317,14 @@ class Model:
         if adapt != "none" and self.normalizer.reference:
             # A group's statistics from its neutral-sounding clips (sera.adapt notes).
             weights = reference_weights(run(self.normalizer.transform(X, adapt="none")),
-                                        self.labels, self.normalizer.reference)
+                                        self.bundle.labels, self.normalizer.reference)
         proba = run(self.normalizer.transform(X, groups=groups, adapt=adapt, weights=weights))
         # The one place every path (predict, analyze, stream, API, page) gets calibrated scores.
-        return apply_temperature(proba, temperature_for(self.config.get("calibration"), adapt))
+        proba = apply_temperature(proba, temperature_for(self.config.get("calibration"), adapt))
+        if self._allowed is None:
+            return proba
+        kept = proba[:, self._allowed]
+        return (kept / kept.sum(axis=1, keepdims=True)).astype(np.float32)
 
     # --- clips ---------------------------------------------------------------------------
 

@@ -1,6 +1,8 @@
-"""Robustness curves: how a model's UAR holds up under noise, telephone band, codecs and gain.
+"""Robustness curves: how a model's UAR holds up under the conditions of real microphones.
 
-:func:`corrupt` applies one named recording condition (:data:`CONDITIONS`) to a waveform with
+:func:`corrupt` applies one named recording condition (:data:`CONDITIONS`: noise floors of three
+colours from -70 to -30 dBFS, white noise and babble of other speakers at 20/10/5 dB SNR, rooms,
+telephone lines with their codecs, gain with clipping, DC offset, mains hum) to a waveform with
 the pure signal functions of :mod:`sera.augment`, at fixed strengths. :func:`robustness_curve`
 reads each utterance of a labelled corpus once, corrupts it under every condition, classifies
 the corrupted waveforms through the bundle (:meth:`sera.infer.Model.predict_many`), and scores
@@ -15,20 +17,47 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sera.augment import add_noise, apply_gain, lossy_round_trip, telephone_band
+from sera.augment import (
+    NOISE_COLOURS,
+    add_floor,
+    add_noise,
+    apply_gain,
+    lossy_round_trip,
+    mix_at_snr,
+    phone_line,
+    reverberate,
+    telephone_band,
+)
 from sera.errors import InputError, SeraError
+
+#: Noise floors: colour and level in dBFS (the floor's RMS re full scale). RAVDESS speech peaks
+#: near -30 dBFS, so -60 sits about 30 dB under it and -30 as loud as it.
+FLOORS: tuple[str, ...] = tuple(f"floor-{colour}-{level}dbfs" for colour in NOISE_COLOURS
+                                for level in (70, 60, 50, 40, 30))
 
 #: Recording conditions, from the clean input to the harshest, in the order they are reported.
 CONDITIONS: tuple[str, ...] = (
-    "clean", "white-20db", "white-10db", "white-5db", "babble-20db", "babble-10db",
-    "babble-5db", "8khz", "mp3-low", "gain+20db", "gain-20db",
+    "clean", *FLOORS, "white-20db", "white-10db", "white-5db", "babble-20db", "babble-10db",
+    "babble-5db", "room-0.2s", "room-0.5s", "room-0.8s", "8khz", "phone-ulaw", "phone-mp3",
+    "phone-opus", "mp3-low", "gain+20db", "gain-20db", "dc-offset", "hum-50hz",
 )
 
-#: libsndfile compression level of ``mp3-low`` (about 24 kbit/s at 16 kHz).
+#: libsndfile compression level of ``mp3-low`` and the phone codecs (about 24 kbit/s for MP3 at
+#: 16 kHz).
 MP3_LOW_QUALITY = 0.99
 
+#: Voices in a babble crowd made of other speakers.
+CROWD_SIZE = 5
 
-def corrupt(y: np.ndarray, sr: int, condition: str, *, seed: int = 0) -> np.ndarray:
+#: ``dc-offset``: a constant added to every sample (a cheap interface's bias), in full scale.
+DC_OFFSET = 0.05
+
+#: ``hum-50hz``: mains hum at 50 Hz with its odd harmonics, at this RMS in dBFS.
+HUM_DBFS = -45.0
+
+
+def corrupt(y: np.ndarray, sr: int, condition: str, *, seed: int = 0,
+            crowd: np.ndarray | None = None) -> np.ndarray:
     """A waveform as heard under a recording condition.
 
     Parameters
@@ -38,11 +67,18 @@ def corrupt(y: np.ndarray, sr: int, condition: str, *, seed: int = 0) -> np.ndar
     sr : int
         Its sample rate.
     condition : str
-        One of :data:`CONDITIONS`: ``clean``; ``white-<N>db`` / ``babble-<N>db`` (noise at N dB
-        SNR); ``8khz`` (telephone band, 300-3400 Hz at 8 kHz); ``mp3-low`` (lowest-bitrate MP3
-        round trip); ``gain+20db`` / ``gain-20db`` (clipped to [-1, 1]).
+        One of :data:`CONDITIONS`: ``clean``; ``floor-<colour>-<N>dbfs`` (white, pink or brown
+        noise at -N dBFS, whatever the speech's level); ``white-<N>db`` / ``babble-<N>db``
+        (noise at N dB SNR to the clip); ``room-<T>s`` (reverberation of RT60 T seconds);
+        ``8khz`` (telephone band, 300-3400 Hz at 8 kHz); ``phone-<codec>`` (the telephone band
+        through G.711 mu-law, low-bitrate MP3 or Opus at 8 kHz); ``mp3-low`` (lowest-bitrate
+        MP3 round trip); ``gain+20db`` / ``gain-20db`` (clipped to [-1, 1]); ``dc-offset``
+        (:data:`DC_OFFSET`); ``hum-50hz`` (mains hum, :data:`HUM_DBFS`).
     seed : int
-        Seeds the noise.
+        Seeds the noise and the room.
+    crowd : np.ndarray, optional
+        ``babble``: the voices of other speakers summed (:func:`crowd_of`); without it the
+        babble is made of the clip itself (:func:`sera.augment.babble`).
 
     Returns
     -------
@@ -50,18 +86,68 @@ def corrupt(y: np.ndarray, sr: int, condition: str, *, seed: int = 0) -> np.ndar
         float32, the length of ``y``.
     """
     y = np.asarray(y, dtype=np.float32)
+    if condition not in CONDITIONS:
+        raise InputError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS)}")
+    kind, _, level = condition.partition("-")
     if condition == "clean":
         return y.copy()
+    if kind == "floor":
+        colour, _, dbfs = level.partition("-")
+        return add_floor(y, -float(dbfs.removesuffix("dbfs")), colour, seed=seed)
+    if kind in ("white", "babble"):
+        snr = float(level.removesuffix("db"))
+        if kind == "babble" and crowd is not None:
+            return mix_at_snr(y, _fit(crowd, y.size), snr)
+        return add_noise(y, snr, kind, seed=seed)
+    if kind == "room":
+        return reverberate(y, sr, float(level.removesuffix("s")), seed=seed)
     if condition == "8khz":
         return telephone_band(y, sr)
+    if kind == "phone":
+        return phone_line(y, sr, level, quality=MP3_LOW_QUALITY)
     if condition == "mp3-low":
         return lossy_round_trip(y, sr, "mp3", quality=MP3_LOW_QUALITY)
-    kind, _, level = condition.partition("-")
-    if kind in ("white", "babble") and level.endswith("db") and condition in CONDITIONS:
-        return add_noise(y, float(level[:-2]), kind, seed=seed)
-    if condition in ("gain+20db", "gain-20db"):
+    if kind.startswith("gain"):
         return apply_gain(y, float(condition[4:-2]))
-    raise InputError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS)}")
+    if condition == "dc-offset":
+        return (y + np.float32(DC_OFFSET)).astype(np.float32)
+    t = np.arange(y.size) / sr
+    hum = sum(np.sin(2 * np.pi * 50 * h * t) / h for h in (1, 3, 5))
+    hum *= 10 ** (HUM_DBFS / 20) / np.sqrt(np.mean(np.square(hum)))
+    return (y + hum).astype(np.float32)
+
+
+def crowd_of(voices: Sequence[np.ndarray], n: int, *, seed: int = 0) -> np.ndarray:
+    """Babble of other speakers: their clips looped to ``n`` samples, shifted and summed.
+
+    Parameters
+    ----------
+    voices : sequence of np.ndarray
+        One waveform per talker (other speakers than the one the babble will cover).
+    n : int
+        Samples.
+    seed : int
+        Seeds the shifts and gains.
+
+    Returns
+    -------
+    np.ndarray
+        float64, ``n`` samples, unscaled (:func:`corrupt` sets the SNR).
+    """
+    rng = np.random.default_rng(seed)
+    out = np.zeros(n)
+    for voice in voices:
+        looped = _fit(np.asarray(voice, dtype=np.float64), n)
+        out += rng.uniform(0.5, 1.0) * np.roll(looped, int(rng.integers(max(n, 1))))
+    return out
+
+
+def _fit(x: np.ndarray, n: int) -> np.ndarray:
+    """``x`` repeated (or cut) to ``n`` samples."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.size == 0:
+        return np.zeros(n)
+    return np.tile(x, -(-n // x.size))[:n]
 
 
 def robustness_curve(model, source, conditions: Sequence[str] = CONDITIONS, *,
@@ -128,9 +214,12 @@ def robustness_curve(model, source, conditions: Sequence[str] = CONDITIONS, *,
             read_failures.append({"path": str(path), "error": str(error)})
     kept = sorted(waves)
     groups = None if adapt == "none" else manifest[GROUP_COLUMNS[adapt]].iloc[kept].tolist()
+    crowds = _crowds(waves, manifest["speaker"].to_numpy(), seed) \
+        if any(c.startswith("babble") for c in conditions) else {}
     curve = {}
     for condition in _progress(conditions, progress, "conditions"):
-        corrupted = [corrupt(waves[i], sr, condition, seed=seed + i) for i in kept]
+        corrupted = [corrupt(waves[i], sr, condition, seed=seed + i, crowd=crowds.get(i))
+                     for i in kept]
         predictions, failures = model.predict_many(corrupted, sr, adapt=adapt, groups=groups)
         # Predictions of arrays come in input order, less the failed items ("<array j>").
         failed_items = {_index(name): problem for name, problem in failures}
@@ -144,6 +233,20 @@ def robustness_curve(model, source, conditions: Sequence[str] = CONDITIONS, *,
         curve[condition] = {key: metrics[key] for key in ("uar", "accuracy", "macro_f1", "n")}
         curve[condition]["failures"] = failed
     return curve
+
+
+def _crowds(waves: dict[int, np.ndarray], speakers: np.ndarray, seed: int
+            ) -> dict[int, np.ndarray]:
+    """For each utterance, babble of :data:`CROWD_SIZE` clips of other speakers of the corpus
+    (none where the corpus has no other speaker: then the clip's own babble is used)."""
+    rng = np.random.default_rng(seed)
+    crowds = {}
+    for i, y in waves.items():
+        others = [j for j in waves if speakers[j] != speakers[i]]
+        if others:
+            chosen = rng.choice(others, size=min(CROWD_SIZE, len(others)), replace=False)
+            crowds[i] = crowd_of([waves[j] for j in chosen], y.size, seed=seed + i)
+    return crowds
 
 
 def robustness_figure(curves: dict[str, dict]):

@@ -755,7 +755,14 @@ def _label_indices(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _groups(frame: pd.DataFrame, adapt: str):
-    return None if adapt == "none" else frame[GROUP_COLUMNS[adapt]].to_numpy()
+    if adapt == "none":
+        return None
+    groups = frame[GROUP_COLUMNS[adapt]].astype(str)
+    if "augment" in frame and (frame["augment"] != "none").any():
+        # A speaker's copies under one augmentation are that speaker over another channel: at
+        # run time a group's clips share their channel, so each copy set is a group of its own.
+        groups = groups.where(frame["augment"] == "none", groups + "\0" + frame["augment"])
+    return groups.to_numpy()
 
 
 def _normalize(normalizer: Normalizer, X: np.ndarray, frame: pd.DataFrame, adapt: str):

@@ -55,13 +55,31 @@ MODEL_AND_CORPUS = typer.Argument(..., metavar="[MODEL] PATH",
                                   "then a labelled corpus folder or CSV manifest.")
 
 
-def load_model_and_corpus(paths: list):
+#: ``--labels`` of every command that runs a model.
+LABELS_HELP = ("Answer among these classes only (comma-separated, e.g. angry,happy,neutral,sad): "
+               "the calibrated scores of the others are dropped and the rest renormalised.")
+
+
+def load_model(path, labels: str | None = None):
+    """The model of a ``--model`` option (``None``: the shipped one), restricted to the
+    comma-separated ``--labels`` when given."""
+    import sera
+    from sera.errors import SeraError
+
+    model = sera.load(path)
+    if labels is None:
+        return model
+    try:
+        return model.with_labels([label for label in labels.split(",") if label.strip()])
+    except SeraError as error:
+        raise typer.BadParameter(str(error), param_hint="--labels") from None
+
+
+def load_model_and_corpus(paths: list, labels: str | None = None):
     """The model (a bundle, or the shipped one) and the corpus of a ``[MODEL] PATH`` argument."""
     if len(paths) > 2:
         raise typer.BadParameter("give at most a model and a corpus")
-    import sera
-
-    return sera.load(paths[0] if len(paths) == 2 else None), paths[-1]
+    return load_model(paths[0] if len(paths) == 2 else None, labels), paths[-1]
 
 
 def recipe_from_options(model, features, adapt, seed, augment=None, epochs=None):

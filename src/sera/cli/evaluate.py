@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from sera.cli._app import (
+    LABELS_HELP,
     MODEL_AND_CORPUS,
     app,
     err,
@@ -28,11 +29,12 @@ def evaluate_command(
         False, "--include-training-speakers",
         help="Keep utterances of speakers the model was trained on (optimistic)."),
     workers: int = typer.Option(None, "--workers", "-j", help="Feature-extraction processes."),
+    labels: str | None = typer.Option(None, "--labels", help=LABELS_HELP),
 ) -> None:
     """Score a model on a labelled corpus: UAR, accuracy, macro-F1, per class, confusion."""
     from sera.evaluate import evaluate
 
-    model, corpus = load_model_and_corpus(paths)
+    model, corpus = load_model_and_corpus(paths, labels)
     metrics = evaluate(model, corpus, adapt=adapt,
                        include_training_speakers=include_training_speakers, workers=workers)
     if metrics["excluded_training_speakers"]:

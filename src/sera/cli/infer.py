@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from sera.cli._app import app, err, print_json, report_failures
+from sera.cli._app import LABELS_HELP, app, err, load_model, print_json, report_failures
 
 ADAPT_HELP = ("Normalise features by the statistics of each group of clips: none (the training "
               "statistics), recording (each file), speaker or corpus (from the corpus layout "
@@ -54,16 +54,15 @@ def predict(
     dask: str | None = typer.Option(None, "--dask", metavar="ADDRESS",
                                     help="Compute features on a Dask cluster (a scheduler "
                                          "address, or 'local' for a LocalCluster)."),
+    labels: str | None = typer.Option(None, "--labels", help=LABELS_HELP),
 ) -> None:
     """Predict the emotion of each audio file."""
-    from sera.infer import load
-
     if as_json and as_csv:
         _fail("choose one of --json and --csv")
     clips, groups = _clips_and_groups(paths, adapt, group_by)
     if not clips:
         _fail(f"no audio files in {', '.join(map(str, paths))}")
-    model = load(model_dir)
+    model = load_model(model_dir, labels)
     predictions, failures = model.predict_many(clips, adapt=adapt, groups=groups,
                                                workers=workers, progress=len(clips) > 1,
                                                dask=dask)
@@ -185,9 +184,9 @@ def analyze(
                                             help="Shorter utterances (s) are dropped (default 0.25)."),
     max_utterance: float | None = typer.Option(None, "--max-utterance",
                                                help="Longer speech (s) is split (default 10)."),
+    labels: str | None = typer.Option(None, "--labels", help=LABELS_HELP),
 ) -> None:
     """Find every utterance of a recording and its emotion."""
-    from sera.infer import load
     from sera.segment import SegmenterParams
 
     formats = [name for name, on in (("--json", as_json), ("--csv", as_csv), ("--srt", as_srt))
@@ -206,7 +205,7 @@ def analyze(
         params = SegmenterParams(**{k: v for k, v in overrides.items() if v is not None})
     except ValueError as error:
         _fail(str(error))
-    model = load(model_dir)
+    model = load_model(model_dir, labels)
     if stream:
         _stream_json_lines(model, file, rate, params, adapt, speakers)
         return

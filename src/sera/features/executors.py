@@ -21,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from sera import audio
 from sera.errors import AudioError, SeraError
 from sera.features.sets import FeatureError, FeatureSet, get_feature_set
 
@@ -49,7 +50,9 @@ class Augmentation(Protocol):
     """What :func:`extract_features` needs of an augmenter (e.g. :class:`sera.augment.Augmenter`).
 
     ``augment(y, sr, kind, key)`` must be deterministic in ``(kind, key)``; the key passed is
-    the file's path. A JSON-serialisable ``params`` attribute, when present, identifies the
+    the file's path. Kinds named in an optional ``channel_kinds`` attribute are recording
+    conditions, applied to the decoded file before the feature set's own trimming or window;
+    the others are applied to the prepared waveform. A JSON-serialisable ``params`` attribute, when present, identifies the
     settings so cached augmented rows can be reused; without it they are always recomputed.
     """
 
@@ -83,10 +86,21 @@ class _Extractor:
     def extract(self, path: str, kinds: tuple[str, ...]) -> list[np.ndarray]:
         """Flattened float32 features of ``path`` for each kind (``"none"``: the original)."""
         fs = self.feature_set
-        y = fs.load(path)
+        prepared = fs.load(path)
+        channels = set(getattr(self.augment, "channel_kinds", ()))
+        decoded = audio.load(path, sr=fs.sample_rate) if channels & set(kinds) else None
         vectors = []
         for kind in kinds:
-            wave = y if kind == ORIGINAL else self.augment.augment(y, fs.sample_rate, kind, path)
+            if kind == ORIGINAL:
+                wave = prepared
+            elif kind in channels:
+                # A recording heard through another channel is augmented as decoded, before
+                # the set's trimming or window, as such a file is at run time (a floor under
+                # the leading and trailing pauses changes what trimming keeps).
+                wave = fs.prepare(self.augment.augment(decoded, fs.sample_rate, kind, path))
+            else:
+                # The seed's kinds work on the analysed window, as the seed's code did.
+                wave = self.augment.augment(prepared, fs.sample_rate, kind, path)
             x = np.asarray(fs.transform(wave), dtype=np.float32).reshape(-1)
             if not np.isfinite(x).all():
                 copy = "" if kind == ORIGINAL else f" of the {kind} copy"
