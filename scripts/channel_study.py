@@ -142,6 +142,8 @@ def study(recipe_file: Path, pool_X, pool_frame, conditions, folds: int) -> dict
         print(f"  {recipe_file.stem}: fold {f} done ({time.perf_counter() - started:.0f} s)",
               flush=True)
     y = np.array([LABELS.index(e) for e in frame["emotion"]])
+    raw = {"clean_" + mode: clean[mode].copy() for mode in clean}
+    raw.update({f"{c}_{mode}": degraded[c][mode].copy() for c in conditions for mode in clean})
     by_fold = {}
     for mode in ("single", "adapted"):
         calibrated, temperatures = cross_fitted_temperature(clean[mode], y, fold)
@@ -185,22 +187,27 @@ def study(recipe_file: Path, pool_X, pool_frame, conditions, folds: int) -> dict
         result["corpus_folds"][mode]["temperatures"] = dict(zip(corpora, map(float, temperatures),
                                                                 strict=True))
     result["seconds"] = round(time.perf_counter() - started)
-    return result
+    raw.update({"loco_" + mode: loco[mode] for mode in loco})
+    return result, {**raw, "y": y, "fold": fold, "corpus": corpus,
+                    "speaker": frame["speaker"].to_numpy().astype(str)}
 
 
 def table(results: list[dict]) -> str:
-    """Markdown: one row per recipe, adapted UAR clean and under each condition."""
+    """Markdown: one row per recipe, adapted UAR under each condition, per corpus in speaker
+    folds and held out."""
     conditions = list(results[0]["conditions"])
-    lines = ["| recipe | " + " | ".join(conditions) + " | LOSO-ish R / N / E / A | LOCO R / N / "
-             "E / A |", "|---" * (len(conditions) + 3) + "|"]
+    corpora = sorted(results[0]["speaker_folds"]["adapted"])
+    lines = ["| recipe | " + " | ".join(conditions) + " | "
+             + " | ".join(f"{c} (speakers)" for c in corpora) + " | "
+             + " | ".join(f"{c} (held out)" for c in corpora) + " |",
+             "|---" * (1 + len(conditions) + 2 * len(corpora)) + "|"]
     for r in results:
         c = r["conditions"]
         sf, cf = r["speaker_folds"]["adapted"], r["corpus_folds"]["adapted"]
-        lines.append(f"| `{r['recipe']}` | " + " | ".join(f"{c[k]['adapted']['uar']:.3f}"
-                                                           for k in conditions)
-                     + " | " + " / ".join(f"{sf[k]['uar']:.3f}" for k in sorted(sf))
-                     + " | " + " / ".join(f"{cf[k]['uar']:.3f}" for k in sorted(cf)
-                                          if k != "temperatures") + " |")
+        lines.append(f"| `{r['recipe']}` | "
+                     + " | ".join(f"{c[k]['adapted']['uar']:.3f}" for k in conditions) + " | "
+                     + " | ".join(f"{sf[k]['uar']:.3f}" for k in corpora) + " | "
+                     + " | ".join(f"{cf[k]['uar']:.3f}" for k in corpora) + " |")
     return "\n".join(lines)
 
 
@@ -229,7 +236,10 @@ def main() -> None:
     for recipe_file in args.recipes:
         if load_recipe(recipe_file).feature_set.to_config() != fs.to_config():
             raise SystemExit(f"{recipe_file}: every recipe of one run must share a feature set")
-        results.append(study(recipe_file, pool_X, pool_frame, conditions, args.folds))
+        result, raw = study(recipe_file, pool_X, pool_frame, conditions, args.folds)
+        results.append(result)
+        # The uncalibrated probabilities of every fold, to study calibration choices.
+        np.savez_compressed(args.out / f"{recipe_file.stem}.npz", **raw)
         (args.out / "channel.json").write_text(json.dumps({"rows": results}, indent=1))
     print(table(results))
 

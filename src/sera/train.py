@@ -607,6 +607,8 @@ def per_corpus_figures(predictions: pd.DataFrame, calibrated: dict, y: np.ndarra
 DATA_LICENCES = {
     "ravdess": "RAVDESS: CC BY-NC-SA 4.0 (non-commercial, share-alike)",
     "nemo": "nEMO: CC BY-NC-SA 4.0 (non-commercial, share-alike)",
+    "emovo": "EMOVO: released for research use only, no open licence",
+    "ased": "ASED: no licence stated by its authors (research use with citation)",
     "cremad": "CREMA-D: Open Database License (ODbL)",
     "tess": "TESS: CC BY-NC-ND 4.0 (non-commercial)",
     "savee": "SAVEE: free for research use (see the corpus's terms)",
