@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sera.audio import info, to_mono
+from sera.audio import info, mono_blocks
 from sera.errors import CorpusError, SeraError
 from sera.labels import EMOTION_COLORS, LABELS
 from sera.results import Segment
@@ -263,13 +263,8 @@ def waveform_envelope(recording, columns: int, sample_rate: int | None = None,
         Centre (s) of each bin and the waveform's extremes in it.
     """
     if isinstance(recording, (str, os.PathLike)):
-        import soundfile as sf
-
-        meta = info(recording)
-        rate, frames = meta.samplerate, meta.frames
-        blocks = (to_mono(block) for block in sf.blocks(
-            str(recording), blocksize=max(int(block_seconds * rate), 1), dtype="float32",
-            always_2d=True))
+        frames = info(recording).frames
+        rate, blocks = mono_blocks(recording, block_seconds)
     else:
         rate, y = sample_rate, np.asarray(recording, dtype=np.float32)
         frames, blocks = y.shape[0], iter([y])

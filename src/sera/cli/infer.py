@@ -244,13 +244,9 @@ def _stream_json_lines(model, file: str, rate: int, params, adapt: str,
 
 def _file_chunks(file: str, seconds: float = 1.0):
     """The rate of a file and its mono float32 chunks, read block by block."""
-    import soundfile as sf
+    from sera.audio import mono_blocks
 
-    from sera.audio import info, to_mono
-
-    rate = info(file).samplerate
-    blocks = sf.blocks(file, blocksize=int(seconds * rate), dtype="float32", always_2d=True)
-    return rate, (to_mono(block) for block in blocks)
+    return mono_blocks(file, seconds)
 
 
 def _print_json_line(obj) -> None:

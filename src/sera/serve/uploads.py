@@ -21,7 +21,8 @@ from fastapi import Request
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import FormParser, parse_options_header
 
-from sera.audio import to_mono
+from sera.audio import check_format, read_mono
+from sera.errors import AudioError
 from sera.serve.schemas import ApiError
 
 log = logging.getLogger("sera.serve")
@@ -217,8 +218,11 @@ def _starts_with_preamble(err: FormParserError) -> bool:
 def decode(upload: Upload, max_duration_s: float) -> tuple[np.ndarray, int]:
     """Decode an upload from memory to mono float32 and its sample rate.
 
-    At most ``max_duration_s`` of audio is ever decoded: a longer file is refused from its
-    header, or, if the header understates it, once one more frame than allowed has been read.
+    Decoding is bounded by the limits, never by the upload (a few hundred KB of FLAC can say
+    it holds gigabytes): the header's rate and channels are checked against
+    :data:`sera.audio.MAX_SAMPLE_RATE` and :data:`sera.audio.MAX_CHANNELS`, its length against
+    ``max_duration_s``, and the audio is downmixed a block at a time while at most
+    ``max_duration_s`` of it is read, however much the header understates it.
     A float file may hold finite samples far beyond full scale (1e19, say), which overflow the
     features and blind the voice detector; such audio is scaled to a peak of 1, as a player
     would have to, so that predict and analyze both see a usable waveform.
@@ -226,24 +230,34 @@ def decode(upload: Upload, max_duration_s: float) -> tuple[np.ndarray, int]:
     Raises
     ------
     ApiError
-        400 when libsndfile cannot read it or it is too long.
+        400 when libsndfile cannot read it, or it is too long or beyond the rate or channel
+        limits.
     """
     too_long = ApiError(400, f"{upload.name}: too long (at most {max_duration_s:g} s of audio "
                              f"allowed)")
     try:
         with sf.SoundFile(io.BytesIO(upload.data)) as audio:
             rate = audio.samplerate
+            check_format(rate, audio.channels, upload.name)
             most = int(max_duration_s * rate)
             if audio.frames > most:
                 raise too_long
-            y = audio.read(most + 1, dtype="float32", always_2d=True)
+            y = read_mono(audio, upload.name, -1, most)
+    except AudioError as err:
+        if err.problem.startswith("too long"):
+            raise too_long from None
+        if err.problem.startswith("cannot decode"):
+            raise _unreadable(upload, err.problem) from None
+        raise ApiError(400, str(err)) from None  # beyond the rate or channel limits
     except (sf.SoundFileError, RuntimeError, ValueError) as err:
-        log.info("%s: libsndfile could not read it: %s", upload.name, err)
-        raise ApiError(400, f"{upload.name}: not readable audio (a damaged or unsupported "
-                            f"file)") from None
-    if y.shape[0] > most:
-        raise too_long
-    return normalise_peak(to_mono(y)), rate
+        raise _unreadable(upload, err) from None
+    return normalise_peak(y), rate
+
+
+def _unreadable(upload: Upload, err: object) -> ApiError:
+    """The 400 for audio libsndfile cannot read; what it said goes to the log."""
+    log.info("%s: libsndfile could not read it: %s", upload.name, err)
+    return ApiError(400, f"{upload.name}: not readable audio (a damaged or unsupported file)")
 
 
 def normalise_peak(y: np.ndarray) -> np.ndarray:
