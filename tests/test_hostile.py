@@ -152,3 +152,201 @@ def test_broken_headers_only_ever_raise_sera_errors(tmp_path, kind, edits, cut, 
         assert "\n" not in str(err)
     else:
         assert y.dtype == np.float32 and y.ndim == 1
+
+
+# --- the server ------------------------------------------------------------------------------
+
+TOKEN = "s3cret"
+
+
+@pytest.fixture(scope="module")
+def model(ravdess_dir, tmp_path_factory):
+    from helpers_infer import real_bundle
+
+    import sera
+
+    return sera.load(real_bundle(ravdess_dir, tmp_path_factory.getbasetemp() / "infer-bundle"))
+
+
+@pytest.fixture(scope="module")
+def app(model):
+    """A guarded app with small export limits (no lifespan: nothing here needs the examples)."""
+    from sera.serve.app import create_app
+
+    return create_app(model, workers=1, queue=4, token=TOKEN, max_duration_s=20.0,
+                      max_export_mb=0.25, max_export_segments=5)
+
+
+def _call(app, method: str, url: str, **kwargs):
+    import asyncio
+
+    import httpx
+
+    async def go():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sera") as client:
+            return await client.request(method, url, **kwargs)
+
+    return asyncio.run(go())
+
+
+def _error(response, status: int) -> str:
+    assert response.status_code == status, response.text[:300]
+    body = response.json()
+    assert set(body) == {"error"} and "\n" not in body["error"]
+    return body["error"]
+
+
+GUARD = {"authorization": f"Bearer {TOKEN}"}
+
+
+def _analysis(model, segments: int, start: float = 0.0) -> dict:
+    scores = dict.fromkeys(model.labels, 1 / len(model.labels))
+    return {"path": "talk.wav", "duration": 10.0, "speakers": ["S1"], "adapt": "speaker",
+            "segments": [{"start": start + i, "end": start + i + 0.5, "speaker": "S1",
+                          "label": model.labels[0], "scores": scores}
+                         for i in range(segments)]}
+
+
+@pytest.mark.parametrize("route", ["/v1/export/json", "/v1/predict", "/v1/analyze"])
+def test_the_token_is_checked_before_any_body_is_read(app, route):
+    pulled = 0
+
+    async def endless():
+        nonlocal pulled
+        while True:
+            pulled += 1
+            yield b"{" * 65536
+
+    response = _call(app, "POST", route, content=endless(),
+                     headers={"content-type": "application/json"})
+    assert "token" in _error(response, 401)
+    assert pulled <= 1
+
+
+def test_the_bomb_is_a_400_from_the_server(app, rate_bomb):
+    response = _call(app, "POST", "/v1/predict", content=rate_bomb.read_bytes(),
+                     headers={"content-type": "audio/flac", **GUARD})
+    assert "sample rate 655350 Hz is beyond the limit" in _error(response, 400)
+
+
+def test_an_export_body_over_the_limit_is_a_413_as_it_streams_in(app):
+    async def big():
+        for _ in range(64):
+            yield b" " * 65536
+
+    response = _call(app, "POST", "/v1/export/srt", content=big(),
+                     headers={"content-type": "application/json", **GUARD})
+    assert "larger than the limit of 0.25 MiB" in _error(response, 413)
+
+
+def test_an_export_with_too_many_segments_is_a_413(app, model):
+    response = _call(app, "POST", "/v1/export/csv", json=_analysis(model, 6), headers=GUARD)
+    assert "6 utterances, more than the limit of 5" in _error(response, 413)
+    assert _call(app, "POST", "/v1/export/csv", json=_analysis(model, 5),
+                 headers=GUARD).status_code == 200
+
+
+def test_an_export_is_parsed_and_formatted_off_the_event_loop(app, model, monkeypatch):
+    import threading
+
+    import sera.serve.app as served
+
+    threads = []
+
+    def recording(*args):
+        threads.append(threading.current_thread().name)
+        return served_export(*args)
+
+    served_export = served.export_file
+    monkeypatch.setattr(served, "export_file", recording)
+    assert _call(app, "POST", "/v1/export/json", json=_analysis(model, 2),
+                 headers=GUARD).status_code == 200
+    assert threads and threads[0].startswith("sera-infer")
+
+
+@pytest.mark.parametrize("start", [1e308, 1e12, -1.0])
+def test_an_srt_export_of_absurd_times_is_refused_not_a_500(app, model, start):
+    response = _call(app, "POST", "/v1/export/srt", json=_analysis(model, 1, start),
+                     headers=GUARD)
+    assert "segments.0.start" in _error(response, 422)
+
+
+def test_a_deeply_nested_export_body_is_refused(app):
+    response = _call(app, "POST", "/v1/export/json", content=b"[" * 100_000,
+                     headers={"content-type": "application/json", **GUARD})
+    _error(response, 422)
+
+
+def test_a_multipart_boundary_over_256_characters_is_a_400(app):
+    boundary = "b" * 300
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\""
+            f"\r\n\r\nRIFF\r\n--{boundary}--\r\n").encode()
+    response = _call(app, "POST", "/v1/predict", content=body, headers={
+        "content-type": f"multipart/form-data; boundary={boundary}", **GUARD})
+    assert "boundary is longer than 256" in _error(response, 400)
+
+
+def test_a_client_that_disconnects_mid_upload_leaves_one_info_line(app, caplog):
+    import asyncio
+    import logging
+
+    messages = iter([{"type": "http.request", "body": b"RIFF" + bytes(1000), "more_body": True},
+                     {"type": "http.disconnect"}])
+    sent = []
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": "/v1/predict", "raw_path": b"/v1/predict",
+             "query_string": b"", "root_path": "", "server": ("127.0.0.1", 8000),
+             "client": ("127.0.0.1", 5000),
+             "headers": [(b"content-type", b"audio/wav"),
+                         (b"authorization", f"Bearer {TOKEN}".encode())]}
+    with caplog.at_level(logging.INFO):
+        asyncio.run(app(scope, receive, send))
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    lines = [r for r in caplog.records if "client went away" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None
+
+
+def test_a_client_that_trickles_its_headers_is_cut_off(app):
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from sera.serve.protocol import protocol_with_header_timeout
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off",
+                                           http=protocol_with_header_timeout(0.3)))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.01)
+        with socket.create_connection(sock.getsockname(), timeout=5) as conn:
+            conn.sendall(b"GET /v1/health HTTP/1.1\r\nHost: sera\r\n")
+            start = time.monotonic()
+            for _ in range(20):                      # a header line every 0.1 s, never done
+                time.sleep(0.1)
+                try:
+                    conn.sendall(b"X-Slow: 1\r\n")
+                except OSError:
+                    break
+            try:
+                closed = conn.recv(100) == b""
+            except ConnectionResetError:
+                closed = True
+        assert closed and time.monotonic() - start < 1.5
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        sock.close()

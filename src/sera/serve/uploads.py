@@ -20,6 +20,7 @@ import soundfile as sf
 from fastapi import Request
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import FormParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from sera.audio import check_format, read_mono
 from sera.errors import AudioError
@@ -41,6 +42,10 @@ AUDIO_SIGNATURES: dict[str, tuple[tuple[tuple[int, bytes], ...], ...]] = {
     "AU": (((0, b".snd"),),),
     "CAF": (((0, b"caff"),),),
 }
+
+#: Longest multipart boundary, in characters: python-multipart's own limit (RFC 2046 asks
+#: for 70 at most; some clients use more).
+MAX_BOUNDARY = 256
 
 #: Longest file name kept from a form, in characters (longer ones are cut).
 MAX_FILENAME = 255
@@ -106,7 +111,7 @@ def audio_format(head: bytes) -> str | None:
 
 
 def _too_large(max_bytes: int) -> ApiError:
-    return ApiError(413, f"the upload is larger than the limit of {max_bytes / 2**20:g} MiB")
+    return ApiError(413, f"the body is larger than the limit of {max_bytes / 2**20:g} MiB")
 
 
 async def body_chunks(request: Request, limits: BodyLimits) -> AsyncIterator[bytes]:
@@ -122,6 +127,12 @@ async def body_chunks(request: Request, limits: BodyLimits) -> AsyncIterator[byt
             chunk = await asyncio.wait_for(anext(stream), timeout=max(wait, 0.0))
         except StopAsyncIteration:
             return
+        except ClientDisconnect:
+            # Nobody is left to answer; one line in the log, not two tracebacks.
+            log.info("the client went away after sending %d bytes of its request body",
+                     received)
+            raise ApiError(400, "the request body was cut off (the client disconnected)") \
+                from None
         except TimeoutError:
             log.info("cut off a request body after %d bytes: it stalled", received)
             raise ApiError(408, "the upload did not arrive in time; send it again") from None
@@ -130,6 +141,19 @@ async def body_chunks(request: Request, limits: BodyLimits) -> AsyncIterator[byt
             raise _too_large(limits.max_bytes)
         if chunk:
             yield chunk
+
+
+def check_declared_length(request: Request, limits: BodyLimits) -> None:
+    """A 413 at once for a body whose Content-Length is over the limit."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limits.max_bytes:
+        raise _too_large(limits.max_bytes)
+
+
+async def read_body(request: Request, limits: BodyLimits) -> bytes:
+    """A whole request body, bounded in size (413) and time (408) as :func:`body_chunks`."""
+    check_declared_length(request, limits)
+    return b"".join([chunk async for chunk in body_chunks(request, limits)])
 
 
 async def receive_upload(request: Request, limits: BodyLimits) -> Upload:
@@ -141,15 +165,13 @@ async def receive_upload(request: Request, limits: BodyLimits) -> Upload:
         413 over ``limits.max_bytes``, 408 too slow, 415 another content type or a body that
         is not audio, 400 an empty or malformed body, 422 a form without a ``file`` field.
     """
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limits.max_bytes:
-        raise _too_large(limits.max_bytes)
+    check_declared_length(request, limits)
     media_type, options = parse_options_header(request.headers.get("content-type"))
     media_type = media_type.decode("latin-1").lower()
     if media_type == "multipart/form-data":
         upload = await _receive_form(request, options.get(b"boundary"), limits)
     elif media_type.startswith("audio/") or media_type == "application/octet-stream":
-        upload = Upload(b"".join([chunk async for chunk in body_chunks(request, limits)]), None)
+        upload = Upload(await read_body(request, limits), None)
     else:
         shown = media_type if len(media_type) <= 60 and media_type.isprintable() else "other"
         raise ApiError(415, f"unsupported content type {shown or '(none)'!r}: send "
@@ -171,6 +193,9 @@ async def _receive_form(request: Request, boundary: bytes | None, limits: BodyLi
     """The ``file`` field of a multipart body, parsed in memory as the body streams in."""
     if not boundary:
         raise ApiError(400, "malformed multipart body: its Content-Type has no boundary")
+    if len(boundary) > MAX_BOUNDARY:
+        raise ApiError(400, f"malformed multipart body: its boundary is longer than "
+                            f"{MAX_BOUNDARY} characters")
     parts: list[tuple[bytes | None, bytes | None, bytes]] = []
     ended = False
 
@@ -178,14 +203,14 @@ async def _receive_form(request: Request, boundary: bytes | None, limits: BodyLi
         nonlocal ended
         ended = True
 
-    parser = FormParser(
-        "multipart/form-data", boundary=boundary, on_end=on_end,
-        on_field=lambda field: parts.append((field.field_name, None, field.value or b"")),
-        on_file=lambda file: parts.append((file.field_name, file.file_name,
-                                           file.file_object.getvalue())),
-        # Files stay in memory (the body is already bounded by max_bytes), never on disk.
-        config={"MAX_MEMORY_FILE_SIZE": float("inf"), "MAX_BODY_SIZE": limits.max_bytes})
     try:
+        parser = FormParser(
+            "multipart/form-data", boundary=boundary, on_end=on_end,
+            on_field=lambda field: parts.append((field.field_name, None, field.value or b"")),
+            on_file=lambda file: parts.append((file.field_name, file.file_name,
+                                               file.file_object.getvalue())),
+            # Files stay in memory (the body is already bounded by max_bytes), never on disk.
+            config={"MAX_MEMORY_FILE_SIZE": float("inf"), "MAX_BODY_SIZE": limits.max_bytes})
         async for chunk in body_chunks(request, limits):
             parser.write(chunk)
     except FormParserError as err:
