@@ -350,3 +350,125 @@ def test_a_client_that_trickles_its_headers_is_cut_off(app):
         server.should_exit = True
         thread.join(timeout=5)
         sock.close()
+
+
+# --- names of any kind -----------------------------------------------------------------------
+
+def _cli(args: list[str]):
+    from typer.testing import CliRunner
+
+    import sera.cli  # noqa: F401  (registers every command)
+    from sera.cli._app import app as cli
+
+    return CliRunner().invoke(cli, args, env={"COLUMNS": "400"})
+
+
+@pytest.fixture(scope="module")
+def odd_names(ravdess_dir, tmp_path_factory):
+    """Good clips under hostile names, and one bad file whose name holds a newline."""
+    import os
+
+    folder = tmp_path_factory.mktemp("names")
+    good = sorted((ravdess_dir / "Actor_12").glob("*.flac"))[:3]
+    names = ["x[/]a.flac", "[draft] a.flac", os.fsdecode(b"\xff.flac")]
+    (folder / "x[").mkdir()                          # x[/]a.flac: the file ]a.flac in x[
+    for source, name in zip(good, names, strict=True):
+        (folder / name).write_bytes(source.read_bytes())
+    (folder / "bad\nname.wav").write_text("not audio")
+    return folder
+
+
+def test_predict_shows_any_name_as_it_is_on_one_line(model, odd_names):
+    result = _cli(["predict", "--model", str(model.path), str(odd_names)])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "x[/]a.flac" in result.output and "[draft] a.flac" in result.output
+    assert "\\xff.flac" in result.output
+    assert "3 of 4 file(s) classified" in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "bad\\nname.wav" in errors[0] and "not a readable" in errors[0]
+
+
+def test_predict_json_and_csv_are_valid_utf8_and_name_every_path(model, odd_names):
+    import csv
+    import json
+    import os
+
+    as_json = _cli(["predict", "--model", str(model.path), "--json", str(odd_names)])
+    items = json.loads(as_json.stdout_bytes.decode("utf-8"))
+    paths = {os.fsencode(item["path"]) for item in items}
+    assert paths == {os.fsencode(path) for path in odd_names.rglob("*") if path.is_file()}
+    as_csv = _cli(["predict", "--model", str(model.path), "--csv", str(odd_names)])
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout_bytes.decode("utf-8"))))
+    assert sorted(row["path"].removeprefix(f"{odd_names}/") for row in rows) == sorted(
+        ["x[/]a.flac", "[draft] a.flac", "\\xff.flac", "bad\nname.wav"])
+
+
+def test_analyze_of_a_markup_name_does_not_crash(model, odd_names):
+    result = _cli(["analyze", "--model", str(model.path), "--speakers", "1",
+                   str(odd_names / "x[/]a.flac")])
+    assert result.exit_code == 0, result.output
+    assert "x[/]a.flac" in result.output.replace("\n", "")   # the title wraps to the table
+
+
+def test_a_manifest_names_undecodable_paths_byte_for_byte(odd_names, tmp_path):
+    import os
+
+    from sera.corpora import scan, write_manifest
+
+    folder = tmp_path / "happy"
+    folder.mkdir()
+    name = os.fsdecode(b"\xff.flac")
+    (folder / name).write_bytes((odd_names / name).read_bytes())
+    out = tmp_path / "manifest.csv"
+    result = _cli(["corpus", "scan", str(tmp_path), "--manifest", str(out)])
+    assert result.exit_code == 0, result.output
+    assert scan(out).manifest["path"].tolist() == [str(folder / name)]
+    write_manifest(scan(out).manifest, tmp_path / "again.csv")
+
+
+# --- folders ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def linked_corpus(tmp_path):
+    """``happy/`` with two clips, ``sad`` a symbolic link to a folder elsewhere with two
+    more, and a link back up the tree (a loop)."""
+    root, elsewhere = tmp_path / "corpus", tmp_path / "elsewhere"
+    (root / "happy").mkdir(parents=True)
+    elsewhere.mkdir()
+    for i in range(2):
+        sf.write(root / "happy" / f"h{i}.wav", _noise(0.5), SR, subtype="PCM_16")
+        sf.write(elsewhere / f"s{i}.wav", _noise(0.5), SR, subtype="PCM_16")
+    (root / "sad").symlink_to(elsewhere, target_is_directory=True)
+    (root / "happy" / "up").symlink_to(root, target_is_directory=True)
+    return root
+
+
+def test_symlinked_folders_are_followed_once(linked_corpus):
+    from sera.corpora import scan
+
+    files, unreadable = audio.audio_files(linked_corpus)
+    assert [f.name for f in files] == ["h0.wav", "h1.wav", "s0.wav", "s1.wav"]
+    assert unreadable == []
+    assert sorted(scan(linked_corpus).manifest["emotion"]) == ["happy"] * 2 + ["sad"] * 2
+
+
+def test_an_unreadable_folder_is_a_failure_not_a_silent_skip(linked_corpus, model,
+                                                             monkeypatch):
+    import os
+
+    real = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path).endswith("happy"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    files, unreadable = audio.audio_files(linked_corpus)
+    assert [f.name for f in files] == ["s0.wav", "s1.wav"]
+    assert unreadable == [(str(linked_corpus / "happy"),
+                           "cannot read this folder (Permission denied)")]
+    result = _cli(["predict", "--model", str(model.path), str(linked_corpus)])
+    assert result.exit_code == 1
+    assert f"error: {linked_corpus / 'happy'}: cannot read this folder" in result.output

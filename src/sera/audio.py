@@ -56,18 +56,50 @@ def is_audio(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_EXTENSIONS
 
 
-def audio_files(root: Path) -> list[Path]:
-    """Every audio file under ``root``, sorted; hidden files and folders are left alone.
+def audio_files(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Every audio file under ``root``, sorted, and the folders that could not be read.
 
-    Hidden entries include the ``._name.wav`` resource forks macOS leaves in archives.
+    Symbolic links to folders are followed, each folder visited once (a link back up the
+    tree is not a loop). Hidden files and folders are left alone; they include the
+    ``._name.wav`` resource forks macOS leaves in archives.
+
+    Returns
+    -------
+    files : list of Path
+    unreadable : list of (str, str)
+        ``(folder, problem)`` for each folder that could not be listed: never skipped
+        without a word.
     """
-    found = []
-    for folder, subfolders, names in os.walk(root):
-        subfolders[:] = [name for name in subfolders
-                         if not name.startswith(".") and name not in IGNORED_FOLDERS]
+    found, unreadable = [], []
+    seen = {_identity(root)}
+
+    def refused(error: OSError) -> None:
+        unreadable.append((str(error.filename or root),
+                           f"cannot read this folder ({error.strerror or error})"))
+
+    for folder, subfolders, names in os.walk(root, onerror=refused, followlinks=True):
+        kept = []
+        for name in subfolders:
+            if name.startswith(".") or name in IGNORED_FOLDERS:
+                continue
+            identity = _identity(Path(folder, name))
+            if identity not in seen:
+                seen.add(identity)
+                kept.append(name)
+        subfolders[:] = kept
         found.extend(Path(folder, name) for name in names
                      if not name.startswith(".") and is_audio(Path(name)))
-    return sorted(found)
+    return sorted(found), sorted(unreadable)
+
+
+def _identity(folder: Path) -> tuple[int, int] | str:
+    """What makes two paths the same folder: device and inode (the resolved path if it
+    cannot be looked at; walking it will say why)."""
+    try:
+        status = folder.stat()
+    except OSError:
+        return str(folder.resolve())
+    return status.st_dev, status.st_ino
 
 
 def info(path: str | os.PathLike) -> sf._SoundFileInfo:
@@ -88,7 +120,7 @@ def info(path: str | os.PathLike) -> sf._SoundFileInfo:
     if path.stat().st_size == 0:
         raise AudioError(path, "empty file (0 bytes)")
     try:
-        meta = sf.info(str(path))
+        meta = sf.info(os.fsencode(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
         raise AudioError(path, f"not a readable audio file ({_short(err)})") from None
     check_format(meta.samplerate, meta.channels, path)
@@ -179,7 +211,7 @@ def mono_blocks(path: str | os.PathLike, seconds: float) -> tuple[int, Iterator[
 
     def blocks() -> Iterator[np.ndarray]:
         try:
-            with sf.SoundFile(str(path)) as audio:
+            with sf.SoundFile(os.fsencode(path)) as audio:
                 size = block_frames(audio.channels, seconds, rate)
                 for block in audio.blocks(blocksize=size, dtype="float32", always_2d=True):
                     yield np.ascontiguousarray(to_mono(block), dtype=np.float32)
@@ -319,7 +351,7 @@ def load(path: str | os.PathLike, sr: int | None = SAMPLE_RATE, *, offset: float
     most = None if max_duration is None else int(max_duration * native)
     frames = (stop - start) if stop is not None else -1 if most is not None else meta.frames
     try:
-        with sf.SoundFile(str(path)) as audio:
+        with sf.SoundFile(os.fsencode(path)) as audio:
             if start:
                 audio.seek(start)
             y = read_mono(audio, path, frames, most)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from sera.cli._app import app, err
+from sera.cli._app import app, err, print_error
 from sera.serve import (
     HEADER_TIMEOUT_S,
     KEEP_ALIVE_S,
@@ -86,7 +86,7 @@ def serve(
                                  body_timeout_s=body_timeout, max_export_mb=max_export_mb,
                                  max_export_segments=max_export_segments)
     except ValueError as error:
-        err.print(f"[red]error[/red]: {error}", markup=True, soft_wrap=True)
+        print_error(error)
         raise typer.Exit(1) from None
     if token is None and not is_loopback(host):
         err.print(f"[yellow]warning[/yellow]: listening on {host} without a token: anyone who "
