@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import io
+import json
+import re
 import struct
 import tracemalloc
 
@@ -363,6 +365,17 @@ def _cli(args: list[str]):
     return CliRunner().invoke(cli, args, env={"COLUMNS": "400"})
 
 
+def _error_lines(result) -> list[str]:
+    """The error lines of a command, as ``sera`` prints them (``sera.cli.main`` prints a
+    SeraError that reaches it as one such line)."""
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    if isinstance(result.exception, SeraError):
+        lines.append(f"error: {result.exception}")
+    else:
+        assert isinstance(result.exception, (SystemExit, type(None))), result.exception
+    return lines
+
+
 @pytest.fixture(scope="module")
 def odd_names(ravdess_dir, tmp_path_factory):
     """Good clips under hostile names, and one bad file whose name holds a newline."""
@@ -460,7 +473,7 @@ def test_an_unreadable_folder_is_a_failure_not_a_silent_skip(linked_corpus, mode
     real = os.scandir
 
     def scandir(path="."):
-        if os.fspath(path).endswith("happy"):
+        if isinstance(path, (str, os.PathLike)) and os.fspath(path).endswith("happy"):
             raise PermissionError(13, "Permission denied", os.fspath(path))
         return real(path)
 
@@ -472,3 +485,109 @@ def test_an_unreadable_folder_is_a_failure_not_a_silent_skip(linked_corpus, mode
     result = _cli(["predict", "--model", str(model.path), str(linked_corpus)])
     assert result.exit_code == 1
     assert f"error: {linked_corpus / 'happy'}: cannot read this folder" in result.output
+
+
+# --- full disks and unwritable outputs -------------------------------------------------------
+
+@pytest.fixture
+def small_corpus(tmp_path):
+    root = tmp_path / "corpus" / "happy"
+    root.mkdir(parents=True)
+    for i in range(2):
+        sf.write(root / f"c{i}.wav", _noise(0.6), SR, subtype="PCM_16")
+    return root.parent
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(small_corpus, tmp_path,
+                                                               monkeypatch):
+    import errno
+
+    import pyarrow.parquet as pq
+
+    def full(*args, **kwargs):
+        open(args[1], "wb").write(b"PAR1")          # a part is written, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", full)
+    out = tmp_path / "out" / "f.parquet"
+    result = _cli(["features", str(small_corpus), "--set", "stats", "--out", str(out)])
+    assert result.exit_code == 1
+    assert _error_lines(result) == [f"error: {out}: cannot write the feature store (No space left on device "
+                     f"(ENOSPC))"]
+    assert list(out.parent.iterdir()) == []
+
+
+def test_a_store_in_an_unwritable_place_is_one_line(small_corpus):
+    result = _cli(["features", str(small_corpus), "--set", "stats", "--out", "/proc/x.parquet"])
+    assert result.exit_code == 1
+    [line] = _error_lines(result)
+    assert line.startswith("error: /proc/x.parquet: cannot write the feature store (")
+
+
+def test_a_plot_in_an_unwritable_place_is_one_line(model, small_corpus):
+    clip = next((small_corpus / "happy").iterdir())
+    result = _cli(["analyze", "--model", str(model.path), "--speakers", "1", str(clip),
+                   "--plot", "/proc/x.png"])
+    assert result.exit_code == 1, result.output
+    [line] = _error_lines(result)
+    assert line.startswith("error: /proc/x.png: cannot write the timeline (")
+
+
+def test_stale_temporaries_of_dead_runs_are_removed(small_corpus, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from sera.corpora import scan
+    from sera.features import extract_features
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    out = tmp_path / "f.parquet"
+    stale = tmp_path / f".f.parquet.{dead}.tmp"
+    live = tmp_path / f".f.parquet.{os.getppid()}.tmp"        # a run still going
+    stale.write_bytes(b"half")
+    live.write_bytes(b"mine")
+    extract_features(scan(small_corpus).manifest, "stats", out=out, progress=False)
+    assert not stale.exists() and live.exists()
+
+
+# --- odd store metadata ----------------------------------------------------------------------
+
+def _store_with(tmp_path, metadata: bytes | None = None, drop: str | None = None,
+                columns: int | None = None):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sera.features.store import ROW_COLUMNS
+
+    meta = {"format": "sera-features", "format_version": 1, "feature_set": {"name": "stats"},
+            "shape": [2], "failures": []}
+    names = [*ROW_COLUMNS, "f0", "f1"][:columns]
+    table = pa.table({name: pa.array(["x"]) if name in ROW_COLUMNS else pa.array([1.0])
+                      for name in names if name != drop})
+    raw = metadata if metadata is not None else json.dumps(meta).encode()
+    path = tmp_path / "odd.parquet"
+    pq.write_table(table.replace_schema_metadata({b"sera": raw}), path)
+    return path
+
+
+
+@pytest.mark.parametrize(("store", "problem"), [
+    ({"metadata": b"{not json"}, "metadata is not valid JSON"),
+    ({"metadata": b"[1, 2]"}, "metadata is not a JSON object"),
+    ({"metadata": b"[" * 50_000 + b"]" * 50_000}, "metadata is not"),
+    ({"metadata": json.dumps({"format": "sera-features", "format_version": 1}).encode()},
+     'no dict "feature_set"'),
+    ({"drop": "sha1"}, "sha1 missing"),
+    ({"columns": 10}, "1 feature columns, but its shape (2,) needs 2"),
+])
+def test_odd_store_metadata_is_one_clear_error(tmp_path, store, problem):
+    from sera.features import read_features
+    from sera.features.sets import FeatureError
+
+    path = _store_with(tmp_path, **store)
+    with pytest.raises(FeatureError, match=re.escape(problem)) as caught:
+        read_features(path)
+    assert "\n" not in str(caught.value) and str(path) in str(caught.value)
+

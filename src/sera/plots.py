@@ -235,7 +235,11 @@ def _save(fig: Figure, out: str | os.PathLike) -> Path:
     """Write the figure as PNG at exactly its pixel size."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", dpi=DPI)
+    try:
+        fig.savefig(out, format="png", dpi=DPI)
+    except OSError:
+        out.unlink(missing_ok=True)  # no half-written PNG left behind (a full disk)
+        raise
     return out
 
 
@@ -360,8 +364,6 @@ def plot_timeline(recording, segments: Sequence[Segment], out: str | os.PathLike
     if title is None:
         title = Path(recording).name if isinstance(recording, (str, os.PathLike)) else "recording"
     who = f", {len(speakers)} speakers" if len(speakers) > 1 else ""
-    ax.set_title(f"{title}: {len(segments)} utterances in {duration:.1f} s{who}")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", dpi=DPI)
-    return out
+    # A "$" in a file name would start matplotlib's mathtext.
+    ax.set_title(f"{title}: {len(segments)} utterances in {duration:.1f} s{who}".replace("$", r"\$"))
+    return _save(fig, out)

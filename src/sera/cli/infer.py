@@ -231,9 +231,13 @@ def analyze(
     else:
         _print_segments_table(file, analysis)
     if plot is not None:
+        from sera.errors import os_problem
         from sera.plots import plot_timeline
 
-        plot_timeline(file, analysis, plot)
+        try:
+            plot_timeline(file, analysis, plot)
+        except OSError as error:
+            _fail(f"{plot}: cannot write the timeline ({os_problem(error)})")
         err.print(f"timeline written to {shown(plot)}")
 
 
