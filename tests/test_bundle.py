@@ -230,3 +230,76 @@ def test_patch_inputs_with_flat_normalisation_statistics(tmp_path, trained):
         save(tmp_path / "bad", trained, model=PatchModel(weights), model_name="compact-cnn",
              normalization={"mean": np.zeros(5), "std": np.ones(4)})
     assert [p.name for p in tmp_path.iterdir()] == ["cnn"]
+
+
+# --- crafted bundles -------------------------------------------------------------------------
+
+def _edit_config(directory, change):
+    path = directory / "config.json"
+    config = json.loads(path.read_text())
+    change(config)
+    path.write_text(json.dumps(config))
+
+
+def test_a_deeply_nested_config_is_refused_before_it_is_parsed(tmp_path, trained):
+    save(tmp_path / "b", trained)
+    (tmp_path / "b" / "config.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(BundleError, match="nests deeper than 32 levels"):
+        load_bundle(tmp_path / "b")
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("calibration", {"method": "temperature", "temperature": 0}),
+    ("calibration", {"method": "temperature", "temperature": float("nan")}),
+    ("calibration", {"method": "temperature", "temperature": "hot"}),
+    ("calibration", {"method": "temperature", "temperature": [1.0]}),
+    ("calibration", {"method": "temperature", "temperature": 1.0, "by_adapt": {"none": -1}}),
+    ("model", "logreg"),
+    ("sample_rate", "16000"),
+    ("input_shape", "6"),
+])
+def test_crafted_config_values_are_refused_on_load(tmp_path, trained, key, value):
+    save(tmp_path / "b", trained)
+    _edit_config(tmp_path / "b", lambda config: config.update({key: value}))
+    with pytest.raises(BundleError, match=f'"{key}" in config.json must be'):
+        load_bundle(tmp_path / "b")
+
+
+@pytest.mark.parametrize("name", ["card.md", "config.json", "model.onnx"])
+def test_a_bundle_file_that_is_a_symbolic_link_is_refused(tmp_path, trained, name):
+    save(tmp_path / "b", trained)
+    target = tmp_path / f"elsewhere-{name}"
+    shutil.move(tmp_path / "b" / name, target)
+    (tmp_path / "b" / name).symlink_to(target)
+    with pytest.raises(BundleError, match=f"{name} is a symbolic link"):
+        load_bundle(tmp_path / "b")
+
+
+def test_a_card_linked_to_etc_passwd_is_refused(tmp_path, trained):
+    save(tmp_path / "b", trained)
+    (tmp_path / "b" / "card.md").unlink()
+    (tmp_path / "b" / "card.md").symlink_to("/etc/passwd")
+    with pytest.raises(BundleError, match="card.md is a symbolic link"):
+        load_bundle(tmp_path / "b")
+
+
+def test_onnx_external_data_is_refused_even_inside_the_bundle(tmp_path, trained,
+                                                             monkeypatch):
+    save(tmp_path / "b", trained)
+    weights = onnx.numpy_helper.from_array(np.zeros((DIM, len(LABELS)), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["features", "w"], ["logits"]),
+         helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1)], "g",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", DIM])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", len(LABELS)])],
+        [weights])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    onnx.save_model(proto, tmp_path / "b" / "model.onnx", save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="weights.bin", size_threshold=0)
+    digest = hashlib.sha256((tmp_path / "b" / "model.onnx").read_bytes()).hexdigest()
+    _edit_config(tmp_path / "b", lambda config: config.update(onnx_sha256=digest))
+    assert (tmp_path / "b" / "weights.bin").is_file()
+    monkeypatch.chdir(tmp_path / "b")       # onnxruntime looks for it here when given bytes
+    with pytest.raises(BundleError, match="external files"):
+        load_bundle(tmp_path / "b")

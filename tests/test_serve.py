@@ -34,6 +34,14 @@ from sera.formats import to_json
 from sera.infer import Model
 from sera.plots import EMOTION_COLORS
 from sera.segment import SegmenterParams
+from sera.serve import (
+    HEADER_TIMEOUT_S,
+    KEEP_ALIVE_S,
+    MAX_CONNECTIONS,
+    MAX_EXPORT_MB,
+    MAX_EXPORT_SEGMENTS,
+    MAX_HEADER_BYTES,
+)
 from sera.serve.app import create_app
 from sera.serve.uploads import audio_format, clean_filename
 
@@ -213,7 +221,9 @@ def test_health_and_model_describe_the_service(client, model):
     assert info["card"] == model.card
     assert info["metrics"] == json.loads(json.dumps(model.metrics))
     assert info["features"]["name"] == model.feature_set.name
-    assert info["limits"] == {"max_upload_mb": MAX_UPLOAD_MB, "max_duration_s": MAX_DURATION_S}
+    assert info["limits"] == {"max_upload_mb": MAX_UPLOAD_MB, "max_duration_s": MAX_DURATION_S,
+                              "max_export_mb": MAX_EXPORT_MB,
+                              "max_export_segments": MAX_EXPORT_SEGMENTS}
 
 
 def test_the_openapi_schema_documents_bodies_answers_and_errors(client):
@@ -632,7 +642,13 @@ def test_sera_serve_runs_uvicorn_on_the_app_it_builds(bundle_dir, monkeypatch):
     assert served["host"] == "127.0.0.1" and served["port"] == 8123
     assert served["access_log"] is False
     client = TestClient(served["app"])
-    assert client.get("/v1/model").json()["limits"] == {"max_upload_mb": 2, "max_duration_s": 30}
+    assert client.get("/v1/model").json()["limits"] == {
+        "max_upload_mb": 2, "max_duration_s": 30, "max_export_mb": MAX_EXPORT_MB,
+        "max_export_segments": MAX_EXPORT_SEGMENTS}
+    assert served["http"].header_timeout == HEADER_TIMEOUT_S
+    assert served["timeout_keep_alive"] == KEEP_ALIVE_S
+    assert served["h11_max_incomplete_event_size"] == MAX_HEADER_BYTES
+    assert served["limit_concurrency"] == MAX_CONNECTIONS
     assert client.get("/v1/health").json()["workers"] == 1
     assert client.get("/v1/health").json()["queue"] == 3
 

@@ -28,6 +28,22 @@ MIN_DURATION = 0.25
 #: A clip whose peak stays below this level (dBFS) is treated as silence.
 SILENCE_DBFS = -60.0
 
+#: Highest sample rate sera decodes, in Hz: beyond any studio format, so a header claiming
+#: more is a damaged or hostile file.
+MAX_SAMPLE_RATE = 192_000
+
+#: Most channels sera decodes (ambisonics of the third order have 16).
+MAX_CHANNELS = 32
+
+#: Longest audio :func:`load` decodes whole, in seconds (``sera analyze`` reads a recording
+#: block by block and has no such limit). With :data:`MAX_SAMPLE_RATE` it bounds what one
+#: file can make sera hold: ``MAX_DURATION * MAX_SAMPLE_RATE`` float32 samples (440 MiB).
+MAX_DURATION = 600.0
+
+#: Most samples (frames times channels) decoded in one step before they are downmixed, so a
+#: block of many channels costs no more than one of few (16 MiB of float32).
+BLOCK_SAMPLES = 1 << 22
+
 #: File extensions sera reads as audio (compared case-insensitively).
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".mp3"})
 
@@ -40,18 +56,50 @@ def is_audio(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_EXTENSIONS
 
 
-def audio_files(root: Path) -> list[Path]:
-    """Every audio file under ``root``, sorted; hidden files and folders are left alone.
+def audio_files(root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Every audio file under ``root``, sorted, and the folders that could not be read.
 
-    Hidden entries include the ``._name.wav`` resource forks macOS leaves in archives.
+    Symbolic links to folders are followed, each folder visited once (a link back up the
+    tree is not a loop). Hidden files and folders are left alone; they include the
+    ``._name.wav`` resource forks macOS leaves in archives.
+
+    Returns
+    -------
+    files : list of Path
+    unreadable : list of (str, str)
+        ``(folder, problem)`` for each folder that could not be listed: never skipped
+        without a word.
     """
-    found = []
-    for folder, subfolders, names in os.walk(root):
-        subfolders[:] = [name for name in subfolders
-                         if not name.startswith(".") and name not in IGNORED_FOLDERS]
+    found, unreadable = [], []
+    seen = {_identity(root)}
+
+    def refused(error: OSError) -> None:
+        unreadable.append((str(error.filename or root),
+                           f"cannot read this folder ({error.strerror or error})"))
+
+    for folder, subfolders, names in os.walk(root, onerror=refused, followlinks=True):
+        kept = []
+        for name in subfolders:
+            if name.startswith(".") or name in IGNORED_FOLDERS:
+                continue
+            identity = _identity(Path(folder, name))
+            if identity not in seen:
+                seen.add(identity)
+                kept.append(name)
+        subfolders[:] = kept
         found.extend(Path(folder, name) for name in names
                      if not name.startswith(".") and is_audio(Path(name)))
-    return sorted(found)
+    return sorted(found), sorted(unreadable)
+
+
+def _identity(folder: Path) -> tuple[int, int] | str:
+    """What makes two paths the same folder: device and inode (the resolved path if it
+    cannot be looked at; walking it will say why)."""
+    try:
+        status = folder.stat()
+    except OSError:
+        return str(folder.resolve())
+    return status.st_dev, status.st_ino
 
 
 def info(path: str | os.PathLike) -> sf._SoundFileInfo:
@@ -72,9 +120,105 @@ def info(path: str | os.PathLike) -> sf._SoundFileInfo:
     if path.stat().st_size == 0:
         raise AudioError(path, "empty file (0 bytes)")
     try:
-        return sf.info(str(path))
+        meta = sf.info(os.fsencode(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
         raise AudioError(path, f"not a readable audio file ({_short(err)})") from None
+    check_format(meta.samplerate, meta.channels, path)
+    return meta
+
+
+def check_format(rate: int, channels: int, source: str | os.PathLike) -> None:
+    """Refuse a header whose rate or channel count is beyond what sera decodes.
+
+    Raises
+    ------
+    AudioError
+        A rate outside 1 .. :data:`MAX_SAMPLE_RATE` Hz or more than :data:`MAX_CHANNELS`
+        channels (or none).
+    """
+    if not 0 < rate <= MAX_SAMPLE_RATE:
+        raise AudioError(source, f"sample rate {rate} Hz is beyond the limit of "
+                                 f"{MAX_SAMPLE_RATE} Hz")
+    if not 0 < channels <= MAX_CHANNELS:
+        raise AudioError(source, f"{channels} channels is beyond the limit of {MAX_CHANNELS}")
+
+
+def block_frames(channels: int, seconds: float, rate: int) -> int:
+    """Frames per decoding step: ``seconds`` of audio, fewer for many channels, so that one
+    block holds at most :data:`BLOCK_SAMPLES` samples.
+
+    >>> block_frames(1, 30.0, 16000), block_frames(32, 30.0, 192000)
+    (480000, 131072)
+    """
+    return max(min(int(seconds * rate), BLOCK_SAMPLES // channels), 1)
+
+
+def read_mono(audio: sf.SoundFile, source: str | os.PathLike, frames: int,
+              most: int | None = None) -> np.ndarray:
+    """Decode up to ``frames`` frames of an open file (``-1``: to its end) to float32 mono,
+    a block at a time, so only the mono signal and one block are ever held.
+
+    Parameters
+    ----------
+    audio : soundfile.SoundFile
+        Open for reading, positioned where decoding starts; its format already checked by
+        :func:`check_format`.
+    source : str or path-like
+        Named in error messages.
+    frames : int
+        Frames to read, ``-1`` for all.
+    most : int, optional
+        Most frames accepted: the header may understate the length, so decoding stops one
+        frame past it and the file is refused as too long.
+
+    Raises
+    ------
+    AudioError
+        Beyond ``most`` frames (the problem starts with ``"too long"``), or undecodable.
+    """
+    wanted = most + 1 if frames < 0 else frames if most is None else min(frames, most + 1)
+    if wanted < 0:
+        raise InputError("read_mono needs a frame count or a limit")
+    # Pages of the buffer are only taken as they are written: a header that overstates the
+    # length costs address space, not memory.
+    out = np.empty(wanted, dtype=np.float32)
+    step = block_frames(audio.channels, 10.0, audio.samplerate)
+    read = 0
+    try:
+        while read < wanted:
+            block = audio.read(min(step, wanted - read), dtype="float32", always_2d=True)
+            if block.shape[0] == 0:
+                break
+            out[read:read + block.shape[0]] = to_mono(block)
+            read += block.shape[0]
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise AudioError(source, f"cannot decode ({_short(err)})") from None
+    if most is not None and read > most:
+        raise AudioError(source, f"too long (at most {most / audio.samplerate:g} s allowed)")
+    return out[:read]
+
+
+def mono_blocks(path: str | os.PathLike, seconds: float) -> tuple[int, Iterator[np.ndarray]]:
+    """The rate of a file and its float32 mono blocks of about ``seconds`` each (fewer for
+    many channels, see :func:`block_frames`), read as they are consumed.
+
+    Raises
+    ------
+    AudioError
+        From :func:`info` at once; while iterating, a file that cannot be decoded.
+    """
+    rate = info(path).samplerate
+
+    def blocks() -> Iterator[np.ndarray]:
+        try:
+            with sf.SoundFile(os.fsencode(path)) as audio:
+                size = block_frames(audio.channels, seconds, rate)
+                for block in audio.blocks(blocksize=size, dtype="float32", always_2d=True):
+                    yield np.ascontiguousarray(to_mono(block), dtype=np.float32)
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise AudioError(path, f"cannot decode ({_short(err)})") from None
+
+    return rate, blocks()
 
 
 def to_mono(y: np.ndarray) -> np.ndarray:
@@ -158,11 +302,14 @@ def validate(y: np.ndarray, sr: int, source: str | os.PathLike = "<array>", *,
 
 def load(path: str | os.PathLike, sr: int | None = SAMPLE_RATE, *, offset: float = 0.0,
          duration: float | None = None, pad: bool = False, min_duration: float = MIN_DURATION,
-         max_duration: float | None = None, allow_silence: bool = False) -> np.ndarray:
+         max_duration: float | None = MAX_DURATION, allow_silence: bool = False) -> np.ndarray:
     """Decode an audio file to a validated float32 mono signal.
 
     Only the requested window is read from disk, so a short window of a long
-    file costs little.
+    file costs little. Decoding is bounded by the limits, not by the file: the header's rate
+    and channels are checked first (:func:`check_format`), then its length against
+    ``max_duration``, and the audio is downmixed a block at a time while no more than
+    ``max_duration`` is read, however much the header understates.
 
     Parameters
     ----------
@@ -175,7 +322,8 @@ def load(path: str | os.PathLike, sr: int | None = SAMPLE_RATE, *, offset: float
     pad : bool
         Zero-pad to ``duration`` when the file is shorter (the seed's behaviour).
     min_duration, max_duration : float
-        Limits on the audio actually read, checked before padding.
+        Limits on the audio actually read, checked before padding. ``max_duration=None``
+        lifts the limit (memory then grows with the file).
     allow_silence : bool
         Accept silent audio instead of raising.
 
@@ -200,8 +348,13 @@ def load(path: str | os.PathLike, sr: int | None = SAMPLE_RATE, *, offset: float
         if min(readable, (meta.frames - start) / native) > max_duration:
             raise AudioError(path, f"too long ({(meta.frames - start) / native:.1f} s; "
                                    f"at most {max_duration:g} s allowed)")
+    most = None if max_duration is None else int(max_duration * native)
+    frames = (stop - start) if stop is not None else -1 if most is not None else meta.frames
     try:
-        y, native = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
+        with sf.SoundFile(os.fsencode(path)) as audio:
+            if start:
+                audio.seek(start)
+            y = read_mono(audio, path, frames, most)
     except (sf.LibsndfileError, RuntimeError) as err:
         raise AudioError(path, f"cannot decode ({_short(err)})") from None
     y = validate(y, native, path, min_duration=min_duration, max_duration=max_duration,
@@ -258,7 +411,7 @@ def read_pipe(stream: BinaryIO, sample_rate: int = 16000,
     Raises
     ------
     AudioError
-        A WAV stream that is not integer PCM.
+        A WAV stream that is not integer PCM, or beyond the rate or channel limits.
     """
     if stream.peek(4)[:4] == b"RIFF":
         try:
@@ -266,6 +419,7 @@ def read_pipe(stream: BinaryIO, sample_rate: int = 16000,
         except (wave.Error, EOFError) as err:
             raise AudioError("<stdin>", f"not a readable WAV stream ({err})") from None
         rate, channels, width = reader.getframerate(), reader.getnchannels(), reader.getsampwidth()
+        check_format(rate, channels, "<stdin>")
         if width not in (2, 4):
             raise AudioError("<stdin>", f"{8 * width}-bit WAV is not supported; send 16- or "
                                         f"32-bit integer PCM")

@@ -15,8 +15,11 @@ it back through the same checks, and only then moves it into place.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -31,6 +34,10 @@ from sera.adapt import MODES, PRIOR_WEIGHT, Normalizer
 from sera.errors import BundleError, InputError
 from sera.labels import LABELS
 from sera.models import get_model_spec
+
+#: Deepest nesting of arrays and objects ``config.json`` may have (sera writes 4 levels),
+#: checked before it is parsed: Python's parser recurses and would fail on a few thousand.
+MAX_CONFIG_DEPTH = 32
 
 FORMAT = "sera-bundle"
 FORMAT_VERSION = 1
@@ -148,7 +155,7 @@ def save_bundle(directory: str | os.PathLike, *, model, model_name: str, feature
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
         model.export_onnx(staging / MODEL)
-        session = _session(directory, staging / MODEL)
+        session = _session(directory, (staging / MODEL).read_bytes())
         config = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -205,17 +212,20 @@ def _load(directory: Path, shown: Path) -> Bundle:
     if not directory.is_dir():
         raise BundleError(f"{shown}: no such bundle directory")
     for name in (CONFIG, MODEL, CARD):
-        if not (directory / name).is_file():
-            raise BundleError(f"{shown}: {name} is missing")
+        _check_own_file(directory, name, shown)
     config = _read_config(directory, shown)
+    _check_schema(config, shown)
     labels = config["labels"]
     if (not isinstance(labels, list) or not labels or len(set(labels)) != len(labels)
             or not all(isinstance(label, str) for label in labels)):
         raise BundleError(f"{shown}: labels in {CONFIG} must be a list of distinct names")
-    if _sha256(directory / MODEL) != config["onnx_sha256"]:
+    graph = (directory / MODEL).read_bytes()
+    if hashlib.sha256(graph).hexdigest() != config["onnx_sha256"]:
         raise BundleError(f"{shown}: {MODEL} does not match the checksum in {CONFIG} "
                           f"(corrupt or replaced)")
-    session = _session(shown, directory / MODEL)
+    # From the bytes just checked, not the path, and with no external data (which the
+    # checksum would not cover) anywhere: see _session.
+    session = _session(shown, graph)
     output = session.get_outputs()[0]
     if output.shape[-1] != len(labels):
         raise BundleError(f"{shown}: the graph gives {output.shape[-1]} scores but "
@@ -292,11 +302,43 @@ def make_card(*, model_name: str, features: str, training: dict, metrics: dict,
     return "\n".join(lines)
 
 
+def _check_own_file(directory: Path, name: str, shown: Path) -> None:
+    """Refuse a bundle file that is missing, a symbolic link, or (through a linked folder)
+    somewhere else than the bundle folder: a bundle from someone else must not make sera read
+    or serve any other file of this machine (``card.md`` -> ``/etc/passwd``)."""
+    path = directory / name
+    if path.is_symlink():
+        raise BundleError(f"{shown}: {name} is a symbolic link; a bundle's files must be "
+                          f"its own")
+    if not path.is_file():
+        raise BundleError(f"{shown}: {name} is missing")
+    if path.resolve().parent != directory.resolve():
+        raise BundleError(f"{shown}: {name} is outside the bundle folder")
+
+
+def _json_depth(text: str) -> int:
+    """How deeply the arrays and objects of a JSON text nest (brackets inside strings do not
+    count).
+
+    >>> _json_depth('{"a": [[1], "]]]"]}')
+    3
+    """
+    brackets = re.sub(r'"(?:[^"\\]|\\.)*"', "", text)
+    steps = (1 if char in "[{" else -1 for char in re.findall(r"[\[\]{}]", brackets))
+    return max(itertools.accumulate(steps, initial=0))
+
+
 def _read_config(directory: Path, shown: Path) -> dict:
     """``config.json``, checked for format, version and required keys."""
     try:
-        config = json.loads((directory / CONFIG).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        text = (directory / CONFIG).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise BundleError(f"{shown}: {CONFIG} is not valid JSON ({err})") from None
+    if _json_depth(text) > MAX_CONFIG_DEPTH:
+        raise BundleError(f"{shown}: {CONFIG} nests deeper than {MAX_CONFIG_DEPTH} levels")
+    try:
+        config = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as err:
         raise BundleError(f"{shown}: {CONFIG} is not valid JSON ({err})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise BundleError(f"{shown}: {CONFIG} is not a sera bundle config "
@@ -310,6 +352,51 @@ def _read_config(directory: Path, shown: Path) -> dict:
         if key not in config:
             raise BundleError(f"{shown}: {CONFIG} has no \"{key}\"")
     return config
+
+
+def _positive(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and value > 0)
+
+
+def _temperatures(calibration) -> bool:
+    return (isinstance(calibration, dict) and calibration.get("method") == "temperature"
+            and _positive(calibration.get("temperature"))
+            and isinstance(calibration.get("by_adapt", {}), dict)
+            and all(_positive(t) for t in calibration.get("by_adapt", {}).values()))
+
+
+#: What each entry of ``config.json`` must be, checked on load so that a crafted bundle fails
+#: there, with one line, and not on every prediction: ``(key, required, check, expected)``.
+SCHEMA = (
+    ("sample_rate", True, lambda v: isinstance(v, int) and not isinstance(v, bool)
+     and 0 < v <= 192_000, "a sample rate in Hz (an integer up to 192000)"),
+    ("features", True, lambda v: isinstance(v, dict) and isinstance(v.get("name"), str),
+     "an object with the feature set's \"name\""),
+    ("input_shape", True, lambda v: isinstance(v, list) and all(
+        d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in v),
+     "a list of positive sizes (or null)"),
+    ("normalization", True, lambda v: isinstance(v, dict), "an object"),
+    ("model", True, lambda v: isinstance(v, dict) and isinstance(v.get("name"), str)
+     and isinstance(v.get("params", {}), dict), "an object with the model's \"name\""),
+    ("onnx_sha256", True, lambda v: isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v),
+     "a SHA-256 in hex"),
+    ("calibration", False, _temperatures, "{\"method\": \"temperature\", \"temperature\": "
+     "T} with every temperature a finite number above 0"),
+    ("metrics", False, lambda v: isinstance(v, dict), "an object"),
+    ("training", False, lambda v: isinstance(v, dict), "an object"),
+)
+
+
+def _check_schema(config: dict, shown: Path) -> None:
+    """Check every entry of :data:`SCHEMA`; the first that is wrong is named."""
+    for key, required, check, expected in SCHEMA:
+        if key not in config:
+            if required:
+                raise BundleError(f"{shown}: {CONFIG} has no \"{key}\"")
+            continue
+        if not check(config[key]):
+            raise BundleError(f"{shown}: \"{key}\" in {CONFIG} must be {expected}")
 
 
 def _normalization(shown: Path, normalization: dict, input_shape: list,
@@ -341,14 +428,23 @@ def _normalization(shown: Path, normalization: dict, input_shape: list,
     return mean, std
 
 
-def _session(shown: Path, onnx_path: Path) -> ort.InferenceSession:
-    """A CPU session of the graph, checked for sera's input and output names."""
+def _session(shown: Path, graph: bytes) -> ort.InferenceSession:
+    """A CPU session of the graph (the bytes of ``model.onnx``), checked for sera's input
+    and output names. A graph whose weights are in external data files is refused."""
     options = ort.SessionOptions()
     options.log_severity_level = 3
     try:
-        session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        # onnxruntime looks for the external data of a graph given as bytes in the working
+        # directory, unless told another folder: an empty one, so any reference fails.
+        with tempfile.TemporaryDirectory() as nowhere:
+            options.add_session_config_entry(
+                "session.model_external_initializers_file_folder_path", nowhere)
+            session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime raises its own, unexported exception types
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "external" in first_line.lower():
+            raise BundleError(f"{shown}: {MODEL} keeps data in external files, which a bundle "
+                              f"may not (its checksum would not cover them)") from None
         raise BundleError(f"{shown}: {MODEL} cannot be loaded ({first_line})") from None
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if [i.name for i in inputs] != [INPUT] or inputs[0].type != "tensor(float)":

@@ -28,3 +28,17 @@ class CorpusError(SeraError):
 
 class BundleError(SeraError):
     """A model bundle that is missing, corrupt or does not match this version of sera."""
+
+
+def os_problem(err: OSError) -> str:
+    """What the system said about a failed file operation, with its errno's name, short
+    enough for a one-line error.
+
+    >>> os_problem(OSError(28, "No space left on device"))
+    'No space left on device (ENOSPC)'
+    """
+    import errno
+
+    name = errno.errorcode.get(err.errno) if err.errno else None
+    text = err.strerror or str(err) or type(err).__name__
+    return f"{text} ({name})" if name else text

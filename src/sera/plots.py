@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sera.audio import info, to_mono
+from sera.audio import info, mono_blocks
 from sera.errors import CorpusError, SeraError
 from sera.labels import EMOTION_COLORS, LABELS
 from sera.results import Segment
@@ -235,7 +235,11 @@ def _save(fig: Figure, out: str | os.PathLike) -> Path:
     """Write the figure as PNG at exactly its pixel size."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", dpi=DPI)
+    try:
+        fig.savefig(out, format="png", dpi=DPI)
+    except OSError:
+        out.unlink(missing_ok=True)  # no half-written PNG left behind (a full disk)
+        raise
     return out
 
 
@@ -263,13 +267,8 @@ def waveform_envelope(recording, columns: int, sample_rate: int | None = None,
         Centre (s) of each bin and the waveform's extremes in it.
     """
     if isinstance(recording, (str, os.PathLike)):
-        import soundfile as sf
-
-        meta = info(recording)
-        rate, frames = meta.samplerate, meta.frames
-        blocks = (to_mono(block) for block in sf.blocks(
-            str(recording), blocksize=max(int(block_seconds * rate), 1), dtype="float32",
-            always_2d=True))
+        frames = info(recording).frames
+        rate, blocks = mono_blocks(recording, block_seconds)
     else:
         rate, y = sample_rate, np.asarray(recording, dtype=np.float32)
         frames, blocks = y.shape[0], iter([y])
@@ -365,8 +364,6 @@ def plot_timeline(recording, segments: Sequence[Segment], out: str | os.PathLike
     if title is None:
         title = Path(recording).name if isinstance(recording, (str, os.PathLike)) else "recording"
     who = f", {len(speakers)} speakers" if len(speakers) > 1 else ""
-    ax.set_title(f"{title}: {len(segments)} utterances in {duration:.1f} s{who}")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", dpi=DPI)
-    return out
+    # A "$" in a file name would start matplotlib's mathtext.
+    ax.set_title(f"{title}: {len(segments)} utterances in {duration:.1f} s{who}".replace("$", r"\$"))
+    return _save(fig, out)

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sera.audio import SAMPLE_RATE, info, to_mono
+from sera.audio import SAMPLE_RATE, mono_blocks
 from sera.errors import AudioError, InputError
 
 #: Samples per VAD frame at 16 kHz (32 ms), the only frame size the model takes.
@@ -469,9 +469,7 @@ def segment_file(path: str | os.PathLike, params: SegmenterParams | None = None,
     AudioError
         If the file is missing, unreadable or holds non-finite samples.
     """
-    rate = info(path).samplerate
-    blocks = (np.ascontiguousarray(to_mono(block), dtype=np.float32)
-              for block in _read_blocks(path, max(int(block_seconds * rate), 1)))
+    rate, blocks = mono_blocks(path, block_seconds)
     yield from segment_chunks(blocks, rate, params, source=path)
 
 
@@ -506,14 +504,3 @@ def segment_chunks(chunks: Iterable[np.ndarray], sample_rate: int,
     if resampler is not None:
         yield from segmenter.feed(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
     yield from segmenter.flush()
-
-
-def _read_blocks(path: str | os.PathLike, blocksize: int) -> Iterator[np.ndarray]:
-    """``(frames, channels)`` float32 blocks of a file; decoding errors become AudioError."""
-    import soundfile as sf
-
-    try:
-        with sf.SoundFile(str(path)) as f:
-            yield from f.blocks(blocksize=blocksize, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as err:
-        raise AudioError(path, f"cannot decode ({str(err).strip().splitlines()[0]})") from None

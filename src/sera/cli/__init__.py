@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from sera.cli._app import app, err
+from sera.cli._app import app, err, print_error
 
 # Each module registers its commands on ``app`` when imported.
 from sera.cli import (  # noqa: E402,F401  isort: skip
@@ -33,7 +33,7 @@ def main() -> None:
     try:
         app()
     except SeraError as exc:
-        err.print(f"[red]error[/red]: {exc}", markup=True, soft_wrap=True)
+        print_error(exc)
         sys.exit(1)
     except ModuleNotFoundError as exc:
         extra = EXTRAS.get((exc.name or "").split(".")[0])

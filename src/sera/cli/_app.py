@@ -8,11 +8,13 @@ Command modules import only typer and rich at module level; anything heavy
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 app = typer.Typer(
     name="sera",
@@ -29,20 +31,67 @@ plot_app = typer.Typer(help="Plots of a corpus: class distribution, waveforms, s
 app.add_typer(corpus_app, name="corpus")
 app.add_typer(plot_app, name="plot")
 
-#: Human output, progress bars and error lines go to stderr; stdout is for results.
-err = Console(stderr=True, highlight=False)
+#: Human output, progress bars and error lines go to stderr; stdout is for results. Markup and
+#: emoji codes are off: file names are shown as they are (``[draft] a.wav``, ``x[/]a.wav``),
+#: and a command that styles its own words says ``markup=True`` and escapes what it shows.
+err = Console(stderr=True, highlight=False, markup=False, emoji=False)
+
+#: A character that stands for an undecodable byte of a file name (``os.fsdecode``'s
+#: surrogateescape) or another lone surrogate, which no UTF-8 output can hold.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xdc00:02x}" if 0xdc80 <= code <= 0xdcff else f"\\u{code:04x}"
+
+
+def utf8_text(text: object) -> str:
+    r"""``text`` with each undecodable byte of a file name written ``\xNN`` (the file
+    ``b'\xff.wav'`` is ``\xff.wav``): what CSV and human output show, always valid UTF-8.
+
+    >>> utf8_text("caf\udce9.wav")
+    'caf\\xe9.wav'
+    """
+    return _SURROGATE.sub(_escape_surrogate, str(text))
+
+
+def shown(text: object) -> str:
+    r"""User-controlled text (a path, a message naming one) as one printable line: undecodable
+    bytes as ``\xNN`` and control characters such as a newline as ``\n``, so one error stays
+    one line.
+
+    >>> shown("a\nb.wav")
+    'a\\nb.wav'
+    """
+    return "".join(char if char.isprintable() else repr(char)[1:-1]
+                   for char in utf8_text(text))
+
+
+def print_error(message: object) -> None:
+    """``error: <message>`` on stderr, on one line, the message shown as plain text."""
+    err.print(Text.assemble(("error", "red"), ": ", shown(message)), soft_wrap=True)
 
 
 def print_json(obj) -> None:
-    """Write a JSON document to stdout."""
-    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=_jsonable) + "\n")
+    """Write a JSON document to stdout, valid UTF-8 whatever the file names: an undecodable
+    byte of a name (a surrogate of ``os.fsdecode``) is written as its ``\\udcNN`` escape, which
+    ``json.loads`` reads back and ``os.fsencode`` turns into the same bytes."""
+    text = json.dumps(obj, indent=2, ensure_ascii=False, default=_jsonable)
+    sys.stdout.write(json_escape_surrogates(text) + "\n")
+
+
+def json_escape_surrogates(text: str) -> str:
+    """JSON text with each lone surrogate written as its ``\\uXXXX`` escape (they only occur
+    inside strings, where the escape means the same)."""
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def report_failures(failures: Iterable[tuple[str, str]]) -> int:
     """Print one line per failed file and return how many there were."""
     count = 0
     for path, problem in failures:
-        err.print(f"[red]error[/red]: {path}: {problem}", markup=True, soft_wrap=True)
+        print_error(f"{path}: {problem}")
         count += 1
     if count:
         err.print(f"{count} file(s) failed", style="bold red")

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from sera.cli._app import corpus_app, err, print_json
+from sera.cli._app import corpus_app, err, print_json, shown
 
 #: Skipped files listed one by one in human output; ``--json`` lists them all.
 SKIPPED_SHOWN = 10
@@ -27,7 +27,7 @@ def scan_command(
     summary = result.summary()
     if manifest is not None:
         write_manifest(result.manifest, manifest)
-        err.print(f"manifest: {len(result.manifest)} rows written to {manifest}")
+        err.print(f"manifest: {len(result.manifest)} rows written to {shown(manifest)}")
     if as_json:
         print_json(summary)
     else:
@@ -55,6 +55,6 @@ def _print_summary(summary: dict) -> None:
             if count > 1:
                 err.print(f"  {count} × {reason}", markup=False, soft_wrap=True)
         for item in skipped[:SKIPPED_SHOWN]:
-            err.print(f"  {item['path']}: {item['reason']}", markup=False, soft_wrap=True)
+            err.print(f"  {shown(item['path'])}: {shown(item['reason'])}", soft_wrap=True)
         if len(skipped) > SKIPPED_SHOWN:
             err.print(f"  ... and {len(skipped) - SKIPPED_SHOWN} more (--json lists them all)")

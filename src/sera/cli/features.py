@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from sera.cli._app import app, err, report_failures
+from sera.cli._app import app, err, report_failures, shown
 
 
 @app.command("features")
@@ -37,10 +37,10 @@ def features(
     result = scan(path)
     if result.skipped:
         err.print(f"{len(result.skipped)} file(s) skipped by the scan "
-                  f"(`sera corpus scan {path}` lists them)", markup=False, soft_wrap=True)
+                  f"(`sera corpus scan {shown(path)}` lists them)", markup=False, soft_wrap=True)
     table = extract_features(result.manifest, feature_set, out=out, workers=workers, dask=dask)
     dims = "x".join(map(str, table.shape))
-    err.print(f"{out}: {len(table.frame)} rows x {dims} features '{feature_set.name}' "
+    err.print(f"{shown(out)}: {len(table.frame)} rows x {dims} features '{feature_set.name}' "
               f"({table.computed} computed, {table.reused} reused)", markup=False, soft_wrap=True)
     if report_failures(table.failures):
         raise typer.Exit(1)

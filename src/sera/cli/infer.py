@@ -10,8 +10,19 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from sera.cli._app import LABELS_HELP, app, err, load_model, print_json, report_failures
+from sera.cli._app import (
+    LABELS_HELP,
+    app,
+    err,
+    load_model,
+    print_error,
+    print_json,
+    report_failures,
+    shown,
+    utf8_text,
+)
 
 ADAPT_HELP = ("Normalise features by the statistics of each group of clips: none (the training "
               "statistics), recording (each file), speaker or corpus (from the corpus layout "
@@ -20,7 +31,7 @@ ADAPT_HELP = ("Normalise features by the statistics of each group of clips: none
 
 def _fail(message: str) -> None:
     """One line on stderr, exit status 1."""
-    err.print(f"[red]error[/red]: {message}", markup=True, soft_wrap=True)
+    print_error(message)
     raise typer.Exit(1)
 
 
@@ -59,8 +70,9 @@ def predict(
     """Predict the emotion of each audio file."""
     if as_json and as_csv:
         _fail("choose one of --json and --csv")
-    clips, groups = _clips_and_groups(paths, adapt, group_by)
+    clips, groups, unreadable = _clips_and_groups(paths, adapt, group_by)
     if not clips:
+        report_failures(unreadable)
         _fail(f"no audio files in {', '.join(map(str, paths))}")
     model = load_model(model_dir, labels)
     predictions, failures = model.predict_many(clips, adapt=adapt, groups=groups,
@@ -68,18 +80,20 @@ def predict(
                                                dask=dask)
     if as_json:
         print_json(_in_order(clips, [p.to_dict() for p in predictions],
-                             [{"path": path, "error": problem} for path, problem in failures]))
+                             [{"path": path, "error": problem} for path, problem in failures])
+                   + [{"path": path, "error": problem} for path, problem in unreadable])
     elif as_csv:
-        _print_predictions_csv(clips, predictions, failures, model.labels)
+        _print_predictions_csv(clips, predictions, failures, model.labels, unreadable)
     else:
         _print_predictions_table(predictions, len(clips))
-    if report_failures(failures):
+    if report_failures([*unreadable, *failures]):
         raise typer.Exit(1)
 
 
 def _clips_and_groups(paths: list[Path], adapt: str, group_by: str | None,
-                      ) -> tuple[list[str], list[str] | None]:
-    """The files to classify and, for ``adapt``, the group of each.
+                      ) -> tuple[list[str], list[str] | None, list[tuple[str, str]]]:
+    """The files to classify, for ``adapt`` the group of each, and the folders that could
+    not be read (failures, like files that cannot be).
 
     Folders are searched for audio files; a CSV manifest lists its files. When speakers or
     corpora (or ``group_by``) are needed, folders are scanned as corpora for them.
@@ -90,7 +104,7 @@ def _clips_and_groups(paths: list[Path], adapt: str, group_by: str | None,
     if adapt not in MODES:
         _fail(f"--adapt must be one of {', '.join(MODES)}, not {adapt!r}")
     column = group_by or (adapt if adapt in ("speaker", "corpus") else None)
-    clips, groups = [], []
+    clips, groups, unreadable = [], [], []
     for path in paths:
         if column is not None or (path.is_file() and path.suffix.lower() == ".csv"):
             if path.is_file() and path.suffix.lower() != ".csv":
@@ -106,13 +120,15 @@ def _clips_and_groups(paths: list[Path], adapt: str, group_by: str | None,
             clips += files
             groups += (manifest[column].astype(str).tolist() if column is not None else files)
         elif path.is_dir():
-            files = [str(file) for file in audio_files(path)]
+            found, refused = audio_files(path)
+            files = [str(file) for file in found]
+            unreadable += refused
             clips += files
             groups += files
         else:
             clips.append(str(path))
             groups.append(str(path))
-    return clips, (groups if adapt != "none" else None)
+    return clips, (groups if adapt != "none" else None), unreadable
 
 
 def _in_order(clips: list[str], items: list[dict], failed: list[dict]) -> list[dict]:
@@ -123,18 +139,20 @@ def _in_order(clips: list[str], items: list[dict], failed: list[dict]) -> list[d
     return [by_path[clip].pop(0) for clip in clips if by_path.get(clip)]
 
 
-def _print_predictions_csv(clips, predictions, failures, labels) -> None:
+def _print_predictions_csv(clips, predictions, failures, labels, unreadable=()) -> None:
     import csv
 
     rows = _in_order(clips, [p.to_dict() for p in predictions],
                      [{"path": path, "error": problem} for path, problem in failures])
+    rows += [{"path": path, "error": problem} for path, problem in unreadable]
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(["path", "label", *labels, "error"])
     for row in rows:
         if "error" in row:
-            writer.writerow([row["path"], "", *[""] * len(labels), row["error"]])
+            writer.writerow([utf8_text(row["path"]), "", *[""] * len(labels),
+                             utf8_text(row["error"])])
         else:
-            writer.writerow([row["path"], row["label"],
+            writer.writerow([utf8_text(row["path"]), row["label"],
                              *(f"{row['scores'][label]:.4f}" for label in labels), ""])
 
 
@@ -148,7 +166,7 @@ def _print_predictions_table(predictions, total: int) -> None:
     for p in predictions:
         ranked = sorted(p.scores.items(), key=lambda item: -item[1])
         second = f"{ranked[1][0]} {ranked[1][1]:.2f}" if len(ranked) > 1 else ""
-        table.add_row(p.path, p.label, f"{p.scores[p.label]:.2f}", second)
+        table.add_row(shown(p.path), p.label, f"{p.scores[p.label]:.2f}", second)
     err.print(table)
 
 
@@ -211,7 +229,7 @@ def analyze(
         return
     from sera.formats import to_csv, to_json, to_srt
 
-    with err.status(f"analyzing {file}"):
+    with err.status(Text(f"analyzing {shown(file)}")):
         analysis = model.analyze(file, params=params, adapt=adapt, speakers=speakers)
     if as_json:
         print_json(to_json(analysis))
@@ -222,10 +240,14 @@ def analyze(
     else:
         _print_segments_table(file, analysis)
     if plot is not None:
+        from sera.errors import os_problem
         from sera.plots import plot_timeline
 
-        plot_timeline(file, analysis, plot)
-        err.print(f"timeline written to {plot}")
+        try:
+            plot_timeline(file, analysis, plot)
+        except OSError as error:
+            _fail(f"{plot}: cannot write the timeline ({os_problem(error)})")
+        err.print(f"timeline written to {shown(plot)}")
 
 
 def _stream_json_lines(model, file: str, rate: int, params, adapt: str,
@@ -243,13 +265,9 @@ def _stream_json_lines(model, file: str, rate: int, params, adapt: str,
 
 def _file_chunks(file: str, seconds: float = 1.0):
     """The rate of a file and its mono float32 chunks, read block by block."""
-    import soundfile as sf
+    from sera.audio import mono_blocks
 
-    from sera.audio import info, to_mono
-
-    rate = info(file).samplerate
-    blocks = sf.blocks(file, blocksize=int(seconds * rate), dtype="float32", always_2d=True)
-    return rate, (to_mono(block) for block in blocks)
+    return mono_blocks(file, seconds)
 
 
 def _print_json_line(obj) -> None:
@@ -260,7 +278,8 @@ def _print_json_line(obj) -> None:
 
 
 def _print_segments_table(file: str, segments) -> None:
-    table = Table(title=f"{file}: {len(segments)} utterance(s)", title_justify="left")
+    table = Table(title=Text(f"{shown(file)}: {len(segments)} utterance(s)"),
+                  title_justify="left")
     table.add_column("start", justify="right")
     table.add_column("end", justify="right")
     table.add_column("speaker")

@@ -7,8 +7,18 @@ from pathlib import Path
 
 import typer
 
-from sera.cli._app import app, err
-from sera.serve import MAX_DURATION_S, MAX_UPLOAD_MB, QUEUE
+from sera.cli._app import app, err, print_error
+from sera.serve import (
+    HEADER_TIMEOUT_S,
+    KEEP_ALIVE_S,
+    MAX_CONNECTIONS,
+    MAX_DURATION_S,
+    MAX_EXPORT_MB,
+    MAX_EXPORT_SEGMENTS,
+    MAX_HEADER_BYTES,
+    MAX_UPLOAD_MB,
+    QUEUE,
+)
 
 
 def is_loopback(host: str) -> bool:
@@ -36,6 +46,16 @@ def serve(
                                         help="Largest upload in MiB; beyond it, 413."),
     max_duration: float = typer.Option(MAX_DURATION_S, "--max-duration",
                                        help="Longest audio in seconds; beyond it, 400."),
+    max_export_mb: float = typer.Option(MAX_EXPORT_MB, "--max-export-mb",
+                                        help="Largest /v1/export body in MiB; beyond it, 413."),
+    max_export_segments: int = typer.Option(MAX_EXPORT_SEGMENTS, "--max-export-segments",
+                                            min=1, help="Most segments in a /v1/export body; "
+                                                        "beyond, 413."),
+    header_timeout: float = typer.Option(HEADER_TIMEOUT_S, "--header-timeout", min=0.1,
+                                         help="Seconds a connection may take to send a "
+                                              "request's headers; then it is closed."),
+    max_connections: int = typer.Option(MAX_CONNECTIONS, "--max-connections", min=1,
+                                        help="Most open connections; beyond them, 503."),
     body_timeout: float = typer.Option(60.0, "--body-timeout",
                                        help="Seconds an upload may take to arrive (and 10 s at "
                                             "most without data); beyond, 408."),
@@ -53,6 +73,7 @@ def serve(
         import uvicorn
 
         from sera.serve.app import create_app
+        from sera.serve.protocol import protocol_with_header_timeout
     except ImportError as error:
         err.print(f"[red]error[/red]: sera serve needs FastAPI and uvicorn ({error}): "
                   f"pip install 'sera[serve]'", markup=True, soft_wrap=True)
@@ -62,9 +83,10 @@ def serve(
                                  max_duration_s=max_duration, workers=workers, queue=queue,
                                  token=token, cors_origins=cors_origins,
                                  body_idle_s=min(10.0, body_timeout),
-                                 body_timeout_s=body_timeout)
+                                 body_timeout_s=body_timeout, max_export_mb=max_export_mb,
+                                 max_export_segments=max_export_segments)
     except ValueError as error:
-        err.print(f"[red]error[/red]: {error}", markup=True, soft_wrap=True)
+        print_error(error)
         raise typer.Exit(1) from None
     if token is None and not is_loopback(host):
         err.print(f"[yellow]warning[/yellow]: listening on {host} without a token: anyone who "
@@ -75,4 +97,7 @@ def serve(
     err.print(f"serving {application.state.model!r} with {pool.workers} worker(s) on "
               f"http://{host}:{port}/ (API docs at /docs{guarded})", markup=False,
               soft_wrap=True)
-    uvicorn.run(application, host=host, port=port, log_level="info", access_log=access_log)
+    uvicorn.run(application, host=host, port=port, log_level="info", access_log=access_log,
+                http=protocol_with_header_timeout(header_timeout),
+                timeout_keep_alive=KEEP_ALIVE_S, h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+                limit_concurrency=max_connections)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sera.errors import CorpusError, os_problem
 from sera.labels import LABELS
 
 if TYPE_CHECKING:
@@ -155,12 +156,26 @@ def majority_gender(utterances: Iterable[Utterance]) -> dict[str, str]:
 
 
 def write_manifest(manifest: pd.DataFrame, out: str | os.PathLike) -> Path:
-    """Write a manifest as CSV atomically (a temporary file, then a rename); return its path."""
+    """Write a manifest as CSV atomically (a temporary file, then a rename); return its path.
+
+    A path that is not valid UTF-8 is written byte for byte (surrogateescape), so the manifest
+    still names that file and :func:`sera.corpora.scan` reads it back to the same path.
+
+    Raises
+    ------
+    CorpusError
+        The manifest cannot be written (the path and the system's reason); no partial file
+        is left behind.
+    """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
-    manifest.to_csv(partial, index=False)
-    os.replace(partial, out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        manifest.to_csv(partial, index=False, encoding="utf-8", errors="surrogateescape")
+        os.replace(partial, out)
+    except OSError as err:
+        partial.unlink(missing_ok=True)
+        raise CorpusError(f"{out}: cannot write the manifest ({os_problem(err)})") from None
     return out
 
 

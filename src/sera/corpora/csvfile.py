@@ -78,7 +78,14 @@ def _read(csv_path: Path) -> pd.DataFrame:
     import pandas as pd
 
     try:
-        table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+        try:
+            table = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+        except UnicodeDecodeError:
+            # A path that is not valid UTF-8 (sera.corpora.write_manifest writes such names
+            # byte for byte) is read back by surrogateescape, which only the Python engine
+            # and plain str objects (not Arrow strings) keep as they are.
+            table = pd.read_csv(csv_path, dtype=object, keep_default_na=False,
+                                engine="python", encoding_errors="surrogateescape")
     except (OSError, ValueError, pd.errors.ParserError) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CorpusError(f"{csv_path}: not a readable CSV manifest ({first_line})") from None

@@ -56,11 +56,12 @@ def scan(path: str | os.PathLike) -> ScanResult:
 
 def _scan_folder(root: Path) -> ScanResult:
     """Label every audio file under ``root`` by the first convention that recognises it."""
-    files = audio_files(root)
+    files, unreadable = audio_files(root)
     if not files:
         extensions = " ".join(sorted(AUDIO_EXTENSIONS))
-        raise CorpusError(f"{root}: no audio files ({extensions}) in this folder")
-    labelled, skipped, recognised = [], [], 0
+        where = f" ({unreadable[0][0]}: {unreadable[0][1]})" if unreadable else ""
+        raise CorpusError(f"{root}: no audio files ({extensions}) in this folder{where}")
+    labelled, skipped, recognised = [], list(unreadable), 0
     for path in files:
         try:
             utterance = _label(path, root)

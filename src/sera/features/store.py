@@ -21,6 +21,7 @@ reads and writes the store.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -37,6 +38,7 @@ import pyarrow.parquet as pq
 
 import sera
 from sera.corpora import COLUMNS as MANIFEST_COLUMNS
+from sera.errors import os_problem
 from sera.features.executors import ORIGINAL, Augmentation, compute
 from sera.features.sets import FeatureError, FeatureSet, get_feature_set
 
@@ -147,6 +149,8 @@ def extract_features(manifest: pd.DataFrame, feature_set: str | dict | FeatureSe
             "feature_set": feature_set.to_config(), "shape": list(feature_set.shape),
             "augment": _augment_meta(augment), "complete": False, "failures": []}
     out = Path(out) if out is not None else None
+    if out is not None and out.parent.is_dir():
+        remove_stale_temporaries(out)
     cached = _read_cache(out, meta) if out is not None and out.exists() else {}
 
     hashes = [_sha1(path) for path in rows["path"]]
@@ -227,7 +231,40 @@ class _Checkpoint:
 
 
 def _write_atomic(table: pa.Table, out: Path) -> None:
-    """Write ``table`` to ``out`` so that ``out`` is always either the old or the new file."""
+    """Write ``table`` to ``out`` so that ``out`` is always either the old or the new file.
+
+    Raises
+    ------
+    FeatureError
+        The store cannot be written (a full disk, a folder that cannot be written): one line
+        naming it and the system's reason; the temporary file is removed.
+    """
+    try:
+        _replace(table, out)
+    except OSError as err:
+        raise FeatureError(f"{out}: cannot write the feature store ({os_problem(err)})") from None
+
+
+def remove_stale_temporaries(out: Path) -> None:
+    """Remove the temporary files (``.NAME.PID.tmp``) that runs killed while writing ``out``
+    left beside it: those of processes that no longer exist."""
+    for tmp in out.parent.glob(f".{glob.escape(out.name)}.*.tmp"):
+        pid = tmp.name[len(out.name) + 2:-len(".tmp")]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _replace(table: pa.Table, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     # A name of this process's own (not mkstemp's, whose file mode would be 0600).
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
@@ -272,20 +309,53 @@ def _read_store(path: Path) -> tuple[dict, pa.Table]:
         with open(path, "rb") as file:
             parquet = pq.ParquetFile(file)
             meta = _check_meta(path, parquet.schema_arrow.metadata or {})
-            return meta, parquet.read()
+            table = parquet.read()
     except (OSError, pa.ArrowException) as err:
         raise FeatureError(f"{path}: not a readable Parquet file ({_first_line(err)})") from None
+    _check_columns(path, table, meta)
+    return meta, table
+
+
+#: What the ``sera`` metadata of a store must hold, and of which type.
+META_TYPES = {"feature_set": dict, "shape": list, "failures": list}
 
 
 def _check_meta(path: Path, metadata: dict) -> dict:
     if METADATA_KEY not in metadata:
         raise FeatureError(f"{path}: not a sera feature store (no '{METADATA_KEY.decode()}' "
                            f"metadata)")
-    meta = json.loads(metadata[METADATA_KEY])
+    try:
+        meta = json.loads(metadata[METADATA_KEY])
+    except (ValueError, RecursionError):
+        raise FeatureError(f"{path}: its '{METADATA_KEY.decode()}' metadata is not valid "
+                           f"JSON") from None
+    if not isinstance(meta, dict):
+        raise FeatureError(f"{path}: its '{METADATA_KEY.decode()}' metadata is not a JSON "
+                           f"object")
     if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
         raise FeatureError(f"{path}: feature store format {meta.get('format_version')!r} is not "
                            f"{FORMAT} version {FORMAT_VERSION}")
+    for key, kind in META_TYPES.items():
+        if not isinstance(meta.get(key), kind):
+            raise FeatureError(f"{path}: its '{METADATA_KEY.decode()}' metadata has no "
+                               f"{kind.__name__} \"{key}\"")
     return meta
+
+
+def _check_columns(path: Path, table: pa.Table, meta: dict) -> None:
+    """The store's columns: the row columns first, then one per feature value."""
+    names = table.column_names
+    if names[:len(ROW_COLUMNS)] != list(ROW_COLUMNS):
+        missing = [name for name in ROW_COLUMNS if name not in names]
+        raise FeatureError(f"{path}: not a sera feature store (columns "
+                           f"{', '.join(missing) or 'out of order'} missing)")
+    try:
+        width = int(np.prod(meta["shape"]))
+    except (TypeError, ValueError):
+        raise FeatureError(f"{path}: its metadata gives no valid feature shape") from None
+    if len(names) - len(ROW_COLUMNS) != width:
+        raise FeatureError(f"{path}: {len(names) - len(ROW_COLUMNS)} feature columns, but its "
+                           f"shape {tuple(meta['shape'])} needs {width}")
 
 
 def _read_cache(out: Path, meta: dict) -> dict[tuple[str, str], np.ndarray]:

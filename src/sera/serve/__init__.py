@@ -12,3 +12,16 @@ MAX_DURATION_S = 600.0
 
 #: Requests that may wait for an inference worker (503 beyond it).
 QUEUE = 64
+
+#: Largest ``/v1/export`` body, in MiB, and most segments in it (413 beyond either): about
+#: 25 hours of conversation, formatted in well under a second.
+MAX_EXPORT_MB = 8.0
+MAX_EXPORT_SEGMENTS = 20_000
+
+#: Seconds a connection may take to send a request's headers (then it is closed), seconds an
+#: idle keep-alive connection is kept, largest request head in bytes, and most connections
+#: at once (503 beyond): ``sera serve``'s defences against slow or piled-up clients.
+HEADER_TIMEOUT_S = 10.0
+KEEP_ALIVE_S = 5
+MAX_HEADER_BYTES = 16384
+MAX_CONNECTIONS = 256

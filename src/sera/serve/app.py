@@ -37,7 +37,6 @@ its body has arrived, so slow or stalled uploads hold connections, not workers.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import re
@@ -45,7 +44,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -58,17 +57,24 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sera import __version__
 from sera.features.executors import cpu_count
-from sera.formats import to_csv, to_json, to_srt
 from sera.infer import Model
-from sera.results import Analysis, Segment
 from sera.segment import SegmenterParams
-from sera.serve import MAX_DURATION_S, MAX_UPLOAD_MB, QUEUE
+from sera.serve import (
+    MAX_DURATION_S,
+    MAX_EXPORT_MB,
+    MAX_EXPORT_SEGMENTS,
+    MAX_UPLOAD_MB,
+    QUEUE,
+)
 from sera.serve.examples import EXAMPLES, render_example
+from sera.serve.exports import export_file
 from sera.serve.pool import InferencePool, analyze_upload, predict_upload, warm_up
 from sera.serve.schemas import (
     AUDIO_BODY,
     AUDIO_ERRORS,
     AUTH_ERRORS,
+    EXPORT_BODY,
+    EXPORT_ERRORS,
     AnalyzeResponse,
     ApiError,
     ErrorResponse,
@@ -76,9 +82,10 @@ from sera.serve.schemas import (
     Limits,
     ModelInfo,
     PredictResponse,
+    describe,
 )
 from sera.serve.schemas import Example as ExampleInfo
-from sera.serve.uploads import BodyLimits, Upload, receive_upload
+from sera.serve.uploads import BodyLimits, Upload, read_body, receive_upload
 
 log = logging.getLogger("sera.serve")
 
@@ -123,6 +130,8 @@ class Service:
     max_duration_s: float
     info: ModelInfo
     token: str | None
+    export_body: BodyLimits
+    max_export_segments: int
     examples: dict[str, bytes] = dataclasses.field(default_factory=dict)
 
 
@@ -156,6 +165,12 @@ async def received_upload(request: Request, svc: ServiceDep) -> Upload:
     return await receive_upload(request, svc.body)
 
 
+async def received_export(request: Request, svc: ServiceDep) -> bytes:
+    """An export's JSON body, read whole (bounded in size and time) once the token is checked:
+    a body declared as an endpoint parameter would be read and parsed before any dependency."""
+    return await read_body(request, svc.export_body)
+
+
 def admitted(svc: ServiceDep) -> Iterator[None]:
     """A place among the running and waiting requests, held until the answer is ready."""
     with svc.pool.admission():
@@ -163,6 +178,7 @@ def admitted(svc: ServiceDep) -> Iterator[None]:
 
 
 UploadDep = Annotated[Upload, Depends(received_upload)]
+ExportBodyDep = Annotated[bytes, Depends(received_export)]
 # Declared after the upload, so a place is taken only once the body is in; released as soon
 # as the endpoint returns (scope="function"), not after the answer is sent.
 AdmittedDep = Annotated[None, Depends(admitted, scope="function")]
@@ -210,33 +226,18 @@ async def analyze(
                               adapt, speakers)
 
 
-@api.post("/export/{kind}", summary="An analysis as a file",
+@api.post("/export/{kind}", summary="An analysis as a file", openapi_extra=EXPORT_BODY,
           response_class=Response, responses={
               200: {"description": "The file `sera analyze --json`, `--csv` or `--srt` writes.",
                     "content": {media: {} for media in EXPORT_TYPES.values()}},
-              422: {"model": ErrorResponse, "description": "Not an analyze answer."}})
-async def export(svc: ServiceDep, kind: Literal["json", "csv", "srt"],
-                 analysis: AnalyzeResponse) -> Response:
+              **EXPORT_ERRORS})
+async def export(svc: ServiceDep, kind: Literal["json", "csv", "srt"], body: ExportBodyDep,
+                 _: AdmittedDep) -> Response:
     """Turn what ``/v1/analyze`` answered into the file the command line writes for the same
-    recording: JSON (``--json``), CSV (``--csv``) or SubRip subtitles (``--srt``)."""
-    labels = set(svc.model.labels)
-    for number, item in enumerate(analysis.segments, start=1):
-        if set(item.scores) != labels or item.label not in labels:
-            raise ApiError(422, f"segments: utterance {number} does not have this model's "
-                                f"labels ({', '.join(svc.model.labels)})")
-    recording = Analysis(
-        path=analysis.path, duration=analysis.duration, adapt=analysis.adapt,
-        segments=tuple(Segment(start=item.start, end=item.end, label=item.label,
-                               scores=item.scores, speaker=item.speaker)
-                       for item in analysis.segments))
-    if kind == "csv":
-        text = to_csv(recording, svc.model.labels)
-    elif kind == "srt":
-        text = to_srt(recording)
-    else:
-        # As `sera analyze --json` prints it (sera.cli._app.print_json).
-        text = json.dumps(to_json(recording), indent=2, ensure_ascii=False) + "\n"
-    stem = PurePosixPath(analysis.path or "recording").stem or "recording"
+    recording: JSON (``--json``), CSV (``--csv``) or SubRip subtitles (``--srt``). The body
+    is read only once the token is checked, and is bounded in size and in segments (413)."""
+    text, stem = await svc.pool.run(export_file, body, kind, svc.model.labels,
+                                    svc.max_export_segments)
     return Response(text, media_type=EXPORT_TYPES[kind], headers={
         "Content-Disposition": f'attachment; filename="{_ascii(stem)}.{kind}"'})
 
@@ -307,9 +308,7 @@ async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
 
 
 async def _bad_parameters(request: Request, exc: RequestValidationError) -> JSONResponse:
-    problems = [f"{'.'.join(map(str, error['loc'][1:])) or error['loc'][0]}: {error['msg']}"
-                for error in exc.errors()]
-    return _error(422, "; ".join(problems)[:500])
+    return _error(422, describe(exc.errors(), skip=1))
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -348,7 +347,8 @@ def create_app(model: Model | str | os.PathLike | None = None, *,
                max_upload_mb: float = MAX_UPLOAD_MB, max_duration_s: float = MAX_DURATION_S,
                workers: int | None = None, queue: int = QUEUE, token: str | None = None,
                cors_origins: Sequence[str] = (), body_idle_s: float = 10.0,
-               body_timeout_s: float = 60.0) -> FastAPI:
+               body_timeout_s: float = 60.0, max_export_mb: float = MAX_EXPORT_MB,
+               max_export_segments: int = MAX_EXPORT_SEGMENTS) -> FastAPI:
     """The sera web service around one model.
 
     Parameters
@@ -370,6 +370,8 @@ def create_app(model: Model | str | os.PathLike | None = None, *,
         Origins whose pages may call the API from a browser (CORS); none by default.
     body_idle_s, body_timeout_s : float
         Longest wait for the next piece of a request body, and for the whole body (408).
+    max_export_mb, max_export_segments : float, int
+        Largest ``/v1/export`` body in MiB and most segments in it (413 beyond either).
 
     Returns
     -------
@@ -391,10 +393,13 @@ def create_app(model: Model | str | os.PathLike | None = None, *,
 
     workers = cpu_count() if workers is None else workers
     if not (max_upload_mb > 0 and max_duration_s > 0 and workers >= 1 and queue >= 0
-            and body_idle_s > 0 and body_timeout_s > 0):
+            and body_idle_s > 0 and body_timeout_s > 0 and max_export_mb > 0
+            and max_export_segments >= 1):
         raise ValueError(f"limits must be positive (max_upload_mb={max_upload_mb}, "
                          f"max_duration_s={max_duration_s}, workers={workers}, queue={queue}, "
-                         f"body_idle_s={body_idle_s}, body_timeout_s={body_timeout_s})")
+                         f"body_idle_s={body_idle_s}, body_timeout_s={body_timeout_s}, "
+                         f"max_export_mb={max_export_mb}, "
+                         f"max_export_segments={max_export_segments})")
     if token is not None and not token.strip():
         raise ValueError("the token is empty")
     if not isinstance(model, Model):
@@ -406,10 +411,13 @@ def create_app(model: Model | str | os.PathLike | None = None, *,
         colors={label: EMOTION_COLORS.get(label, "#888888") for label in model.labels},
         feature_set=model.feature_set.name, features=model.feature_set.to_config(), metrics=model.metrics, card=model.card,
         card_html=render_card(model.card or ""),
-        limits=Limits(max_upload_mb=max_upload_mb, max_duration_s=max_duration_s),
+        limits=Limits(max_upload_mb=max_upload_mb, max_duration_s=max_duration_s,
+                      max_export_mb=max_export_mb, max_export_segments=max_export_segments),
         examples=[ExampleInfo(name=e.name, title=e.title) for e in EXAMPLES])
     svc = Service(model=model, pool=pool, info=info, token=token, max_duration_s=max_duration_s,
-                  body=BodyLimits(int(max_upload_mb * 2**20), body_idle_s, body_timeout_s))
+                  body=BodyLimits(int(max_upload_mb * 2**20), body_idle_s, body_timeout_s),
+                  export_body=BodyLimits(int(max_export_mb * 2**20), body_idle_s, body_timeout_s),
+                  max_export_segments=max_export_segments)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

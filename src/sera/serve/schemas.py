@@ -7,8 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+#: Latest time a segment or recording may give, in seconds (about 115 days): far past any
+#: recording, and small enough that every format writes it (SubRip's hours overflow at 1e308).
+MAX_SECONDS = 1e7
+
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-Seconds = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Seconds = Annotated[float, Field(ge=0.0, le=MAX_SECONDS, allow_inf_nan=False)]
 
 
 class PredictResponse(BaseModel):
@@ -55,6 +59,8 @@ class Health(BaseModel):
 class Limits(BaseModel):
     max_upload_mb: float = Field(description="Largest request body, in MiB.")
     max_duration_s: float = Field(description="Longest audio, in seconds.")
+    max_export_mb: float = Field(description="Largest /v1/export body, in MiB.")
+    max_export_segments: int = Field(description="Most segments in a /v1/export body.")
 
 
 class Example(BaseModel):
@@ -114,6 +120,31 @@ AUDIO_ERRORS = {
                                                             "again.",
                                              "schema": {"type": "integer"}}}),
 }
+
+#: The errors of ``/v1/export``.
+EXPORT_ERRORS = {
+    **AUTH_ERRORS,
+    408: _error_doc("The body did not arrive in time."),
+    413: _error_doc("The body is over the size limit, or holds too many segments."),
+    422: _error_doc("Not an analyze answer."),
+    503: AUDIO_ERRORS[503],
+}
+
+#: The request body of ``/v1/export``: an analyze answer (read by the endpoint itself, after
+#: the token, bounded in size).
+EXPORT_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/AnalyzeResponse"}}}}}
+
+
+def describe(errors: list[dict], skip: int = 0) -> str:
+    """pydantic's validation errors as one line: ``where: what; ...`` (at most 500 characters).
+
+    ``skip`` leading parts of each location are left out (FastAPI's ``body``, ``query``).
+    """
+    problems = [f"{'.'.join(map(str, error['loc'][skip:])) or (error['loc'] or ('body',))[0]}: "
+                f"{error['msg']}" for error in errors]
+    return "; ".join(problems)[:500]
+
 
 _BINARY = {"type": "string", "format": "binary"}
 

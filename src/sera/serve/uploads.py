@@ -20,8 +20,10 @@ import soundfile as sf
 from fastapi import Request
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import FormParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
-from sera.audio import to_mono
+from sera.audio import check_format, read_mono
+from sera.errors import AudioError
 from sera.serve.schemas import ApiError
 
 log = logging.getLogger("sera.serve")
@@ -40,6 +42,10 @@ AUDIO_SIGNATURES: dict[str, tuple[tuple[tuple[int, bytes], ...], ...]] = {
     "AU": (((0, b".snd"),),),
     "CAF": (((0, b"caff"),),),
 }
+
+#: Longest multipart boundary, in characters: python-multipart's own limit (RFC 2046 asks
+#: for 70 at most; some clients use more).
+MAX_BOUNDARY = 256
 
 #: Longest file name kept from a form, in characters (longer ones are cut).
 MAX_FILENAME = 255
@@ -105,7 +111,7 @@ def audio_format(head: bytes) -> str | None:
 
 
 def _too_large(max_bytes: int) -> ApiError:
-    return ApiError(413, f"the upload is larger than the limit of {max_bytes / 2**20:g} MiB")
+    return ApiError(413, f"the body is larger than the limit of {max_bytes / 2**20:g} MiB")
 
 
 async def body_chunks(request: Request, limits: BodyLimits) -> AsyncIterator[bytes]:
@@ -121,6 +127,12 @@ async def body_chunks(request: Request, limits: BodyLimits) -> AsyncIterator[byt
             chunk = await asyncio.wait_for(anext(stream), timeout=max(wait, 0.0))
         except StopAsyncIteration:
             return
+        except ClientDisconnect:
+            # Nobody is left to answer; one line in the log, not two tracebacks.
+            log.info("the client went away after sending %d bytes of its request body",
+                     received)
+            raise ApiError(400, "the request body was cut off (the client disconnected)") \
+                from None
         except TimeoutError:
             log.info("cut off a request body after %d bytes: it stalled", received)
             raise ApiError(408, "the upload did not arrive in time; send it again") from None
@@ -129,6 +141,19 @@ async def body_chunks(request: Request, limits: BodyLimits) -> AsyncIterator[byt
             raise _too_large(limits.max_bytes)
         if chunk:
             yield chunk
+
+
+def check_declared_length(request: Request, limits: BodyLimits) -> None:
+    """A 413 at once for a body whose Content-Length is over the limit."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limits.max_bytes:
+        raise _too_large(limits.max_bytes)
+
+
+async def read_body(request: Request, limits: BodyLimits) -> bytes:
+    """A whole request body, bounded in size (413) and time (408) as :func:`body_chunks`."""
+    check_declared_length(request, limits)
+    return b"".join([chunk async for chunk in body_chunks(request, limits)])
 
 
 async def receive_upload(request: Request, limits: BodyLimits) -> Upload:
@@ -140,15 +165,13 @@ async def receive_upload(request: Request, limits: BodyLimits) -> Upload:
         413 over ``limits.max_bytes``, 408 too slow, 415 another content type or a body that
         is not audio, 400 an empty or malformed body, 422 a form without a ``file`` field.
     """
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limits.max_bytes:
-        raise _too_large(limits.max_bytes)
+    check_declared_length(request, limits)
     media_type, options = parse_options_header(request.headers.get("content-type"))
     media_type = media_type.decode("latin-1").lower()
     if media_type == "multipart/form-data":
         upload = await _receive_form(request, options.get(b"boundary"), limits)
     elif media_type.startswith("audio/") or media_type == "application/octet-stream":
-        upload = Upload(b"".join([chunk async for chunk in body_chunks(request, limits)]), None)
+        upload = Upload(await read_body(request, limits), None)
     else:
         shown = media_type if len(media_type) <= 60 and media_type.isprintable() else "other"
         raise ApiError(415, f"unsupported content type {shown or '(none)'!r}: send "
@@ -170,6 +193,9 @@ async def _receive_form(request: Request, boundary: bytes | None, limits: BodyLi
     """The ``file`` field of a multipart body, parsed in memory as the body streams in."""
     if not boundary:
         raise ApiError(400, "malformed multipart body: its Content-Type has no boundary")
+    if len(boundary) > MAX_BOUNDARY:
+        raise ApiError(400, f"malformed multipart body: its boundary is longer than "
+                            f"{MAX_BOUNDARY} characters")
     parts: list[tuple[bytes | None, bytes | None, bytes]] = []
     ended = False
 
@@ -177,14 +203,14 @@ async def _receive_form(request: Request, boundary: bytes | None, limits: BodyLi
         nonlocal ended
         ended = True
 
-    parser = FormParser(
-        "multipart/form-data", boundary=boundary, on_end=on_end,
-        on_field=lambda field: parts.append((field.field_name, None, field.value or b"")),
-        on_file=lambda file: parts.append((file.field_name, file.file_name,
-                                           file.file_object.getvalue())),
-        # Files stay in memory (the body is already bounded by max_bytes), never on disk.
-        config={"MAX_MEMORY_FILE_SIZE": float("inf"), "MAX_BODY_SIZE": limits.max_bytes})
     try:
+        parser = FormParser(
+            "multipart/form-data", boundary=boundary, on_end=on_end,
+            on_field=lambda field: parts.append((field.field_name, None, field.value or b"")),
+            on_file=lambda file: parts.append((file.field_name, file.file_name,
+                                               file.file_object.getvalue())),
+            # Files stay in memory (the body is already bounded by max_bytes), never on disk.
+            config={"MAX_MEMORY_FILE_SIZE": float("inf"), "MAX_BODY_SIZE": limits.max_bytes})
         async for chunk in body_chunks(request, limits):
             parser.write(chunk)
     except FormParserError as err:
@@ -217,8 +243,11 @@ def _starts_with_preamble(err: FormParserError) -> bool:
 def decode(upload: Upload, max_duration_s: float) -> tuple[np.ndarray, int]:
     """Decode an upload from memory to mono float32 and its sample rate.
 
-    At most ``max_duration_s`` of audio is ever decoded: a longer file is refused from its
-    header, or, if the header understates it, once one more frame than allowed has been read.
+    Decoding is bounded by the limits, never by the upload (a few hundred KB of FLAC can say
+    it holds gigabytes): the header's rate and channels are checked against
+    :data:`sera.audio.MAX_SAMPLE_RATE` and :data:`sera.audio.MAX_CHANNELS`, its length against
+    ``max_duration_s``, and the audio is downmixed a block at a time while at most
+    ``max_duration_s`` of it is read, however much the header understates it.
     A float file may hold finite samples far beyond full scale (1e19, say), which overflow the
     features and blind the voice detector; such audio is scaled to a peak of 1, as a player
     would have to, so that predict and analyze both see a usable waveform.
@@ -226,24 +255,34 @@ def decode(upload: Upload, max_duration_s: float) -> tuple[np.ndarray, int]:
     Raises
     ------
     ApiError
-        400 when libsndfile cannot read it or it is too long.
+        400 when libsndfile cannot read it, or it is too long or beyond the rate or channel
+        limits.
     """
     too_long = ApiError(400, f"{upload.name}: too long (at most {max_duration_s:g} s of audio "
                              f"allowed)")
     try:
         with sf.SoundFile(io.BytesIO(upload.data)) as audio:
             rate = audio.samplerate
+            check_format(rate, audio.channels, upload.name)
             most = int(max_duration_s * rate)
             if audio.frames > most:
                 raise too_long
-            y = audio.read(most + 1, dtype="float32", always_2d=True)
+            y = read_mono(audio, upload.name, -1, most)
+    except AudioError as err:
+        if err.problem.startswith("too long"):
+            raise too_long from None
+        if err.problem.startswith("cannot decode"):
+            raise _unreadable(upload, err.problem) from None
+        raise ApiError(400, str(err)) from None  # beyond the rate or channel limits
     except (sf.SoundFileError, RuntimeError, ValueError) as err:
-        log.info("%s: libsndfile could not read it: %s", upload.name, err)
-        raise ApiError(400, f"{upload.name}: not readable audio (a damaged or unsupported "
-                            f"file)") from None
-    if y.shape[0] > most:
-        raise too_long
-    return normalise_peak(to_mono(y)), rate
+        raise _unreadable(upload, err) from None
+    return normalise_peak(y), rate
+
+
+def _unreadable(upload: Upload, err: object) -> ApiError:
+    """The 400 for audio libsndfile cannot read; what it said goes to the log."""
+    log.info("%s: libsndfile could not read it: %s", upload.name, err)
+    return ApiError(400, f"{upload.name}: not readable audio (a damaged or unsupported file)")
 
 
 def normalise_peak(y: np.ndarray) -> np.ndarray:
