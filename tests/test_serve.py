@@ -882,3 +882,32 @@ def test_the_model_card_is_rendered_without_raw_html(model):
     # No inline style, which the page's Content-Security-Policy would block.
     assert '<th class="align-right">a</th>' in info["card_html"]
     assert "style=" not in info["card_html"]
+
+
+def test_labels_restrict_predict_analyze_and_export_to_a_deployments_classes(
+        client, model, clip, conversation, bundle_dir, tmp_path, monkeypatch):
+    """``?labels=`` answers as ``Model.with_labels`` does, the export takes the subset the
+    analysis was made with, and a bad list is one 422 line before any audio is read."""
+    from typer.testing import CliRunner
+
+    import sera.cli.infer  # noqa: F401  (registers the command)
+    from sera.cli._app import app as cli
+
+    four = "angry,happy,neutral,sad"
+    restricted = model.with_labels(four.split(","))
+    got = answer(post_file(client, clip.name, clip.read_bytes(), labels=four))
+    assert got == {**restricted.predict(clip).to_dict(), "path": clip.name}
+    assert list(got["scores"]) == four.split(",")
+
+    y, rate = conversation
+    (tmp_path / "talk.wav").write_bytes(wav_bytes(y, rate))
+    analysis = answer(post_file(client, "talk.wav", (tmp_path / "talk.wav").read_bytes(),
+                                "analyze", labels=four))
+    assert all(list(s["scores"]) == four.split(",") for s in analysis["segments"])
+    monkeypatch.chdir(tmp_path)
+    exported = client.post("/v1/export/csv", json=analysis)
+    written = CliRunner().invoke(cli, ["analyze", "--model", str(bundle_dir), "talk.wav",
+                                       "--csv", "--labels", four])
+    assert exported.status_code == 200 and exported.text == written.stdout
+
+    assert "bored" in error_of(post_file(client, clip.name, b"", labels="angry,bored"), 422)

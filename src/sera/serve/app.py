@@ -56,6 +56,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sera import __version__
+from sera.errors import InputError
 from sera.features.executors import cpu_count
 from sera.infer import Model
 from sera.segment import SegmenterParams
@@ -189,17 +190,35 @@ public = APIRouter()
 
 # --- endpoints -------------------------------------------------------------------------------
 
+def allowed_labels(svc: ServiceDep, labels: Annotated[str | None, Query(
+        description="Answer among these classes only, comma-separated (e.g. "
+                    "angry,happy,neutral,sad): the calibrated scores of the others are dropped "
+                    "and the rest renormalised.", max_length=200)] = None) -> Model:
+    """The served model, restricted to the ``labels`` query parameter when given."""
+    if labels is None:
+        return svc.model
+    try:
+        return svc.model.with_labels([label for label in labels.split(",") if label.strip()])
+    except InputError as err:
+        raise ApiError(422, f"labels: {err}") from None
+
+
+LabelledModelDep = Annotated[Model, Depends(allowed_labels)]
+
+
 @api.post("/predict", response_model=PredictResponse, responses=AUDIO_ERRORS,
           openapi_extra=AUDIO_BODY, summary="The emotion of one clip")
-async def predict(svc: ServiceDep, upload: UploadDep, _: AdmittedDep) -> dict:
+async def predict(svc: ServiceDep, model: LabelledModelDep, upload: UploadDep,
+                  _: AdmittedDep) -> dict:
     """Classify one clip. Silent audio is a 400: it carries no emotion."""
-    return await svc.pool.run(predict_upload, svc.model, upload, svc.max_duration_s)
+    return await svc.pool.run(predict_upload, model, upload, svc.max_duration_s)
 
 
 @api.post("/analyze", response_model=AnalyzeResponse, responses=AUDIO_ERRORS,
           openapi_extra=AUDIO_BODY, summary="The emotion of every utterance")
 async def analyze(
     svc: ServiceDep,
+    model: LabelledModelDep,
     upload: UploadDep,
     _: AdmittedDep,
     adapt: Literal["speaker", "recording", "none"] = Query(
@@ -222,7 +241,7 @@ async def analyze(
     without speech, silence included, gives no segments."""
     params = SegmenterParams(threshold=threshold, min_silence=min_silence,
                              min_speech=min_speech, max_utterance=max_utterance)
-    return await svc.pool.run(analyze_upload, svc.model, upload, svc.max_duration_s, params,
+    return await svc.pool.run(analyze_upload, model, upload, svc.max_duration_s, params,
                               adapt, speakers)
 
 

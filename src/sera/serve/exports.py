@@ -34,11 +34,13 @@ def parse_analysis(body: bytes, labels: Sequence[str], max_segments: int) -> Ana
     if len(analysis.segments) > max_segments:
         raise ApiError(413, f"segments: {len(analysis.segments)} utterances, more than the "
                             f"limit of {max_segments}")
-    known = set(labels)
+    used = set(analysis.segments[0].scores) if analysis.segments else set(labels)
     for number, item in enumerate(analysis.segments, start=1):
-        if set(item.scores) != known or item.label not in known:
+        # Every segment scores the model's labels, or one subset of them (``?labels=``).
+        if (set(item.scores) != used or item.label not in used or not used <= set(labels)
+                or len(used) < 2):
             raise ApiError(422, f"segments: utterance {number} does not have this model's "
-                                f"labels ({', '.join(labels)})")
+                                f"labels ({', '.join(labels)}) or the subset of the first")
     return Analysis(
         path=analysis.path, duration=analysis.duration, adapt=analysis.adapt,
         segments=tuple(Segment(start=item.start, end=item.end, label=item.label,
@@ -52,7 +54,8 @@ def export_file(body: bytes, kind: str, labels: Sequence[str], max_segments: int
     the stem of its file name."""
     recording = parse_analysis(body, labels, max_segments)
     if kind == "csv":
-        text = to_csv(recording, labels)
+        used = set(recording.segments[0].scores) if recording.segments else set(labels)
+        text = to_csv(recording, [label for label in labels if label in used])
     elif kind == "srt":
         text = to_srt(recording)
     else:
