@@ -7,10 +7,12 @@ pure function of a :class:`sera.results.Analysis`.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import json
 from collections.abc import Sequence
 
-from sera.results import Analysis
+from sera.results import Analysis, Segment
 
 
 def to_json(analysis: Analysis) -> dict:
@@ -22,6 +24,25 @@ def to_json(analysis: Analysis) -> dict:
     return {"path": analysis.path, "duration": round(analysis.duration, 3),
             "speakers": analysis.speakers, "adapt": analysis.adapt,
             "segments": [segment.to_dict() for segment in analysis.segments]}
+
+
+def json_text(obj) -> str:
+    """A JSON document as ``sera ... --json`` prints it: indented, UTF-8 text, a final newline.
+
+    The one JSON writer of the CLI and of batch outputs, so a recording's file in
+    ``sera analyze ... --out DIR`` has the bytes ``sera analyze FILE --json`` prints.
+    """
+    return json.dumps(obj, indent=2, ensure_ascii=False, default=_jsonable) + "\n"
+
+
+def analysis_from_json(doc: dict) -> Analysis:
+    """The :class:`Analysis` a :func:`to_json` document describes (times to the millisecond,
+    scores to four decimals, as written); keys a :class:`Segment` does not have are left out."""
+    known = {field.name for field in dataclasses.fields(Segment)}
+    segments = tuple(Segment(**{key: value for key, value in item.items() if key in known})
+                     for item in doc["segments"])
+    return Analysis(path=doc["path"], duration=doc["duration"], segments=segments,
+                    adapt=doc["adapt"])
 
 
 def to_csv(analysis: Analysis, labels: Sequence[str]) -> str:
@@ -52,3 +73,10 @@ def srt_time(seconds: float) -> str:
     minutes, milliseconds = divmod(milliseconds, 60_000)
     secs, milliseconds = divmod(milliseconds, 1000)
     return f"{hours:02d}:{minutes:02d}:{secs:02d},{milliseconds:03d}"
+
+
+def _jsonable(value):
+    """Make numpy scalars and arrays JSON-serialisable."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

@@ -7,7 +7,6 @@ Command modules import only typer and rich at module level; anything heavy
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterable
 
@@ -35,7 +34,9 @@ err = Console(stderr=True, highlight=False)
 
 def print_json(obj) -> None:
     """Write a JSON document to stdout."""
-    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=_jsonable) + "\n")
+    from sera.formats import json_text
+
+    sys.stdout.write(json_text(obj))
 
 
 def report_failures(failures: Iterable[tuple[str, str]]) -> int:
@@ -83,10 +84,3 @@ def recipe_from_options(model, features, adapt, seed, augment=None, epochs=None)
     params = {"max_epochs": epochs} if epochs else {}
     return Recipe(model=model, features=features, adapt=adapt, augment=kinds or (),
                   params=params, seed=seed)
-
-
-def _jsonable(value):
-    """Make numpy scalars and arrays JSON-serialisable."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
