@@ -280,7 +280,8 @@ class ResumeIndex:
         entry = self.entries.get(name)
         if key is None or entry is None or entry["key"] != key:
             return False
-        return all(entry["sizes"].get(fmt) == _size(self.out / f"{name}.{fmt}")
+        sizes = entry["sizes"]
+        return all(fmt in sizes and sizes[fmt] == _size(self.out / f"{name}.{fmt}")
                    for fmt in formats)
 
     def record(self, name: str, key: str, sizes: dict[str, int]) -> None:
