@@ -38,7 +38,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePath, PurePosixPath
 
 from sera.audio import audio_files, info
@@ -158,9 +158,10 @@ def find_recordings(paths: Iterable[str | os.PathLike]) -> list[Recording]:
         else:
             # As given: the JSON's path is then the one `sera analyze FILE --json` prints.
             recordings.append(Recording(os.fspath(given), output_name(PurePath(path.name))))
-    seen: set[str] = set()
-    return [recording for recording in recordings
-            if not (recording.path in seen or seen.add(recording.path))]
+    first: dict[str, Recording] = {}
+    for recording in recordings:
+        first.setdefault(recording.path, recording)
+    return list(first.values())
 
 
 def read_manifest(manifest: Path) -> list[Recording]:
@@ -582,13 +583,81 @@ def _analyze_on_dask_worker(bundle: str | None, fingerprint: str, options: Analy
 
 # --- the batch ------------------------------------------------------------------------------
 
+class OutputFolder:
+    """Where a batch writes: each recording's files, the resume index, and the table rows
+    (kept until :meth:`close` writes the tables).
+
+    Raises
+    ------
+    InputError
+        ``out`` is a file, or the recordings' outputs would collide (:func:`check_outputs`).
+    """
+
+    def __init__(self, out: Path, recordings: Sequence[Recording], formats: Sequence[str],
+                 labels: Sequence[str]):
+        if out.exists() and not out.is_dir():
+            raise InputError(f"{out}: exists and is not a folder")
+        check_outputs(recordings, formats, labels, out)
+        out.mkdir(parents=True, exist_ok=True)
+        self.out, self.recordings, self.formats, self.labels = out, recordings, formats, labels
+        self.index = ResumeIndex(out)
+        self.keys: list[str | None] = [None] * len(recordings)
+        self.summary: list[dict | None] = [None] * len(recordings)
+        self.speakers: list[list[dict]] = [[] for _ in recordings]
+
+    def done(self, model: str, options: AnalyzeOptions) -> set[int]:
+        """Hash every recording; the indices of those an earlier run finished."""
+        done = set()
+        for i, recording in enumerate(self.recordings):
+            content = content_hash(recording.path)
+            if content is not None:
+                self.keys[i] = recording_key(recording.path, content, model, options)
+            if self.index.is_done(recording.name, self.keys[i], self.formats):
+                done.add(i)
+        return done
+
+    def finish(self, i: int, result: Analysis | AudioError) -> None:
+        """Write a fresh result's files, then enter it in the index and the tables."""
+        recording = self.recordings[i]
+        if isinstance(result, AudioError):
+            self.index.forget(recording.name)
+            self.summary[i] = summary_row(recording, None, self.labels, result.problem)
+            return
+        sizes = write_outputs(self.out, recording.name, result, self.formats, self.labels)
+        if self.keys[i] is not None:
+            self.index.record(recording.name, self.keys[i], sizes)
+        self._tabulate(i, to_json(result))
+
+    def read_back(self, i: int) -> Analysis:
+        """A recording an earlier run finished, from its JSON (and into the tables)."""
+        path = self.out / f"{self.recordings[i].name}.json"
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        self._tabulate(i, doc)
+        return analysis_from_json(doc)
+
+    def _tabulate(self, i: int, doc: dict) -> None:
+        # From the JSON document, fresh or read back: a resumed batch's tables are the
+        # bytes of an uninterrupted one's.
+        self.summary[i] = summary_row(self.recordings[i], doc, self.labels)
+        self.speakers[i] = speaker_rows(self.recordings[i], doc, self.labels)
+
+    def close(self) -> None:
+        """Compact the index and write the tables."""
+        self.index.compact()
+        write_tables(self.out, self.summary, [row for rows in self.speakers for row in rows],
+                     self.labels, self.recordings)
+
+
 def analyze_many(model, paths: Iterable[str | os.PathLike], out: str | os.PathLike | None = None,
                  *, workers: int | None = None, dask: str | None = None,
                  progress: Callable[[BatchProgress], None] | None = None,
                  formats: Sequence[str] = ("json",), params: SegmenterParams | None = None,
                  adapt: str = "speaker", speakers: int | None = None,
                  ) -> Iterator[tuple[str, Analysis | AudioError]]:
-    """Analyze many recordings; see :meth:`sera.infer.Model.analyze_many`."""
+    """Analyze many recordings; see :meth:`sera.infer.Model.analyze_many`.
+
+    The tables are written, and the index compacted, once the last result has been yielded.
+    """
     check_adapt(adapt)
     check_speakers(speakers)
     unknown = sorted(set(formats) - set(FORMATS))
@@ -602,23 +671,8 @@ def analyze_many(model, paths: Iterable[str | os.PathLike], out: str | os.PathLi
     recordings = find_recordings(paths)
     if not recordings:
         raise InputError(f"no audio files in {', '.join(map(os.fspath, paths)) or 'no paths'}")
-    labels = model.labels
-    out = None if out is None else Path(out)
-    keys: list[str | None] = [None] * len(recordings)
-    resumed: set[int] = set()
-    if out is not None:
-        if out.exists() and not out.is_dir():
-            raise InputError(f"{out}: exists and is not a folder")
-        check_outputs(recordings, formats, labels, out)
-        out.mkdir(parents=True, exist_ok=True)
-        index = ResumeIndex(out)
-        fingerprint = model_fingerprint(model.config)
-        for i, recording in enumerate(recordings):
-            content = content_hash(recording.path)
-            if content is not None:
-                keys[i] = recording_key(recording.path, content, fingerprint, options)
-            if index.is_done(recording.name, keys[i], formats):
-                resumed.add(i)
+    folder = None if out is None else OutputFolder(Path(out), recordings, formats, model.labels)
+    resumed = set() if folder is None else folder.done(model_fingerprint(model.config), options)
     todo = [(i, recordings[i].path) for i in range(len(recordings)) if i not in resumed]
     seconds = {i: _duration(path) for i, path in todo}
     state = BatchProgress(total=len(recordings), done=len(resumed), resumed=len(resumed),
@@ -626,61 +680,33 @@ def analyze_many(model, paths: Iterable[str | os.PathLike], out: str | os.PathLi
     if progress is not None:
         progress(state)
 
-    summary: list[dict | None] = [None] * len(recordings)
-    by_speaker: list[list[dict]] = [[] for _ in recordings]
     finished: dict[int, Analysis | AudioError] = {}
-
-    def finish(i: int, result: Analysis | str) -> Analysis | AudioError:
-        """Write a fresh result's files and note it in the index and the tables."""
-        recording = recordings[i]
-        if out is None:
-            return AudioError(recording.path, result) if isinstance(result, str) else result
-        if isinstance(result, str):
-            index.forget(recording.name)
-            summary[i] = summary_row(recording, None, labels, result)
-            return AudioError(recording.path, result)
-        sizes = write_outputs(out, recording.name, result, formats, labels)
-        if keys[i] is not None:
-            index.record(recording.name, keys[i], sizes)
-        doc = to_json(result)
-        summary[i] = summary_row(recording, doc, labels)
-        by_speaker[i] = speaker_rows(recording, doc, labels)
-        return result
-
-    def resume(i: int) -> Analysis:
-        """A recording an earlier run finished: its JSON, read back."""
-        recording = recordings[i]
-        doc = json.loads((out / f"{recording.name}.json").read_text(encoding="utf-8"))
-        summary[i] = summary_row(recording, doc, labels)
-        by_speaker[i] = speaker_rows(recording, doc, labels)
-        return analysis_from_json(doc)
-
     next_up = 0
 
     def in_order() -> Iterator[tuple[str, Analysis | AudioError]]:
         """The results ready to be yielded in input order."""
         nonlocal next_up
         while next_up < len(recordings) and (next_up in resumed or next_up in finished):
-            result = resume(next_up) if next_up in resumed else finished.pop(next_up)
+            result = (folder.read_back(next_up) if next_up in resumed
+                      else finished.pop(next_up))
             yield recordings[next_up].path, result
             next_up += 1
 
     yield from in_order()
     for i, result in _results(model, todo, options, _workers(workers), dask):
-        finished[i] = finish(i, result)
-        failed = isinstance(finished[i], AudioError)
-        state = BatchProgress(total=state.total, done=state.done + 1, resumed=state.resumed,
-                              failed=state.failed + failed, audio_s=state.audio_s,
-                              audio_done_s=state.audio_done_s + seconds[i],
-                              path=recordings[i].path)
+        if isinstance(result, str):
+            result = AudioError(recordings[i].path, result)
+        if folder is not None:
+            folder.finish(i, result)
+        finished[i] = result
+        state = replace(state, done=state.done + 1,
+                        failed=state.failed + isinstance(result, AudioError),
+                        audio_done_s=state.audio_done_s + seconds[i], path=recordings[i].path)
         if progress is not None:
             progress(state)
         yield from in_order()
-    yield from in_order()
-    if out is not None:
-        index.compact()
-        write_tables(out, summary, [row for rows in by_speaker for row in rows], labels,
-                     recordings)
+    if folder is not None:
+        folder.close()
 
 
 def _workers(workers: int | None) -> int:
