@@ -221,6 +221,8 @@ def test_a_rerun_skips_done_work_and_redoes_changed_content_and_options(own_call
     out = tmp_path / "out"
     first, state = run_counting(model, [own_calls], out)
     assert (state.done, state.resumed) == (3, 0)
+    assert state.audio_done_s == state.audio_s == pytest.approx(
+        sum(analysis.duration for _, analysis in first))
     files = tree(out)
 
     again, state = run_counting(model, [own_calls], out)
@@ -297,6 +299,13 @@ def test_two_workers_give_the_files_of_one(calls, tmp_path, model):
     results = list(model.analyze_many([calls], two, workers=2, formats=("csv", "srt")))
     assert [path for path, _ in results] == sorted(str(p) for p in calls.rglob("*.wav"))
     assert tree(two) == tree(one)
+
+
+def test_a_dask_worker_with_another_model_refuses(calls):
+    from sera.batch import AnalyzeOptions, _analyze_on_dask_worker
+
+    with pytest.raises(sera.errors.BundleError, match="model is not the client's"):
+        _analyze_on_dask_worker(None, "0" * 64, AnalyzeOptions(), (0, str(calls / "a.wav")))
 
 
 @pytest.mark.slow
