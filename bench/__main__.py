@@ -392,6 +392,9 @@ def part_batch(context: Context) -> tuple[dict, list[Row]]:
         Row("batch", "scaling efficiency", result["scaling_efficiency"], "share",
             f"(1-worker time / 2-worker time) / 2; speed-up {result['speedup_2_workers']}x "
             f"(goal >= 1.8x)"),
+        Row("batch", "cores available", result["cores_available_before"], "cores",
+            f"CPU s / wall s of two busy processes before the runs "
+            f"({result['cores_available_after']} after): the ceiling of the speed-up then"),
         Row("batch", "dask local vs pool", result["dask_vs_pool"], "share",
             "wall of --dask local / wall of --workers 2 - 1 (goal within 0.15)"),
         Row("batch", "rerun over finished outputs", result["rerun_share"], "share",

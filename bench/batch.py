@@ -25,7 +25,8 @@ multiple of real time; scaling efficiency is ``(t1 / t2) / 2``. Peak memory is t
 resident set of the analysing processes (the command itself with 1 worker; its worker
 processes otherwise), sampled every 0.1 s with psutil, as is the CPU time of the command and
 its children (up to the last sample). CPU time and the load average are recorded beside each
-run: on a shared machine a busy neighbour shows there. The outputs of the three first runs
+run, and before and after the runs the cores that two busy processes get together: on a shared
+machine a busy neighbour shows there, and that figure caps any speed-up measured then. The outputs of the three first runs
 must be identical, byte for byte, and the rerun must leave them unchanged.
 """
 
@@ -106,6 +107,20 @@ def timed_command(arguments: list[str]) -> dict:
             "stderr_tail": stderr.strip().splitlines()[-1:]}
 
 
+#: A process that spins for a given number of seconds and prints the CPU seconds it got.
+SPIN = ("import sys, time\nstart = time.perf_counter()\n"
+        "while time.perf_counter() - start < float(sys.argv[1]):\n    pass\n"
+        "print(time.process_time())")
+
+
+def cores_available(processes: int = 2, seconds: float = 3.0) -> float:
+    """How many cores ``processes`` busy processes got together (CPU s / wall s): the
+    parallelism the machine offered at the time, the ceiling of any speed-up measured then."""
+    spinning = [subprocess.Popen([sys.executable, "-c", SPIN, str(seconds)],
+                                 stdout=subprocess.PIPE, text=True) for _ in range(processes)]
+    return round(sum(float(p.communicate()[0]) for p in spinning) / seconds, 2)
+
+
 def tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
             if p.is_file()}
@@ -131,6 +146,7 @@ def run(calls: int = CALLS, minutes: tuple[float, float] = MINUTES, seed: int = 
                     "dask local": (["--dask", "local"], "dask", 2)}
         timed: dict[str, dict] = result["runs"]
         trees = {}
+        result["cores_available_before"] = cores_available()
         for _ in range(passes):
             for name, (options, out, workers) in settings.items():
                 shutil.rmtree(scratch / out, ignore_errors=True)
@@ -138,6 +154,7 @@ def run(calls: int = CALLS, minutes: tuple[float, float] = MINUTES, seed: int = 
                 if name not in timed or figures["wall_s"] < timed[name]["wall_s"]:
                     timed[name] = figures
                 trees[name] = tree(scratch / out)
+        result["cores_available_after"] = cores_available()
         # Over the finished outputs of the last 2-worker pass.
         timed["rerun"] = analyze_folder(scratch, "two", ["--workers", "2"], audio_s, 2)
         trees["rerun"] = tree(scratch / "two")
