@@ -1,7 +1,7 @@
 """The benchmark suite: one table of what sera costs on this machine, and its JSON.
 
     .venv/bin/python -m bench /work/shared/data/ravdess16k [--out build/bench.json]
-                     [--parts features dask segment infer train epochs server]
+                     [--parts features dask segment infer train epochs server lean batch]
 
 Each part runs a module of ``bench/`` with a bounded size, so the whole suite takes well
 under 10 minutes on 2 busy cores:
@@ -35,8 +35,13 @@ under 10 minutes on 2 busy cores:
 ``lean``
     :func:`bench.lean.run`: the base install's size (no torch) and each extra's, cold start of
     ``sera predict`` against the bare runtime import (same run), warm predict latency, and
-    ``analyze`` of 10 minutes at the default settings, with the shipped default model. It is
-    the one part that runs without the data folder (on the synthetic corpus).
+    ``analyze`` of 10 minutes at the default settings, with the shipped default model. It
+    runs without the data folder (on the synthetic corpus), as does ``batch``.
+``batch``
+    :func:`bench.batch.run`: ``sera analyze FOLDER --out DIR`` over 40 synthetic two-speaker
+    calls of 1-2 minutes with 1 worker, 2 workers and ``--dask local``, and a rerun over the
+    finished outputs: throughput, scaling, peak memory per worker, the cost of resuming, and
+    that all runs write the same bytes (about 3 minutes).
 
 The model of ``infer`` and ``server`` is the shipped default model when it is installed
 (``make model``), else a bench bundle: logistic regression on the default recipe's feature
@@ -71,6 +76,8 @@ LEAN_MINUTES = 10.0
 DIALOGUE_PAIRS = 5
 LOAD_SECONDS = 10.0
 LOAD_CLIENTS = 16
+BATCH_CALLS = 40
+BATCH_MINUTES = (1.0, 2.0)
 
 
 @dataclass
@@ -369,14 +376,46 @@ def part_lean(context: Context) -> tuple[dict, list[Row]]:
     return result, rows
 
 
+def part_batch(context: Context) -> tuple[dict, list[Row]]:
+    result = call(bench_module("batch").run, calls=BATCH_CALLS, minutes=BATCH_MINUTES)
+    runs = result["runs"]
+    what = (f"sera analyze FOLDER --out DIR, {result['calls']} synthetic two-speaker calls of "
+            f"{result['minutes'][0]:g}-{result['minutes'][1]:g} min ({result['audio_h']} h), "
+            f"default model; wall of the whole command")
+    rows = [Row("batch", f"{name}", runs[name]["x_real_time"], "x real time",
+                f"{what}, {options}; {runs[name]['wall_s']} s, CPU {runs[name]['cpu_s']} s, "
+                f"peak {runs[name]['peak_rss_per_worker_mb']} MB per worker, load average "
+                f"{runs[name]['load_average'][0]}")
+            for name, options in (("1 worker", "--workers 1"), ("2 workers", "--workers 2"),
+                                  ("dask local", "--dask local (LocalCluster start included)"))]
+    rows += [
+        Row("batch", "scaling efficiency", result["scaling_efficiency"], "share",
+            f"(1-worker time / 2-worker time) / 2; speed-up {result['speedup_2_workers']}x "
+            f"(goal >= 1.8x)"),
+        Row("batch", "cores available", result["cores_available_before"], "cores",
+            f"CPU s / wall s of two busy processes before the runs "
+            f"({result['cores_available_after']} after): the ceiling of the speed-up then"),
+        Row("batch", "dask local vs pool", result["dask_vs_pool"], "share",
+            "wall of --dask local / wall of --workers 2 - 1 (goal within 0.15)"),
+        Row("batch", "rerun over finished outputs", result["rerun_share"], "share",
+            f"{runs['rerun']['wall_s']} s / the first 2-worker run (goal < 0.05): start, hash "
+            f"every file, read every JSON back, write the tables"),
+        Row("batch", "identical outputs", str(result["identical_outputs"]
+                                              and result["rerun_left_outputs_unchanged"]), "",
+            "every file of the 1-worker, 2-worker and Dask runs byte for byte; the rerun "
+            "changed none"),
+    ]
+    return result, rows
+
+
 PARTS = {"features": part_features, "dask": part_dask, "segment": part_segment,
          "dialogue": part_dialogue,
          "infer": part_infer, "train": part_train, "epochs": part_epochs,
-         "server": part_server, "lean": part_lean}
+         "server": part_server, "lean": part_lean, "batch": part_batch}
 
 
 #: Parts that run without the data folder.
-DATA_FREE_PARTS = ("lean",)
+DATA_FREE_PARTS = ("lean", "batch")
 
 
 # --- the suite --------------------------------------------------------------------------

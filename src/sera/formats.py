@@ -7,10 +7,13 @@ pure function of a :class:`sera.results.Analysis`.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import json
+import re
 from collections.abc import Sequence
 
-from sera.results import Analysis
+from sera.results import Analysis, Segment
 
 
 def to_json(analysis: Analysis) -> dict:
@@ -22,6 +25,29 @@ def to_json(analysis: Analysis) -> dict:
     return {"path": analysis.path, "duration": round(analysis.duration, 3),
             "speakers": analysis.speakers, "adapt": analysis.adapt,
             "segments": [segment.to_dict() for segment in analysis.segments]}
+
+
+def json_text(obj) -> str:
+    """A JSON document as ``sera ... --json`` prints it: indented, UTF-8 text, a final newline.
+
+    The one JSON writer of the CLI and of batch outputs, so a recording's file in
+    ``sera analyze ... --out DIR`` has the bytes ``sera analyze FILE --json`` prints.
+    """
+    text = json.dumps(obj, indent=2, ensure_ascii=False, default=_jsonable)
+    # An undecodable byte of a file name (a surrogate of ``os.fsdecode``) is written as its
+    # ``\udcNN`` escape, which ``json.loads`` reads back and ``os.fsencode`` turns into the same
+    # bytes: lone surrogates only occur inside strings, where the escape means the same.
+    return SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text) + "\n"
+
+
+def analysis_from_json(doc: dict) -> Analysis:
+    """The :class:`Analysis` a :func:`to_json` document describes (times to the millisecond,
+    scores to four decimals, as written); keys a :class:`Segment` does not have are left out."""
+    known = {field.name for field in dataclasses.fields(Segment)}
+    segments = tuple(Segment(**{key: value for key, value in item.items() if key in known})
+                     for item in doc["segments"])
+    return Analysis(path=doc["path"], duration=doc["duration"], segments=segments,
+                    adapt=doc["adapt"])
 
 
 def to_csv(analysis: Analysis, labels: Sequence[str]) -> str:
@@ -52,3 +78,15 @@ def srt_time(seconds: float) -> str:
     minutes, milliseconds = divmod(milliseconds, 60_000)
     secs, milliseconds = divmod(milliseconds, 1000)
     return f"{hours:02d}:{minutes:02d}:{secs:02d},{milliseconds:03d}"
+
+
+#: A character that stands for an undecodable byte of a file name (``os.fsdecode``'s
+#: surrogateescape) or another lone surrogate, which no UTF-8 output can hold.
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _jsonable(value):
+    """Make numpy scalars and arrays JSON-serialisable."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

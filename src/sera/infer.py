@@ -70,8 +70,16 @@ _THREAD_PREFIX = "sera-features"
 ARRAY_CHUNK_SECONDS = 10
 
 
-def load(path: str | os.PathLike | None = None) -> Model:
+def load(path: str | os.PathLike | None = None, *, threads: int | None = None) -> Model:
     """Load a model bundle; with no path, the shipped default model.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        A bundle directory.
+    threads : int, optional
+        Threads that compute the features of a recording's utterances (default: one per CPU;
+        see :class:`Model`).
 
     Raises
     ------
@@ -83,7 +91,7 @@ def load(path: str | os.PathLike | None = None) -> Model:
             raise BundleError(f"{DEFAULT_MODEL}: the default model is not installed (build it "
                               f"with `make model`, or give the path of a bundle)")
         path = DEFAULT_MODEL
-    return Model(load_bundle(path))
+    return Model(load_bundle(path), threads=threads)
 
 
 class Model:
@@ -93,6 +101,10 @@ class Model:
     ----------
     bundle : sera.bundle.Bundle
         As :func:`sera.bundle.load_bundle` returns it (:func:`load` does both).
+    threads : int, optional
+        Threads that compute the features of a recording's utterances in :meth:`analyze`
+        (default: one per CPU). A batch of recordings runs one recording per worker process
+        instead, each with one thread (:mod:`sera.batch`).
 
     Attributes
     ----------
@@ -102,8 +114,11 @@ class Model:
         The training statistics and how to adapt them.
     """
 
-    def __init__(self, bundle: Bundle):
+    def __init__(self, bundle: Bundle, threads: int | None = None):
+        if threads is not None and threads < 1:
+            raise InputError(f"threads must be at least 1, not {threads}")
         self.bundle = bundle
+        self.threads = threads
         try:
             self.feature_set = get_feature_set(bundle.feature_config)
         except SeraError as err:
@@ -158,8 +173,8 @@ class Model:
         return restricted
 
     def _feature_threads(self) -> ThreadPoolExecutor | None:
-        """The threads that compute utterance features of a recording: one per CPU, started
-        on first use and shared by every call (``None`` on one CPU).
+        """The threads that compute utterance features of a recording: :attr:`threads` (default
+        one per CPU), started on first use and shared by every call (``None`` for one).
 
         Threads suffice: openSMILE (a native library called through ctypes) and numpy's
         array work release the GIL. Each thread keeps its own openSMILE instance.
@@ -168,7 +183,7 @@ class Model:
             if self._threads is None:
                 from sera.features.executors import cpu_count
 
-                workers = cpu_count()
+                workers = cpu_count() if self.threads is None else self.threads
                 if workers == 1:
                     return None
                 self._threads = ThreadPoolExecutor(max_workers=workers,
@@ -518,6 +533,62 @@ class Model:
                                           executor=self._feature_threads(),
                                           speakers=speakers))
         return Analysis(path=path, duration=duration, segments=segments, adapt=adapt)
+
+    def analyze_many(self, paths: Iterable[str | os.PathLike],
+                     out: str | os.PathLike | None = None, *, workers: int | None = None,
+                     dask: str | None = None, progress=None, formats: Sequence[str] = ("json",),
+                     params: SegmenterParams | None = None, adapt: str = "speaker",
+                     speakers: int | None = None) -> Iterator[tuple[str, Analysis | AudioError]]:
+        """Analyze many recordings, in parallel, going on past bad ones; with ``out``, write
+        each one's files and the summary tables, and resume what an earlier run finished.
+
+        The logic is :mod:`sera.batch`; ``sera analyze PATH... --out DIR`` runs it.
+
+        Parameters
+        ----------
+        paths : iterable of path
+            Audio files, folders (searched for audio files) and CSV manifests (a ``path``
+            column; the other columns go into the summary).
+        out : path, optional
+            Output folder: ``out/<name>.json`` per recording (``name``: its path relative to
+            its folder or manifest, suffix dropped; the bytes of ``sera analyze FILE --json``),
+            the other ``formats`` beside it, ``out/summary.csv`` and ``out/speakers.csv``
+            (and ``.parquet`` copies with pyarrow), and the resume index
+            ``out/.sera-index.jsonl``. A recording whose files were made from the same bytes,
+            model and options is not analysed again.
+        workers : int, optional
+            Worker processes, each analysing one recording at a time with one feature thread
+            (default: one per CPU; ``1``: this process).
+        dask : str, optional
+            A Dask scheduler address, or ``"local"`` for a LocalCluster: each recording is one
+            task there (every worker needs sera, the audio at the same paths, and a non-default
+            bundle at the same path).
+        progress : callable, optional
+            Called with a :class:`sera.batch.BatchProgress` before any work and after each
+            recording finishes.
+        formats : sequence of str
+            Files per recording besides ``"json"``: ``"csv"``, ``"srt"``.
+        params, adapt, speakers
+            As for :meth:`analyze`, for every recording.
+
+        Yields
+        ------
+        (str, Analysis or AudioError)
+            Per recording, in input order: its path and its analysis (read back from its
+            JSON, so to the millisecond and four decimals, when an earlier run made it), or
+            the error that says what is wrong with it.
+
+        Raises
+        ------
+        InputError
+            Bad options, or two recordings that would write the same output file.
+        CorpusError
+            A manifest without a ``path`` column.
+        """
+        from sera.batch import analyze_many
+
+        return analyze_many(self, paths, out, workers=workers, dask=dask, progress=progress,
+                            formats=formats, params=params, adapt=adapt, speakers=speakers)
 
     def stream(self, chunks: Iterable[np.ndarray], sample_rate: int = SAMPLE_RATE,
                params: SegmenterParams | None = None, *, adapt: str = "speaker",

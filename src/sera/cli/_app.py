@@ -7,7 +7,6 @@ Command modules import only typer and rich at module level; anything heavy
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Iterable
@@ -15,6 +14,8 @@ from collections.abc import Iterable
 import typer
 from rich.console import Console
 from rich.text import Text
+
+from sera.formats import SURROGATE
 
 app = typer.Typer(
     name="sera",
@@ -36,10 +37,6 @@ app.add_typer(plot_app, name="plot")
 #: and a command that styles its own words says ``markup=True`` and escapes what it shows.
 err = Console(stderr=True, highlight=False, markup=False, emoji=False)
 
-#: A character that stands for an undecodable byte of a file name (``os.fsdecode``'s
-#: surrogateescape) or another lone surrogate, which no UTF-8 output can hold.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
 
 def _escape_surrogate(match: re.Match) -> str:
     code = ord(match.group())
@@ -53,7 +50,7 @@ def utf8_text(text: object) -> str:
     >>> utf8_text("caf\udce9.wav")
     'caf\\xe9.wav'
     """
-    return _SURROGATE.sub(_escape_surrogate, str(text))
+    return SURROGATE.sub(_escape_surrogate, str(text))
 
 
 def shown(text: object) -> str:
@@ -74,17 +71,11 @@ def print_error(message: object) -> None:
 
 
 def print_json(obj) -> None:
-    """Write a JSON document to stdout, valid UTF-8 whatever the file names: an undecodable
-    byte of a name (a surrogate of ``os.fsdecode``) is written as its ``\\udcNN`` escape, which
-    ``json.loads`` reads back and ``os.fsencode`` turns into the same bytes."""
-    text = json.dumps(obj, indent=2, ensure_ascii=False, default=_jsonable)
-    sys.stdout.write(json_escape_surrogates(text) + "\n")
+    """Write a JSON document to stdout (:func:`sera.formats.json_text`: valid UTF-8 whatever
+    the file names)."""
+    from sera.formats import json_text
 
-
-def json_escape_surrogates(text: str) -> str:
-    """JSON text with each lone surrogate written as its ``\\uXXXX`` escape (they only occur
-    inside strings, where the escape means the same)."""
-    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    sys.stdout.write(json_text(obj))
 
 
 def report_failures(failures: Iterable[tuple[str, str]]) -> int:
@@ -150,10 +141,3 @@ def recipe_from_options(model, features, adapt, seed, augment=None, epochs=None)
     params = {"max_epochs": epochs} if epochs else {}
     return Recipe(model=model, features=features, adapt=adapt, augment=kinds or (),
                   params=params, seed=seed)
-
-
-def _jsonable(value):
-    """Make numpy scalars and arrays JSON-serialisable."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)

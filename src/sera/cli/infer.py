@@ -174,7 +174,10 @@ def _print_predictions_table(predictions, total: int) -> None:
 
 @app.command("analyze")
 def analyze(
-    file: str = typer.Argument(..., help="Audio file; - reads standard input (with --stream)."),
+    files: list[str] = typer.Argument(..., metavar="FILE_OR_PATH...",
+                                      help="Audio file; - reads standard input (with --stream). "
+                                           "With --out: files, folders (searched for audio "
+                                           "files) and CSV manifests (a path column)."),
     model_dir: Path | None = typer.Option(None, "--model", help="Model bundle directory "
                                                                 "(default: the shipped model)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
@@ -203,17 +206,36 @@ def analyze(
     max_utterance: float | None = typer.Option(None, "--max-utterance",
                                                help="Longer speech (s) is split (default 10)."),
     labels: str | None = typer.Option(None, "--labels", help=LABELS_HELP),
+    out: Path | None = typer.Option(None, "--out", help="Analyze many recordings into this "
+                                                        "folder: a JSON per recording (--csv, "
+                                                        "--srt add those files), summary.csv "
+                                                        "and speakers.csv; a rerun resumes."),
+    workers: int | None = typer.Option(None, "--workers", min=1,
+                                       help="With --out: processes analysing recordings "
+                                            "(default: one per CPU core)."),
+    dask: str | None = typer.Option(None, "--dask", metavar="ADDRESS",
+                                    help="With --out: analyze each recording on a Dask cluster "
+                                         "(a scheduler address, or 'local')."),
 ) -> None:
-    """Find every utterance of a recording and its emotion."""
+    """Find every utterance of a recording and its emotion; with --out, of many recordings."""
     from sera.segment import SegmenterParams
 
     formats = [name for name, on in (("--json", as_json), ("--csv", as_csv), ("--srt", as_srt))
                if on]
-    if len(formats) > 1:
+    if out is None:
+        if len(files) != 1:
+            _fail("give one recording, or --out DIR to analyze many")
+        if workers is not None or dask is not None:
+            _fail("--workers and --dask analyze many recordings: give --out DIR")
+    elif stream or plot is not None or "-" in files:
+        _fail("--out analyzes files, folders and manifests into DIR; it does not combine "
+              "with --stream, --plot or standard input")
+    if len(formats) > 1 and out is None:
         _fail(f"choose one of {', '.join(formats)}")
     if stream and (formats or plot is not None):
         _fail("--stream prints JSON lines; it does not combine with --json, --csv, --srt or "
               "--plot")
+    file = files[0]
     if file == "-" and not stream:
         _fail("reading standard input needs --stream")
     _check_recording_adapt(adapt)
@@ -224,6 +246,13 @@ def analyze(
     except ValueError as error:
         _fail(str(error))
     model = load_model(model_dir, labels)
+    if out is not None:
+        extra = [fmt for fmt, on in (("csv", as_csv), ("srt", as_srt)) if on]
+        failed = _analyze_into(model, files, out, workers, dask, extra,
+                               {"params": params, "adapt": adapt, "speakers": speakers})
+        if failed:
+            raise typer.Exit(1)
+        return
     if stream:
         _stream_json_lines(model, file, rate, params, adapt, speakers)
         return
@@ -248,6 +277,41 @@ def analyze(
         except OSError as error:
             _fail(f"{plot}: cannot write the timeline ({os_problem(error)})")
         err.print(f"timeline written to {shown(plot)}")
+
+
+def _analyze_into(model, paths: list[str], out: Path, workers: int | None, dask: str | None,
+                  formats: list[str], options: dict) -> int:
+    """``sera analyze PATH... --out DIR``: the batch, a progress bar, one line per failed
+    recording; how many failed."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("analyze"), BarColumn(), TextColumn("{task.fields[recordings]}"),
+                   TextColumn("{task.fields[hours]}"), TimeRemainingColumn(), console=err,
+                   transient=True, disable=not err.is_terminal)
+    task = None
+    last = None
+
+    def report(state) -> None:
+        nonlocal task, last
+        last = state
+        fields = {"recordings": f"{state.done}/{state.total} recordings",
+                  "hours": f"{state.audio_done_s / 3600:.2f}/{state.audio_s / 3600:.2f} h audio"}
+        if task is None:
+            task = bar.add_task("analyze", total=state.audio_s, **fields)
+        bar.update(task, completed=state.audio_done_s, **fields)
+
+    failed = 0
+    with bar:
+        for _, result in model.analyze_many(paths, out, workers=workers, dask=dask,
+                                            progress=report, formats=formats, **options):
+            if isinstance(result, Exception):
+                failed += 1
+                err.print(f"[red]error[/red]: {result}", markup=True, soft_wrap=True)
+    analysed = last.done - last.resumed - last.failed
+    err.print(f"{last.total} recording(s): {analysed} analysed, {last.resumed} already done, "
+              f"{failed} failed; tables in {out / 'summary.csv'} and {out / 'speakers.csv'}",
+              soft_wrap=True, markup=False)
+    return failed
 
 
 def _stream_json_lines(model, file: str, rate: int, params, adapt: str,

@@ -328,6 +328,51 @@ def synthesize(out_dir: str | os.PathLike, speakers: int = 8, per_emotion: int =
     return manifest.assign(path=[str(root / p) for p in manifest["path"]])
 
 
+#: Pauses between the turns of a synthetic dialogue, seconds.
+DIALOGUE_PAUSE_S = (0.3, 1.0)
+
+
+def dialogue(seconds: float, seed: int = 0, sample_rate: int = SAMPLE_RATE,
+             ) -> tuple[np.ndarray, list[dict]]:
+    """A synthetic two-speaker call: turns of one woman and one man, alternating, each an
+    utterance in a random emotion, with pauses of 0.3-1 s of faint noise between them.
+
+    Parameters
+    ----------
+    seconds : float
+        At least this long (the last turn is whole).
+    seed : int
+        Non-negative; call ``seed`` has the voices of speakers ``2 * seed`` and
+        ``2 * seed + 1`` (:func:`make_speaker`), so different seeds are different people.
+    sample_rate : int
+        Hz.
+
+    Returns
+    -------
+    audio : np.ndarray
+        float32 mono.
+    turns : list of dict
+        ``{"start", "end", "speaker", "emotion"}`` per turn (seconds; the utterance's own
+        leading and trailing pauses included).
+    """
+    if seed < 0:
+        raise InputError(f"seed must be non-negative, got {seed}")
+    rng = np.random.default_rng([seed, 3])
+    voices = (make_speaker(2 * seed), make_speaker(2 * seed + 1))
+    pieces, turns, t = [], [], 0.0
+    while t < seconds:
+        pause = rng.standard_normal(int(rng.uniform(*DIALOGUE_PAUSE_S) * sample_rate))
+        pieces.append((10 ** (-66 / 20) * pause).astype(np.float32))
+        t += pieces[-1].size / sample_rate
+        speaker, emotion = voices[len(turns) % 2], LABELS[int(rng.integers(len(LABELS)))]
+        pieces.append(render(make_sentence(int(rng.integers(10))), speaker, emotion, rng,
+                             sample_rate))
+        turns.append({"start": t, "end": t + pieces[-1].size / sample_rate,
+                      "speaker": speaker.id, "emotion": emotion})
+        t = turns[-1]["end"]
+    return np.concatenate(pieces), turns
+
+
 def make_speaker(index: int, seed: int = 0) -> Speaker:
     """The ``index``-th synthetic speaker (even indices female, odd male)."""
     rng = np.random.default_rng([seed, 0, index])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
@@ -194,19 +195,26 @@ def _batches(todo: list, workers: int) -> list[list]:
 
 
 def _pool_context(augment: Augmentation | None = None) -> multiprocessing.context.BaseContext:
+    """The context of the feature pool: :func:`pool_context` preloading this module and, with
+    an augmenter, :mod:`sera.augment` (librosa), whose numba kernels are then compiled (or
+    loaded from numba's cache) once in the forkserver rather than by every worker at the same
+    time, which can corrupt the cache."""
+    return pool_context([__name__, *(("sera.augment",) if augment else ())])
+
+
+def pool_context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
     """Start worker processes clean, never by forking this one (forking a process that runs
     BLAS or numba threads can deadlock).
 
-    The forkserver imports sera's feature code once and forks each worker from that, so
-    workers start in milliseconds; with an augmenter it also imports :mod:`sera.augment`
-    (librosa), whose numba kernels are then compiled (or loaded from numba's cache) once there
-    rather than by every worker at the same time, which can corrupt the cache. spawn (a fresh
-    interpreter per worker) is the fallback where there is no forkserver (Windows).
+    The forkserver imports the ``preload`` modules once and forks each worker from that, so
+    workers start in milliseconds. spawn (a fresh interpreter per worker) is the fallback
+    where there is no forkserver (Windows). Used by the feature pool and by
+    :mod:`sera.batch`.
     """
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__, *(("sera.augment",) if augment else ())])
+    context.set_forkserver_preload(list(preload))
     return context
 
 
