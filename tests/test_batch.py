@@ -321,3 +321,25 @@ def test_dask_local_gives_the_files_of_one_worker(calls, tmp_path, model):
     # The tables have the error row; the recordings' files are the same.
     assert {k: v for k, v in files.items() if not k.startswith(("summary", "speakers"))} == {
         k: v for k, v in tree(one).items() if not k.startswith(("summary", "speakers"))}
+
+
+def test_an_unreadable_folder_is_an_error_row_not_a_silent_skip(own_calls, tmp_path,
+                                                                monkeypatch):
+    import os
+
+    real = os.scandir
+
+    def scandir(path="."):
+        if isinstance(path, (str, os.PathLike)) and os.fspath(path).endswith("team"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    out = tmp_path / "out"
+    result = invoke("analyze", own_calls, "--out", out, "--workers", "1", "--speakers", "2")
+    assert result.exit_code == 1
+    assert f"{own_calls / 'team'}: cannot read this folder" in result.output
+    rows = {row["path"]: row for row in csv.DictReader((out / "summary.csv").open())}
+    assert rows[str(own_calls / "team")]["error"].startswith("cannot read this folder")
+    assert rows[str(own_calls / "a.wav")]["error"] == ""
+    assert (out / "a.json").is_file() and (out / "b.json").is_file()

@@ -80,11 +80,15 @@ class Recording:
         Output name: POSIX path relative to the output folder, without a suffix.
     columns : dict
         The manifest's own columns for this recording (empty for files and folders).
+    problem : str or None
+        Why it cannot be analysed before it is even opened (a folder that could not be read:
+        reported as a failure, never skipped without a word).
     """
 
     path: str
     name: str
     columns: dict[str, str] = field(default_factory=dict, compare=False)
+    problem: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -154,8 +158,11 @@ def find_recordings(paths: Iterable[str | os.PathLike]) -> list[Recording]:
     for given in paths:
         path = Path(given)
         if path.is_dir():
+            files, unreadable = audio_files(path)
             recordings += [Recording(str(file), output_name(file.relative_to(path)))
-                           for file in audio_files(path)]
+                           for file in files]
+            recordings += [Recording(folder, output_name(Path(folder).relative_to(path)),
+                                     problem=problem) for folder, problem in unreadable]
         elif path.suffix.lower() == ".csv" and path.is_file():
             recordings += read_manifest(path)
         else:
@@ -681,8 +688,11 @@ def analyze_many(model, paths: Iterable[str | os.PathLike], out: str | os.PathLi
         raise InputError(f"no audio files in {', '.join(map(os.fspath, paths)) or 'no paths'}")
     folder = None if out is None else OutputFolder(Path(out), recordings, formats, model.labels)
     resumed = set() if folder is None else folder.done(model_fingerprint(model.config), options)
-    todo = [(i, recordings[i].path) for i in range(len(recordings)) if i not in resumed]
-    seconds = {i: _duration(path) for i, path in todo}
+    refused = {i: AudioError(r.path, r.problem) for i, r in enumerate(recordings)
+               if r.problem is not None}
+    todo = [(i, recordings[i].path) for i in range(len(recordings))
+            if i not in resumed and i not in refused]
+    seconds = {**{i: _duration(path) for i, path in todo}, **dict.fromkeys(refused, 0.0)}
     state = BatchProgress(total=len(recordings), done=len(resumed), resumed=len(resumed),
                           failed=0, audio_s=sum(seconds.values()), audio_done_s=0.0)
     if progress is not None:
@@ -701,7 +711,8 @@ def analyze_many(model, paths: Iterable[str | os.PathLike], out: str | os.PathLi
             next_up += 1
 
     yield from in_order()
-    for i, result in _results(model, todo, options, _workers(workers), dask):
+    for i, result in itertools.chain(refused.items(),
+                                     _results(model, todo, options, _workers(workers), dask)):
         if isinstance(result, str):
             result = AudioError(recordings[i].path, result)
         if folder is not None:
