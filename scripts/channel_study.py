@@ -142,8 +142,9 @@ def study(recipe_file: Path, pool_X, pool_frame, conditions, folds: int) -> dict
         print(f"  {recipe_file.stem}: fold {f} done ({time.perf_counter() - started:.0f} s)",
               flush=True)
     y = np.array([LABELS.index(e) for e in frame["emotion"]])
-    raw = {"clean_" + mode: clean[mode].copy() for mode in clean}
-    raw.update({f"{c}_{mode}": degraded[c][mode].copy() for c in conditions for mode in clean})
+    raw = {"folds_" + mode: clean[mode].copy() for mode in clean}
+    raw.update({f"ravdess_{c}_{mode}": degraded[c][mode].copy() for c in conditions
+                for mode in clean})
     by_fold = {}
     for mode in ("single", "adapted"):
         calibrated, temperatures = cross_fitted_temperature(clean[mode], y, fold)
@@ -188,7 +189,7 @@ def study(recipe_file: Path, pool_X, pool_frame, conditions, folds: int) -> dict
                                                                 strict=True))
     result["seconds"] = round(time.perf_counter() - started)
     raw.update({"loco_" + mode: loco[mode] for mode in loco})
-    return result, {**raw, "y": y, "fold": fold, "corpus": corpus,
+    return result, {**raw, "y": y, "fold": fold, "corpus": corpus.astype(str),
                     "speaker": frame["speaker"].to_numpy().astype(str)}
 
 

@@ -256,3 +256,34 @@ def test_fit_hands_each_corpus_mask_to_the_model_and_warns_where_it_cannot():
     with pytest.warns(UserWarning, match="cannot mask labels"):
         fit((X, frame), Recipe(model="hgb", adapt="none", calibration="none",
                                params={"max_iter": 5}))
+
+
+def test_corpus_calibration_is_fitted_on_corpora_held_out_and_is_humbler():
+    """``temperature-corpus`` fits on leave-one-corpus-out predictions: a corpus whose classes
+    sit elsewhere in feature space than the other's is predicted worse held out, so its
+    temperature is higher than the one of speaker folds, where every corpus was heard."""
+    from sera.labels import LABELS
+    from sera.train import out_of_fold_calibration
+
+    rng = np.random.default_rng(0)
+    rows, X = [], []
+    for corpus, shift in (("a", 0.0), ("b", 1.5)):
+        for speaker in range(4):
+            for i, label in enumerate(LABELS[:4] * 10):
+                centre = np.eye(8)[LABELS.index(label)] * 2.0 + shift * np.roll(
+                    np.eye(8)[LABELS.index(label)], 3)
+                X.append(centre + rng.standard_normal(8))
+                rows.append({"path": f"{corpus}/{speaker}/{i}.wav", "corpus": corpus,
+                             "speaker": f"{corpus}-{speaker}", "emotion": label,
+                             "augment": "none"})
+    X, frame = np.array(X, dtype=np.float32), pd.DataFrame(rows)
+    recipe = Recipe(model="logreg", features="stats", adapt="none", params={"C": 1.0})
+    by_speaker = out_of_fold_calibration((X, frame), recipe, by="speaker")
+    by_corpus = out_of_fold_calibration((X, frame), recipe, by="corpus")
+    assert by_corpus["fitted_on"] == "out-of-fold predictions of the 2 corpora, each held out once"
+    assert "8 training speakers" in by_speaker["fitted_on"]
+    assert by_corpus["temperature"] > 1.2 * by_speaker["temperature"]
+    # One corpus has no other to hold out: speaker folds, as "temperature" does.
+    one = frame["corpus"] == "a"
+    single = out_of_fold_calibration((X[one.to_numpy()], frame[one]), recipe, by="corpus")
+    assert "training speakers" in single["fitted_on"]

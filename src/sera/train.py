@@ -87,7 +87,11 @@ class Recipe:
         class within it, by the model's balanced class weights); ``"none"``: every row alike.
     calibration : str
         ``"temperature"``: fit a temperature on out-of-fold predictions of the training
-        speakers (:mod:`sera.calibration`) and store it in the bundle; ``"none"``.
+        speakers (:mod:`sera.calibration`) and store it in the bundle; ``"temperature-corpus"``:
+        on leave-one-corpus-out predictions of the training corpora, so that a corpus (a
+        language, a microphone) the model never heard gets honest probabilities, at the price
+        of modest ones on new speakers of the training corpora (one corpus: as
+        ``"temperature"``); ``"none"``.
     data : tuple of str
         Corpora (folders or CSV manifests) the recipe trains on; used by ``--recipe`` runs
         that name no corpus.
@@ -393,11 +397,12 @@ def train(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "speaker",
         test_rows = (held_out.X[~in_val], held_out.frame[~in_val])
     fitted = fit(rows, recipe, val=val_rows, progress=progress, checkpoint_dir=checkpoint_dir,
                  resume=resume)
-    if recipe.calibration == "temperature":
-        fitted.calibration = out_of_fold_calibration(rows, recipe)
+    if recipe.calibration in CALIBRATION_FOLDS_BY:
+        fitted.calibration = out_of_fold_calibration(rows, recipe,
+                                                     by=CALIBRATION_FOLDS_BY[recipe.calibration])
     elif recipe.calibration != "none":
-        raise SeraError(f"unknown calibration {recipe.calibration!r}; choose temperature or "
-                        "none")
+        raise SeraError(f"unknown calibration {recipe.calibration!r}; choose "
+                        f"{', '.join(CALIBRATION_FOLDS_BY)} or none")
 
     metrics = None
     if len(test_rows[1]):
@@ -418,15 +423,20 @@ def train(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "speaker",
 #: Speaker folds of the out-of-fold predictions a temperature is fitted on.
 CALIBRATION_FOLDS = 5
 
+#: The recipe's ``calibration`` methods, and what their out-of-fold predictions hold out.
+CALIBRATION_FOLDS_BY = {"temperature": "speaker", "temperature-corpus": "corpus"}
 
-def out_of_fold_calibration(train, recipe: Recipe, n_folds: int = CALIBRATION_FOLDS
-                            ) -> dict | None:
-    """Temperatures fitted on out-of-fold predictions of the training speakers.
 
-    The training speakers are dealt into ``n_folds`` folds; each fold's original clips are
-    predicted by the recipe fitted on the other folds' rows (augmented copies included), one
-    clip at a time (``adapt="none"``) and adapted to their speaker (the recipe's ``adapt``).
-    One temperature per mode (:func:`sera.calibration.fit_temperature`).
+def out_of_fold_calibration(train, recipe: Recipe, n_folds: int = CALIBRATION_FOLDS,
+                            by: str = "speaker") -> dict | None:
+    """Temperatures fitted on out-of-fold predictions of the training speakers or corpora.
+
+    With ``by="speaker"`` the training speakers are dealt into ``n_folds`` folds; with
+    ``by="corpus"`` each training corpus is a fold of its own (leave one corpus out; with one
+    corpus, speaker folds). Each fold's original clips are predicted by the recipe fitted on
+    the other folds' rows (augmented copies included), one clip at a time (``adapt="none"``)
+    and adapted to their speaker (the recipe's ``adapt``). One temperature per mode
+    (:func:`sera.calibration.fit_temperature`).
 
     Returns
     -------
@@ -441,10 +451,16 @@ def out_of_fold_calibration(train, recipe: Recipe, n_folds: int = CALIBRATION_FO
     unique = np.unique(speakers)
     if len(unique) < 2:
         return None
-    k = min(n_folds, len(unique))
-    order = np.random.default_rng(recipe.seed).permutation(unique)
-    fold_of = {speaker: i % k for i, speaker in enumerate(order)}
-    fold = np.array([fold_of[s] for s in speakers])
+    corpora = frame["corpus"].astype(str).to_numpy() if "corpus" in frame else None
+    if by == "corpus" and corpora is not None and len(np.unique(corpora)) > 1:
+        names, fold = np.unique(corpora, return_inverse=True)
+        k, held_out = len(names), f"{len(names)} corpora, each held out once"
+    else:
+        k = min(n_folds, len(unique))
+        order = np.random.default_rng(recipe.seed).permutation(unique)
+        fold_of = {speaker: i % k for i, speaker in enumerate(order)}
+        fold = np.array([fold_of[s] for s in speakers])
+        held_out = f"{len(unique)} training speakers ({k} folds by speaker)"
     original = (frame["augment"] == "none").to_numpy() if "augment" in frame else \
         np.ones(len(frame), dtype=bool)
     modes = ["none"] + ([recipe.adapt] if recipe.adapt != "none" else [])
@@ -466,8 +482,7 @@ def out_of_fold_calibration(train, recipe: Recipe, n_folds: int = CALIBRATION_FO
             apply_temperature(proba, temperatures[mode]), y), 4)
     return calibration_config(
         temperatures, ece_before=before, ece_after=after,
-        fitted_on=f"out-of-fold predictions of the {len(unique)} training speakers "
-                  f"({k} folds by speaker)")
+        fitted_on=f"out-of-fold predictions of the {held_out}")
 
 
 def cross_validate(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "loso",
@@ -530,7 +545,7 @@ def cross_validate(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "los
     calibrated = {}
     for kind, proba in raw.items():
         calibrated[kind] = cross_fitted_temperature(proba, y, predictions["fold"].to_numpy())[0] \
-            if recipe.calibration == "temperature" else proba
+            if recipe.calibration in CALIBRATION_FOLDS_BY else proba
         predictions[f"predicted_{kind}" if kind != "adapted" else "predicted"] = [
             LABELS[i] for i in proba.argmax(axis=1)]
         predictions[f"confidence_{kind}"] = calibrated[kind].max(axis=1)
@@ -557,7 +572,7 @@ def cross_validate(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "los
     metrics["protocol"] = {"split": split, "recipe": recipe.to_config(), "folds": len(folds),
                            "calibration": "temperature per fold, fitted on the out-of-fold "
                                           "predictions of the other folds' speakers"
-                           if recipe.calibration == "temperature" else "none"}
+                           if recipe.calibration in CALIBRATION_FOLDS_BY else "none"}
     return CVResult(metrics=metrics, folds=fold_figures, predictions=predictions,
                     histories=histories, failures=base.failures)
 
