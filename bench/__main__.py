@@ -1,7 +1,7 @@
 """The benchmark suite: one table of what sera costs on this machine, and its JSON.
 
     .venv/bin/python -m bench /work/shared/data/ravdess16k [--out build/bench.json]
-                     [--parts features dask segment infer train epochs server lean batch]
+                     [--parts features dask segment infer train epochs server lean batch conditions]
 
 Each part runs a module of ``bench/`` with a bounded size, so the whole suite takes well
 under 10 minutes on 2 busy cores:
@@ -32,6 +32,10 @@ under 10 minutes on 2 busy cores:
 ``server``
     :func:`bench.load.run`: requests per second of ``sera serve`` with the model (below)
     under a short load run of concurrent clients.
+``conditions``
+    :func:`bench.robustness.run` with :data:`bench.robustness.BENCH_CONDITIONS`: the default
+    recipe trained on RAVDESS actors 01-14, UAR of actors 15-18 under noise floors, babble of
+    other actors, a room and phone lines (adapt speaker), and each change against clean.
 ``lean``
     :func:`bench.lean.run`: the base install's size (no torch) and each extra's, cold start of
     ``sera predict`` against the bare runtime import (same run), warm predict latency, and
@@ -376,6 +380,25 @@ def part_lean(context: Context) -> tuple[dict, list[Row]]:
     return result, rows
 
 
+def part_conditions(context: Context) -> tuple[dict, list[Row]]:
+    module = bench_module("robustness")
+    result = call(module.run, context.data_dir, conditions=module.BENCH_CONDITIONS,
+                  adapts=("speaker",), out=context.scratch / "conditions",
+                  cache=context.scratch / "conditions-cache")
+    curve = result["curves"]["adapt speaker"]
+    clean = curve["clean"]["uar"]
+    what = (f"the default recipe trained on RAVDESS actors 01-14, held-out actors 15-18 "
+            f"({result['test_utterances']} clips) under each condition, adapt speaker")
+    rows = [Row("conditions", f"UAR {name}", round(figures["uar"], 3), "UAR",
+                what if name == "clean" else f"change against clean: "
+                                             f"{figures['uar'] - clean:+.3f}")
+            for name, figures in curve.items()]
+    rows.append(Row("conditions", "train", result["train_seconds"], "s",
+                    "extraction (with the recipe's augmented copies) and fit"))
+    summary = {k: v for k, v in result.items() if k not in ("model", "test_rows", "curves")}
+    return {**summary, "curve": {c: f["uar"] for c, f in curve.items()}}, rows
+
+
 def part_batch(context: Context) -> tuple[dict, list[Row]]:
     result = call(bench_module("batch").run, calls=BATCH_CALLS, minutes=BATCH_MINUTES)
     runs = result["runs"]
@@ -411,7 +434,8 @@ def part_batch(context: Context) -> tuple[dict, list[Row]]:
 PARTS = {"features": part_features, "dask": part_dask, "segment": part_segment,
          "dialogue": part_dialogue,
          "infer": part_infer, "train": part_train, "epochs": part_epochs,
-         "server": part_server, "lean": part_lean, "batch": part_batch}
+         "server": part_server, "lean": part_lean, "batch": part_batch,
+         "conditions": part_conditions}
 
 
 #: Parts that run without the data folder.
