@@ -139,12 +139,25 @@ def selection_section(recipe_file: Path, study: Path, document: dict) -> str:
             + "|---:" * (len(names) + 1) + "|---|---:|\n" + "\n".join(rows) + "\n")
 
 
+def same_recipe(a: Path, b: Path) -> bool:
+    """Whether two recipe files train the same thing on the same data (their names aside)."""
+    def content(path: Path) -> tuple:
+        recipe = load_recipe(path)
+        # The study calibrates its folds itself (by speaker and by corpus), whatever the file
+        # says: the calibration method is not part of what it measured.
+        config = {k: v for k, v in recipe.to_config().items()
+                  if k not in ("name", "data", "calibration")}
+        return json.dumps(config, sort_keys=True), recipe_sources(recipe, path)
+
+    return content(a) == content(b)
+
+
 def study_row(document: dict, recipe_file: Path) -> dict:
-    """The study row of a recipe file."""
+    """The study row of a recipe file: the row whose recipe trains the same thing."""
     for row in document["rows"]:
-        if Path(row["recipe"]).resolve() == recipe_file.resolve():
+        if same_recipe(ROOT / row["recipe"], recipe_file):
             return row
-    raise SystemExit(f"{recipe_file}: not a row of the channel study; run "
+    raise SystemExit(f"{recipe_file}: no row of the channel study trains this recipe; run "
                      f"scripts/channel_study.py with it first")
 
 

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from sera.augment import Augmenter
-from sera.calibration import apply_temperature, expected_calibration_error
+from sera.calibration import apply_temperature, expected_calibration_error, fit_temperature
 from sera.features import get_feature_set
 from sera.labels import LABELS
 from sera.metrics import evaluate_predictions
@@ -193,6 +193,33 @@ def study(recipe_file: Path, pool_X, pool_frame, conditions, folds: int) -> dict
                     "speaker": frame["speaker"].to_numpy().astype(str)}
 
 
+def calibration_trade(raw) -> dict:
+    """What one temperature does to both kinds of unseen voice: fitted on speaker folds, or on
+    corpora held out, and applied to the other (RAVDESS actors of the speaker folds, clean;
+    each corpus held out).
+
+    Parameters
+    ----------
+    raw : mapping
+        A study's saved probabilities (``OUT/<recipe>.npz``).
+    """
+    y, corpus = raw["y"], np.asarray(raw["corpus"]).astype(str)
+    ravdess = corpus == "ravdess"
+    out = {}
+    for mode in ("single", "adapted"):
+        seen, held = raw[f"ravdess_clean_{mode}"], raw[f"loco_{mode}"]
+        temperatures = {"speaker folds": fit_temperature(seen, y[ravdess]),
+                        "corpora held out": fit_temperature(held, y)}
+        out[mode] = {name: {"temperature": round(t, 3),
+                            "ece_ravdess_speakers": round(expected_calibration_error(
+                                apply_temperature(seen, t), y[ravdess]), 4),
+                            "ece_corpora_held_out": {c: round(expected_calibration_error(
+                                apply_temperature(held[corpus == c], t), y[corpus == c]), 4)
+                                for c in sorted(set(corpus))}}
+                     for name, t in temperatures.items()}
+    return out
+
+
 def table(results: list[dict]) -> str:
     """Markdown: one row per recipe, adapted UAR under each condition, per corpus in speaker
     folds and held out."""
@@ -238,6 +265,7 @@ def main() -> None:
         if load_recipe(recipe_file).feature_set.to_config() != fs.to_config():
             raise SystemExit(f"{recipe_file}: every recipe of one run must share a feature set")
         result, raw = study(recipe_file, pool_X, pool_frame, conditions, args.folds)
+        result["calibration_trade"] = calibration_trade(raw)
         results.append(result)
         # The uncalibrated probabilities of every fold, to study calibration choices.
         np.savez_compressed(args.out / f"{recipe_file.stem}.npz", **raw)

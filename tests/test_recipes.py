@@ -78,19 +78,44 @@ def test_readme_shipped_model_figures_are_the_bundle_figures():
     section = README[README.index("## The shipped model"):README.index("## Measured results")]
     assert "`recipes/default.toml`" in section
     metrics = config["metrics"]
-    for figure in (metrics["uar"], metrics["single_clip"]["uar"], metrics["ece"],
-                   metrics["single_clip"]["ece"], metrics["ece_uncalibrated"],
-                   metrics["single_clip"]["ece_uncalibrated"]):
-        assert f"{figure:.3f}" in section, figure
-    # Each corpus's row of the section's table is that corpus's figures in the bundle.
-    rows = {"| RAVDESS, unseen actors": metrics["by_corpus"]["ravdess (LOSO)"],
-            "| nEMO, unseen speakers": metrics["by_corpus"]["nemo (LOSO)"],
-            "| RAVDESS, corpus held out": metrics["leave_one_corpus_out"]["ravdess (held out)"],
-            "| nEMO, corpus held out": metrics["leave_one_corpus_out"]["nemo (held out)"]}
-    for start, figures in rows.items():
-        line = next(line for line in section.splitlines() if line.strip().startswith(start))
-        for field in ("uar_single_clip", "uar_adapted", "ece_single_clip", "ece_adapted"):
-            assert f"{figures[field]:.3f}" in line, (start, field)
+    names = {"ravdess": "RAVDESS", "nemo": "nEMO", "emovo": "EMOVO", "ased": "ASED"}
+    # Each corpus's rows of the section's table are that corpus's figures in the bundle.
+    for table, protocol, label in (("by_corpus", "speaker folds", "unseen speakers"),
+                                   ("leave_one_corpus_out", "held out", "corpus held out")):
+        for corpus, name in names.items():
+            figures = metrics[table][f"{corpus} ({protocol})"]
+            line = next(line for line in section.splitlines()
+                        if line.strip().startswith(f"| {name}, {label} |"))
+            for field in ("uar_single_clip", "uar_adapted", "ece_single_clip", "ece_adapted"):
+                assert f"{figures[field]:.3f}" in line, (corpus, protocol, field)
+    for condition, figures in metrics["conditions"].items():
+        line = next(line for line in section.splitlines()
+                    if line.strip().startswith(f"| {condition} |"))
+        assert f"{figures['uar_single_clip']:.3f} | {figures['uar_adapted']:.3f}" in line
+    # The calibration trade quoted is the study's.
+    study = json.loads((ROOT / "docs" / "results" / "channel.json").read_text())
+    (row,) = [r for r in study["rows"] if r["recipe"] == metrics["study"]]
+    trade = row["calibration_trade"]["adapted"]
+    for name in ("corpora held out", "speaker folds"):
+        held = trade[name]["ece_corpora_held_out"].values()
+        for figure in (trade[name]["temperature"], trade[name]["ece_ravdess_speakers"],
+                       min(held), max(held)):
+            assert f"{figure:.3f}" in section, (name, figure)
+
+
+def test_readme_channel_study_rows_are_the_committed_figures():
+    """Every row of the README's "Real microphones" table is its recipe's row of the study."""
+    study = json.loads((ROOT / "docs" / "results" / "channel.json").read_text())
+    section = README[README.index("**Real microphones"):]
+    section = section[:section.index("\n**", 10)]
+    for row in study["rows"]:
+        assert (ROOT / row["recipe"]).is_file()
+        line = next(line for line in section.splitlines() if f"`{row['recipe']}`" in line)
+        for figures in row["conditions"].values():
+            assert f"{figures['adapted']['uar']:.3f}" in line, row["recipe"]
+        for figures in row["corpus_folds"]["adapted"].values():
+            if "uar" in figures:
+                assert f"{figures['uar']:.3f}" in line, row["recipe"]
 
 
 TWO_CORPUS = ROOT / "docs" / "results" / "two-corpus-loso.json"

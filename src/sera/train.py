@@ -128,7 +128,8 @@ class Recipe:
 #: The recipe of the shipped model and of ``sera train`` with no ``--model``; the file
 #: ``recipes/default.toml`` says the same and names its data (tests/test_recipes.py).
 DEFAULT_RECIPE = Recipe(model="logreg", features="compare+stats", params={"C": 0.03},
-                        balance="corpus", name="default")
+                        augment=("floor", "channel"), balance="corpus",
+                        calibration="temperature-corpus", name="default")
 
 
 @dataclass
