@@ -374,3 +374,42 @@ def test_cli_writes_json_and_plot(model, held_out, tmp_path):
     assert list(document["conditions"]) == ["clean", "8khz"]
     assert all(c["n"] == 7 for c in document["conditions"].values())
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_condition_of_a_copy_is_replayed_without_audio():
+    """``Augmenter.condition`` names the channel a ``channel`` copy drew and the colour of a
+    ``floor``, which training uses to group a speaker's copies by condition."""
+    y = speechlike(2.0) * 5
+    augmenter = Augmenter(("floor", "channel"), seed=0)
+    seen = set()
+    for i in range(24):
+        key = f"clip{i}.wav"
+        channel = augmenter.condition("channel", key)
+        copy = augmenter.augment(y, SR, "channel", key)
+        # A phone line is narrowband; babble and rooms keep the band above 4 kHz.
+        assert (high_band_share(copy) < 0.01) == (channel == "channel:phone"), (key, channel)
+        seen.add(channel)
+        colour = augmenter.condition("floor", key)
+        floor = augmenter.augment(np.zeros(2**15, np.float32), SR, "floor", key)
+        assert (band_levels(floor)[-1] < band_levels(floor)[0] - 5) == (
+            colour in ("floor:pink", "floor:brown")), (key, colour)
+    assert seen == {"channel:babble", "channel:room", "channel:phone"}
+    assert augmenter.condition("snr", "x.wav") == "snr"
+
+
+def test_training_groups_a_speakers_copies_by_the_condition_they_were_made_in():
+    import pandas as pd
+
+    from sera.train import _groups
+
+    augmenter = Augmenter(("floor", "channel"), seed=0)
+    paths = [f"s/clip{i}.wav" for i in range(12)]
+    frame = pd.DataFrame({"path": paths * 3, "speaker": "s",
+                          "augment": ["none"] * 12 + ["floor"] * 12 + ["channel"] * 12})
+    groups = _groups(frame, "speaker", augmenter)
+    expected = ["s"] * 12 + [f"s\0{augmenter.condition(k, p)}" for k in ("floor", "channel")
+                             for p in paths]
+    assert list(groups) == expected
+    # The three channels (and the colours) each make a group of their own.
+    assert len(set(groups[24:])) == 3 and len(set(groups[12:24])) == len(
+        {augmenter.condition("floor", p) for p in paths})
