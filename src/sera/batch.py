@@ -47,6 +47,7 @@ from sera.errors import AudioError, BundleError, CorpusError, InputError, SeraEr
 from sera.formats import analysis_from_json, json_text, to_csv, to_json, to_srt
 from sera.results import Analysis
 from sera.segment import SegmenterParams
+from sera.summary import AFFECT, emotion_figures, summarize
 
 #: Output files a recording can have; JSON always (the resume reads it back).
 FORMATS = ("json", "csv", "srt")
@@ -56,9 +57,6 @@ INDEX = ".sera-index.jsonl"
 
 #: The tables of a batch, beside the recordings' outputs.
 SUMMARY, SPEAKERS = "summary", "speakers"
-
-#: Per-segment affect values averaged into the tables when a model gives them.
-AFFECT = ("arousal", "valence")
 
 #: Recordings handed to each worker at a time: one running, one waiting, so a worker never
 #: idles while this process writes the last one's files.
@@ -149,13 +147,21 @@ def find_recordings(paths: Iterable[str | os.PathLike]) -> list[Recording]:
     ------
     CorpusError
         A manifest without a ``path`` column or with an empty path.
+    InputError
+        A folder (or one inside it) that cannot be listed.
     """
     recordings: list[Recording] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
+            files, unreadable = audio_files(path)
+            if unreadable:
+                # Before any work: a folder that cannot be listed is bad input, never skipped.
+                folder, problem = unreadable[0]
+                more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+                raise InputError(f"{folder}: {problem}{more}")
             recordings += [Recording(str(file), output_name(file.relative_to(path)))
-                           for file in audio_files(path)]
+                           for file in files]
         elif path.suffix.lower() == ".csv" and path.is_file():
             recordings += read_manifest(path)
         else:
@@ -360,27 +366,14 @@ def write_outputs(out: Path, name: str, analysis: Analysis, formats: Sequence[st
     return sizes
 
 
-def emotion_figures(segments: Sequence[dict], labels: Sequence[str]) -> dict:
-    """Utterances, speaking time, dominant emotion and the share of speaking time per emotion
-    of some segments (items of a JSON document), plus the mean (time-weighted) of each
-    :data:`AFFECT` value the segments carry. Shares are ``None`` without speech."""
-    seconds = dict.fromkeys(labels, 0.0)
-    for segment in segments:
-        seconds[segment["label"]] = (seconds.get(segment["label"], 0.0)
-                                     + segment["end"] - segment["start"])
-    total = sum(seconds.values())
-    figures = {"utterances": len(segments), "speaking_time": round(total, 3),
-               # Ties go to the model's label order.
-               "dominant_emotion": max(labels, key=seconds.__getitem__) if total > 0 else None}
-    figures.update((f"share_{label}", round(seconds[label] / total, 4) if total > 0 else None)
-                   for label in labels)
-    for key in AFFECT:
-        weighted = [(segment[key], segment["end"] - segment["start"]) for segment in segments
-                    if segment.get(key) is not None]
-        weight = sum(w for _, w in weighted)
-        if weight > 0:
-            figures[f"mean_{key}"] = round(sum(v * w for v, w in weighted) / weight, 4)
-    return figures
+def table_figures(figures: dict) -> dict:
+    """:func:`sera.summary.emotion_figures` as table cells: one ``share_<label>`` column per
+    label; mean arousal and valence only when there are some."""
+    cells = {key: figures[key] for key in ("utterances", "speaking_time", "dominant_emotion")}
+    cells.update((f"share_{label}", share) for label, share in figures["shares"].items())
+    cells.update((f"mean_{key}", figures[f"mean_{key}"]) for key in AFFECT
+                 if figures[f"mean_{key}"] is not None)
+    return cells
 
 
 def summary_row(recording: Recording, doc: dict | None, labels: Sequence[str],
@@ -388,15 +381,15 @@ def summary_row(recording: Recording, doc: dict | None, labels: Sequence[str],
     """The summary table's row of a recording: from its JSON document, or its problem."""
     figures = {} if doc is None else {"duration": doc["duration"],
                                       "speakers": len(doc["speakers"]),
-                                      **emotion_figures(doc["segments"], labels)}
+                                      **table_figures(emotion_figures(doc["segments"], labels))}
     return {"path": recording.path, **figures, **recording.columns, "error": problem}
 
 
 def speaker_rows(recording: Recording, doc: dict, labels: Sequence[str]) -> list[dict]:
     """The speaker table's rows of a recording: one per speaker, in order of appearance."""
-    return [{"recording": recording.path, "speaker": speaker,
-             **emotion_figures([s for s in doc["segments"] if s["speaker"] == speaker], labels)}
-            for speaker in doc["speakers"]]
+    speakers = summarize(doc["segments"], labels)["speakers"]
+    return [{"recording": recording.path, "speaker": speaker, **table_figures(figures)}
+            for speaker, figures in speakers.items()]
 
 
 def summary_columns(labels: Sequence[str], affect: Iterable[str],

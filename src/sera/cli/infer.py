@@ -142,17 +142,20 @@ def _in_order(clips: list[str], items: list[dict], failed: list[dict]) -> list[d
 def _print_predictions_csv(clips, predictions, failures, labels, unreadable=()) -> None:
     import csv
 
+    from sera.formats import affect_cell
+
     rows = _in_order(clips, [p.to_dict() for p in predictions],
                      [{"path": path, "error": problem} for path, problem in failures])
     rows += [{"path": path, "error": problem} for path, problem in unreadable]
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(["path", "label", *labels, "error"])
+    writer.writerow(["path", "label", "arousal", "valence", *labels, "error"])
     for row in rows:
         if "error" in row:
-            writer.writerow([utf8_text(row["path"]), "", *[""] * len(labels),
+            writer.writerow([utf8_text(row["path"]), "", "", "", *[""] * len(labels),
                              utf8_text(row["error"])])
         else:
             writer.writerow([utf8_text(row["path"]), row["label"],
+                             *(affect_cell(row[key]) for key in ("arousal", "valence")),
                              *(f"{row['scores'][label]:.4f}" for label in labels), ""])
 
 
@@ -163,10 +166,13 @@ def _print_predictions_table(predictions, total: int) -> None:
     table.add_column("emotion")
     table.add_column("p", justify="right")
     table.add_column("runner-up")
+    table.add_column("arousal", justify="right")
+    table.add_column("valence", justify="right")
     for p in predictions:
         ranked = sorted(p.scores.items(), key=lambda item: -item[1])
         second = f"{ranked[1][0]} {ranked[1][1]:.2f}" if len(ranked) > 1 else ""
-        table.add_row(shown(p.path), p.label, f"{p.scores[p.label]:.2f}", second)
+        table.add_row(shown(p.path), p.label, f"{p.scores[p.label]:.2f}", second,
+                      *_affect_cells(p))
     err.print(table)
 
 
@@ -349,10 +355,17 @@ def _print_segments_table(file: str, segments) -> None:
     table.add_column("speaker")
     table.add_column("emotion")
     table.add_column("p", justify="right")
+    table.add_column("arousal", justify="right")
+    table.add_column("valence", justify="right")
     for s in segments:
         table.add_row(f"{s.start:.2f}", f"{s.end:.2f}", s.speaker, s.label,
-                      f"{s.scores[s.label]:.2f}")
+                      f"{s.scores[s.label]:.2f}", *_affect_cells(s))
     err.print(table)
+
+
+def _affect_cells(result) -> list[str]:
+    """A prediction's or segment's arousal and valence for a table (blank when it has none)."""
+    return ["" if value is None else f"{value:.2f}" for value in (result.arousal, result.valence)]
 
 
 # --- sera listen ----------------------------------------------------------------------------
