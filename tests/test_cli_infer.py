@@ -142,6 +142,19 @@ def test_sera_predict_never_imports_torch(bundle_dir, corpus):
 
 # --- analyze ---------------------------------------------------------------------------------
 
+def test_analyze_bounds_the_speakers_found_and_refuses_contradicting_bounds(bundle_dir,
+                                                                          conversation):
+    result = invoke("analyze", "--model", bundle_dir, conversation, "--json",
+                    "--max-speakers", "1")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["speakers"] == ["S1"]
+    result = invoke("analyze", "--model", bundle_dir, conversation, "--min-speakers", "3",
+                    "--max-speakers", "2")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: the least number of speakers (3) is more than the most (2)"]
+
+
 def test_analyze_json_csv_srt_and_plot(bundle_dir, conversation, model, tmp_path):
     expected = model.analyze(conversation)
     result = invoke("analyze", "--model", bundle_dir, conversation, "--json",

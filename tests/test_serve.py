@@ -242,7 +242,7 @@ def test_the_openapi_schema_documents_bodies_answers_and_errors(client):
         assert "Retry-After" in responses["503"]["headers"]
     analyze_parameters = {p["name"] for p in schema["paths"]["/v1/analyze"]["post"]["parameters"]}
     assert analyze_parameters == {"adapt", "speakers", "threshold", "min_silence", "min_speech",
-                                  "max_utterance", "labels"}
+                                  "max_utterance", "labels", "min_speakers", "max_speakers"}
     # The docs pages load their assets from this server (the fastapi-offline package).
     for path in ("/docs", "/redoc"):
         docs = client.get(path)
@@ -405,6 +405,13 @@ def test_answers_are_free_of_nan(client):
 def test_bad_parameters_are_a_422(client, clip, query):
     response = client.post(f"/v1/analyze?{query}", files={"file": ("a.flac", clip.read_bytes())})
     assert query.split("=")[0] in error_of(response, 422)
+
+
+@pytest.mark.parametrize("query, problem", [("min_speakers=4&max_speakers=2", "more than"),
+                                            ("speakers=2&min_speakers=2", "not both")])
+def test_bounds_on_the_speakers_that_contradict_are_a_422(client, clip, query, problem):
+    response = client.post(f"/v1/analyze?{query}", files={"file": ("a.flac", clip.read_bytes())})
+    assert problem in error_of(response, 422)
 
 
 @settings(max_examples=60, deadline=None, derandomize=True,

@@ -94,11 +94,16 @@ class AnalyzeOptions:
     speakers: int | None = None
     #: A deployment's classes (:meth:`sera.infer.Model.with_labels`); ``None``: every label.
     labels: tuple[str, ...] | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
 
     def to_key(self) -> dict:
-        """What of the options the outputs depend on, JSON-serialisable."""
+        """What of the options the outputs depend on, JSON-serialisable (options left at
+        their defaults are left out, so earlier runs' keys still match)."""
         key = {"segmenter": asdict(self.params), "adapt": self.adapt, "speakers": self.speakers}
-        return key if self.labels is None else {**key, "labels": list(self.labels)}
+        optional = {"labels": None if self.labels is None else list(self.labels),
+                    "min_speakers": self.min_speakers, "max_speakers": self.max_speakers}
+        return {**key, **{name: value for name, value in optional.items() if value is not None}}
 
 
 @dataclass(frozen=True)
@@ -456,7 +461,8 @@ def analyze_one(model, path: str, options: AnalyzeOptions) -> Analysis | str:
         model = model.with_labels(options.labels)
     try:
         return model.analyze(path, params=options.params, adapt=options.adapt,
-                             speakers=options.speakers)
+                             speakers=options.speakers, min_speakers=options.min_speakers,
+                             max_speakers=options.max_speakers)
     except SeraError as err:
         return getattr(err, "problem", str(err))
     except Exception as err:  # noqa: BLE001  (whatever a bad file makes a library raise)
@@ -652,13 +658,14 @@ def analyze_many(model, paths: Iterable[str | os.PathLike], out: str | os.PathLi
                  progress: Callable[[BatchProgress], None] | None = None,
                  formats: Sequence[str] = ("json",), params: SegmenterParams | None = None,
                  adapt: str = "speaker", speakers: int | None = None,
+                 min_speakers: int | None = None, max_speakers: int | None = None,
                  ) -> Iterator[tuple[str, Analysis | AudioError]]:
     """Analyze many recordings; see :meth:`sera.infer.Model.analyze_many`.
 
     The tables are written, and the index compacted, once the last result has been yielded.
     """
     check_adapt(adapt)
-    check_speakers(speakers)
+    check_speakers(speakers, min_speakers, max_speakers)
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise InputError(f"output formats are {', '.join(FORMATS)}, not {unknown[0]!r}")
@@ -667,7 +674,8 @@ def analyze_many(model, paths: Iterable[str | os.PathLike], out: str | os.PathLi
     formats = ("json", *(fmt for fmt in FORMATS[1:] if fmt in formats))
     restricted = tuple(model.labels) if tuple(model.labels) != tuple(model.bundle.labels) \
         else None
-    options = AnalyzeOptions(params or SegmenterParams(), adapt, speakers, restricted)
+    options = AnalyzeOptions(params or SegmenterParams(), adapt, speakers, restricted,
+                             min_speakers, max_speakers)
     paths = list(paths)
     recordings = find_recordings(paths)
     if not recordings:

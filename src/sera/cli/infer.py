@@ -203,6 +203,12 @@ def analyze(
     speakers: int | None = typer.Option(None, "--speakers", min=1,
                                         help="How many speakers (default: found from the "
                                              "voices; 1 turns diarization off)."),
+    min_speakers: int | None = typer.Option(None, "--min-speakers", min=1,
+                                            help="Least number of speakers to find (a meeting "
+                                                 "of three to five: --min-speakers 3 "
+                                                 "--max-speakers 5)."),
+    max_speakers: int | None = typer.Option(None, "--max-speakers", min=1,
+                                            help="Most speakers to find."),
     threshold: float | None = typer.Option(None, "--threshold", help="Speech probability that "
                                                                      "starts speech (default 0.5)."),
     min_silence: float | None = typer.Option(None, "--min-silence",
@@ -245,6 +251,15 @@ def analyze(
     if file == "-" and not stream:
         _fail("reading standard input needs --stream")
     _check_recording_adapt(adapt)
+    from sera.conversation import check_speakers
+
+    try:
+        check_speakers(speakers, min_speakers, max_speakers)
+    except ValueError as error:
+        _fail(str(error))
+    if stream and (min_speakers is not None or max_speakers is not None):
+        _fail("--min-speakers and --max-speakers bound the speakers of a whole recording; a "
+              "stream takes --speakers (the most speakers to tell apart)")
     overrides = {"threshold": threshold, "min_silence": min_silence, "min_speech": min_speech,
                  "max_utterance": max_utterance}
     try:
@@ -255,7 +270,8 @@ def analyze(
     if out is not None:
         extra = [fmt for fmt, on in (("csv", as_csv), ("srt", as_srt)) if on]
         failed = _analyze_into(model, files, out, workers, dask, extra,
-                               {"params": params, "adapt": adapt, "speakers": speakers})
+                               {"params": params, "adapt": adapt, "speakers": speakers,
+                                "min_speakers": min_speakers, "max_speakers": max_speakers})
         if failed:
             raise typer.Exit(1)
         return
@@ -265,7 +281,8 @@ def analyze(
     from sera.formats import to_csv, to_json, to_srt
 
     with err.status(Text(f"analyzing {shown(file)}")):
-        analysis = model.analyze(file, params=params, adapt=adapt, speakers=speakers)
+        analysis = model.analyze(file, params=params, adapt=adapt, speakers=speakers,
+                                 min_speakers=min_speakers, max_speakers=max_speakers)
     if as_json:
         print_json(to_json(analysis))
     elif as_csv:
