@@ -126,7 +126,7 @@ def test_recording_adaptation_uses_the_whole_recordings_statistics(model, conver
 
 def test_json_document(analyzed, conversation):
     doc = to_json(analyzed)
-    assert set(doc) == {"path", "duration", "speakers", "adapt", "segments"}
+    assert set(doc) == {"path", "duration", "speakers", "adapt", "segments", "summary"}
     assert doc["path"] == str(conversation[0]) and doc["adapt"] == "none"
     assert doc["duration"] == round(conversation[1].size / SR, 3)
     # Twelve voices: more than one speaker, named in order of first appearance.
@@ -134,7 +134,9 @@ def test_json_document(analyzed, conversation):
     assert len(doc["speakers"]) > 1
     assert doc["speakers"] == list(dict.fromkeys(item["speaker"] for item in doc["segments"]))
     for item, segment in zip(doc["segments"], analyzed, strict=True):
-        assert set(item) == {"start", "end", "speaker", "label", "scores"}
+        assert set(item) == {"start", "end", "speaker", "label", "scores", "arousal", "valence"}
+        assert item["arousal"] == round(segment.arousal, 4)
+        assert item["valence"] == round(segment.valence, 4)
         assert item["speaker"] == segment.speaker
         assert item["start"] == round(segment.start, 3) and item["end"] == round(segment.end, 3)
         assert list(item["scores"]) == list(LABELS)
@@ -143,16 +145,18 @@ def test_json_document(analyzed, conversation):
 def test_csv_has_a_row_per_utterance_and_a_column_per_label(analyzed):
     rows = list(csv.DictReader(io.StringIO(to_csv(analyzed, LABELS))))
     assert len(rows) == len(analyzed)
-    assert list(rows[0]) == ["start", "end", "speaker", "label", *LABELS]
+    assert list(rows[0]) == ["start", "end", "speaker", "label", "arousal", "valence", *LABELS]
     for row, segment in zip(rows, analyzed, strict=True):
         assert row["speaker"] == segment.speaker
+        assert float(row["arousal"]) == pytest.approx(segment.arousal, abs=5e-5)
+        assert float(row["valence"]) == pytest.approx(segment.valence, abs=5e-5)
         assert float(row["start"]) == pytest.approx(segment.start, abs=5e-4)
         assert row["label"] == max(LABELS, key=lambda label: float(row[label]))
         assert sum(float(row[label]) for label in LABELS) == pytest.approx(1.0, abs=1e-3)
 
 
 SRT_CUE = re.compile(r"(\d+)\n(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})\n"
-                     r"(S\d+): ([a-z]+) \((\d\.\d\d)\)\n")
+                     r"(S\d+): ([a-z]+) \((\d\.\d\d)\), arousal (\d\.\d\d), valence (\d\.\d\d)\n")
 
 
 def test_srt_is_valid_subrip(analyzed):
@@ -167,11 +171,15 @@ def test_srt_is_valid_subrip(analyzed):
         assert h1 * 3600 + m1 * 60 + s1 + ms1 / 1000 == pytest.approx(segment.start, abs=5e-4)
         assert h2 * 3600 + m2 * 60 + s2 + ms2 / 1000 == pytest.approx(segment.end, abs=5e-4)
         assert match[10] == segment.speaker and match[11] == segment.label
+        assert float(match[13]) == pytest.approx(segment.arousal, abs=0.005)
     two = Analysis("x.wav", 4000.0, (sera.Segment(3725.5, 3726.25, "sad", {"sad": 0.5}),
                                      sera.Segment(3727.0, 3728.0, "angry", {"angry": 0.83},
                                                   speaker="S2")))
-    assert to_srt(two) == ("1\n01:02:05,500 --> 01:02:06,250\nS1: sad (0.50)\n\n"
-                           "2\n01:02:07,000 --> 01:02:08,000\nS2: angry (0.83)\n")
+    # Scores of sad (-0.63, -0.27) and angry (-0.51, 0.59) alone: their own circumplex place.
+    assert to_srt(two) == ("1\n01:02:05,500 --> 01:02:06,250\nS1: sad (0.50), arousal 0.36, "
+                           "valence 0.18\n\n"
+                           "2\n01:02:07,000 --> 01:02:08,000\nS2: angry (0.83), arousal 0.79, "
+                           "valence 0.24\n")
     assert two.speakers == ["S1", "S2"]
 
 

@@ -25,10 +25,11 @@ from typer.testing import CliRunner
 
 import sera
 import sera.cli.infer  # noqa: F401  (registers the commands)
-from sera.batch import INDEX, emotion_figures, write_tables
+from sera.batch import INDEX, table_figures, write_tables
 from sera.cli._app import app
 from sera.corpora.synth import dialogue
 from sera.errors import AudioError, InputError
+from sera.summary import emotion_figures
 
 SR = 16000
 CALL_S = 8.0
@@ -158,17 +159,19 @@ def test_arousal_and_valence_are_averaged_over_speaking_time_when_present(tmp_pa
                 {"start": 1.0, "end": 4.0, "label": "angry", "arousal": 0.8, "valence": 0.1,
                  "speaker": "S2"}]
     labels = ("angry", "sad")
-    figures = emotion_figures(segments, labels)
+    figures = table_figures(emotion_figures(segments, labels))
     assert figures["dominant_emotion"] == "angry"
     assert (figures["share_angry"], figures["share_sad"]) == (0.75, 0.25)
     assert figures["mean_arousal"] == pytest.approx(0.65)
     assert figures["mean_valence"] == pytest.approx(0.15)
     plain = [{key: value for key, value in s.items() if key not in ("arousal", "valence")}
              for s in segments]
-    assert "mean_arousal" not in emotion_figures(plain, labels)
+    assert emotion_figures(plain, labels)["mean_arousal"] is None
+    assert "mean_arousal" not in table_figures(emotion_figures(plain, labels))
     write_tables(tmp_path, [{"path": "x", **figures}], [], labels, [])
     assert "mean_arousal" in read_csv(tmp_path / "summary.csv")[0]
-    write_tables(tmp_path, [{"path": "x", **emotion_figures(plain, labels)}], [], labels, [])
+    write_tables(tmp_path, [{"path": "x", **table_figures(emotion_figures(plain, labels))}], [],
+                 labels, [])
     assert "mean_arousal" not in read_csv(tmp_path / "summary.csv")[0]
     assert emotion_figures([], labels)["dominant_emotion"] is None
 

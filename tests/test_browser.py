@@ -307,14 +307,14 @@ def test_speakers_have_a_summary_and_a_lane_each(page, model, dialogue):
     expect(page.locator("#status")).to_contain_text("2 speakers")
     screenshot(page, "speaker-lanes")
 
-    # The timeline has a lane per speaker under the waveform (lanes 16 px, axis 20 px, 6 px
-    # margin, a 28 px gutter for the names): a click in S2's lane, in the time span of S2's
-    # first utterance, picks that utterance.
+    # The timeline has a lane per speaker under the waveform (lanes 16 px, then the 24 px
+    # arousal lane, axis 20 px, 6 px margin, a 28 px gutter for the names): a click in S2's
+    # lane, in the time span of S2's first utterance, picks that utterance.
     index = next(i for i, segment in enumerate(analysis) if segment.speaker == "S2")
     target = analysis[index]
     box = page.locator("#waveform").bounding_box()
     duration = float(page.evaluate("() => document.getElementById('player').duration"))
-    wave_height = box["height"] - 2 * 16 - 20 - 6
+    wave_height = box["height"] - 2 * 16 - 24 - 20 - 6
     x = 28 + (box["width"] - 28) * (target.start + target.end) / 2 / duration
     page.locator("#waveform").click(position={"x": x, "y": wave_height + 4 + 16 + 8})
     expect(page.locator("#scores-caption")).to_contain_text(f"Utterance {index + 1} (S2)")

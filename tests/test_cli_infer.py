@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 import sera
 import sera.cli.infer  # noqa: F401  (registers the commands until sera.cli imports it)
 from sera.cli._app import app
-from sera.labels import LABELS
+from sera.labels import LABELS, affect
 
 SR = 16000
 
@@ -81,7 +81,8 @@ def test_predict_json_lists_results_and_failures_and_exits_1(bundle_dir, corpus,
     assert "not a readable audio file" in items[-1]["error"]
     expected = model.predict(files[:-1])
     for item, prediction in zip(items, expected, strict=False):
-        assert set(item) == {"path", "label", "scores"}
+        assert set(item) == {"path", "label", "scores", "arousal", "valence"}
+        assert item["arousal"] == round(prediction.arousal, 4)
         assert item["label"] == prediction.label
         assert list(item["scores"]) == list(LABELS)
     failure_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -92,10 +93,13 @@ def test_predict_csv_and_human_table(bundle_dir, corpus):
     result = invoke("predict", "--model", bundle_dir, corpus, "--csv")
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert list(rows[0]) == ["path", "label", *LABELS, "error"]
+    assert list(rows[0]) == ["path", "label", "arousal", "valence", *LABELS, "error"]
     assert len(rows) == 16
     for row in rows:
         assert row["label"] == max(LABELS, key=lambda label: float(row[label]))
+        arousal, valence = affect({label: float(row[label]) for label in LABELS})
+        assert float(row["arousal"]) == pytest.approx(arousal, abs=2e-4)
+        assert float(row["valence"]) == pytest.approx(valence, abs=2e-4)
         assert row["error"] == ""
 
     result = invoke("predict", "--model", bundle_dir, corpus)
@@ -138,13 +142,26 @@ def test_sera_predict_never_imports_torch(bundle_dir, corpus):
 
 # --- analyze ---------------------------------------------------------------------------------
 
+def test_analyze_bounds_the_speakers_found_and_refuses_contradicting_bounds(bundle_dir,
+                                                                          conversation):
+    result = invoke("analyze", "--model", bundle_dir, conversation, "--json",
+                    "--max-speakers", "1")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["speakers"] == ["S1"]
+    result = invoke("analyze", "--model", bundle_dir, conversation, "--min-speakers", "3",
+                    "--max-speakers", "2")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: the least number of speakers (3) is more than the most (2)"]
+
+
 def test_analyze_json_csv_srt_and_plot(bundle_dir, conversation, model, tmp_path):
     expected = model.analyze(conversation)
     result = invoke("analyze", "--model", bundle_dir, conversation, "--json",
                     "--plot", tmp_path / "timeline.png")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert set(doc) == {"path", "duration", "speakers", "adapt", "segments"}
+    assert set(doc) == {"path", "duration", "speakers", "adapt", "segments", "summary"}
     assert doc["path"] == str(conversation) and doc["speakers"] == expected.speakers
     assert doc["duration"] == round(sf.info(conversation).duration, 3)
     assert doc["segments"] == [s.to_dict() for s in expected]

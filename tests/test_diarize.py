@@ -98,6 +98,73 @@ def test_a_given_number_of_speakers(ravdess_dir):
     assert agreement(whole_speakers(D.diarize(embedded, speakers=2)), truth) >= 0.9
 
 
+def meeting(root, actors, emotions=(1, 3, 4, 5, 6, 8)) -> tuple[list, list[str]]:
+    """``(audio, start)`` per turn, the actors speaking in turn (0.5 s pauses), each once per
+    emotion, and the true speaker of each turn."""
+    turns, truth, t = [], [], 0.0
+    for k, emotion in enumerate(emotions):
+        for actor in actors:
+            y = speech(clip(root, actor, emotion, statement=1 + k % 2))
+            t += 0.5
+            turns.append((y, t))
+            truth.append(f"actor {actor}")
+            t += y.shape[0] / SR
+    return turns, truth
+
+
+#: Meetings of three held-out actors (both sexes, and one of men only) and of four.
+THREE = [(11, 14, 18), (12, 13, 15), (13, 15, 17)]
+FOUR = [(11, 12, 15, 16), (13, 14, 17, 18)]
+
+
+def bounded_and_given(root, actors) -> tuple[list[str], list[str], list[str]]:
+    """The speakers of a meeting's turns found within 3-5, those with the count given, and
+    the truth."""
+    turns, truth = meeting(root, actors)
+    embedded = D.embed_utterances(turns)
+    found = whole_speakers(D.diarize(embedded, min_speakers=3, max_speakers=5))
+    given = whole_speakers(D.diarize(embedded, speakers=len(actors)))
+    print(f"\nactors {actors}: {len(set(found))} speakers found in 3-5, attribution "
+          f"{agreement(found, truth):.3f}; count given: {agreement(given, truth):.3f}")
+    return found, given, truth
+
+
+@pytest.mark.parametrize("actors", THREE)
+def test_a_meeting_of_three_told_three_to_five_is_counted_and_attributed(ravdess_dir, actors):
+    """The count found within bounds is the nearest bound to the unbounded rule's (which
+    tells one voice from two, not three from four), so three of 3-5 are counted right and
+    attributed like a given count; named in order of first appearance."""
+    found, given, truth = bounded_and_given(ravdess_dir, actors)
+    assert found == given
+    assert list(dict.fromkeys(found)) == ["S1", "S2", "S3"]
+    assert agreement(found, truth) >= 0.85
+
+
+@pytest.mark.parametrize("actors", FOUR)
+def test_a_meeting_of_four_is_attributed_when_its_count_is_given(ravdess_dir, actors):
+    found, given, truth = bounded_and_given(ravdess_dir, actors)
+    assert 3 <= len(set(found)) <= 5
+    assert agreement(given, truth) >= 0.8
+
+
+@pytest.mark.xfail(strict=True, reason="known limit (README, Speakers): within 3-5 a meeting "
+                                       "of four acted voices is counted three (the bound "
+                                       "nearest to the two the unbounded rule finds)")
+@pytest.mark.parametrize("actors", FOUR)
+def test_a_meeting_of_four_told_three_to_five_is_counted_four(ravdess_dir, actors):
+    found, _, _ = bounded_and_given(ravdess_dir, actors)
+    assert len(set(found)) == 4
+
+
+def test_bounds_replace_a_count_outside_them_by_the_nearest(ravdess_dir):
+    turns, truth = dialogue(ravdess_dir, 11, 12)
+    embedded = D.embed_utterances(turns)
+    assert set(whole_speakers(D.diarize(embedded, max_speakers=1))) == {"S1"}
+    assert whole_speakers(D.diarize(embedded, min_speakers=1, max_speakers=2)) == \
+        whole_speakers(D.diarize(embedded))
+    assert len(set(whole_speakers(D.diarize(embedded, min_speakers=3)))) == 3
+
+
 def monologue(ravdess_dir, speaker: str, emotions: tuple[str, ...], per_emotion: int) -> list:
     samples = ravdess_dir.parent / "nemo16k" / "samples"
     if not samples.is_dir():

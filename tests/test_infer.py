@@ -78,7 +78,8 @@ def test_predict_a_file(model, clips):
     assert list(p.scores) == list(LABELS)
     assert p.label == max(p.scores, key=p.scores.get)
     assert sum(p.scores.values()) == pytest.approx(1.0, abs=1e-5)
-    assert p.to_dict()["path"] == str(clips[0]) and set(p.to_dict()) == {"path", "label", "scores"}
+    assert p.to_dict()["path"] == str(clips[0]) and set(p.to_dict()) == {
+        "path", "label", "scores", "arousal", "valence"}
 
 
 def test_an_array_is_classified_as_given(model, clips, ravdess_original_dir):

@@ -242,7 +242,7 @@ def test_the_openapi_schema_documents_bodies_answers_and_errors(client):
         assert "Retry-After" in responses["503"]["headers"]
     analyze_parameters = {p["name"] for p in schema["paths"]["/v1/analyze"]["post"]["parameters"]}
     assert analyze_parameters == {"adapt", "speakers", "threshold", "min_silence", "min_speech",
-                                  "max_utterance"}
+                                  "max_utterance", "labels", "min_speakers", "max_speakers"}
     # The docs pages load their assets from this server (the fastapi-offline package).
     for path in ("/docs", "/redoc"):
         docs = client.get(path)
@@ -370,8 +370,11 @@ def test_silence_is_a_400_to_predict_and_no_utterances_to_analyze(client):
     assert "silent" in error_of(post_file(client, "silence.wav", silence), 400)
     analyzed = post_file(client, "silence.wav", silence, "analyze")
     assert analyzed.status_code == 200
-    assert answer(analyzed) == {"path": "silence.wav", "duration": 3.0, "speakers": [],
-                                "adapt": "speaker", "segments": []}
+    body = answer(analyzed)
+    assert body == {"path": "silence.wav", "duration": 3.0, "speakers": [],
+                    "adapt": "speaker", "segments": [], "summary": body["summary"]}
+    assert body["summary"]["speaking_time"] == 0 and body["summary"]["speakers"] == {}
+    assert body["summary"]["dominant_emotion"] is None and body["summary"]["peaks"] == []
 
 
 def test_too_short_audio_is_a_400(client):
@@ -402,6 +405,13 @@ def test_answers_are_free_of_nan(client):
 def test_bad_parameters_are_a_422(client, clip, query):
     response = client.post(f"/v1/analyze?{query}", files={"file": ("a.flac", clip.read_bytes())})
     assert query.split("=")[0] in error_of(response, 422)
+
+
+@pytest.mark.parametrize("query, problem", [("min_speakers=4&max_speakers=2", "more than"),
+                                            ("speakers=2&min_speakers=2", "not both")])
+def test_bounds_on_the_speakers_that_contradict_are_a_422(client, clip, query, problem):
+    response = client.post(f"/v1/analyze?{query}", files={"file": ("a.flac", clip.read_bytes())})
+    assert problem in error_of(response, 422)
 
 
 @settings(max_examples=60, deadline=None, derandomize=True,

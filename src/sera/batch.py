@@ -47,6 +47,7 @@ from sera.errors import AudioError, BundleError, CorpusError, InputError, SeraEr
 from sera.formats import analysis_from_json, json_text, to_csv, to_json, to_srt
 from sera.results import Analysis
 from sera.segment import SegmenterParams
+from sera.summary import AFFECT, emotion_figures, summarize
 
 #: Output files a recording can have; JSON always (the resume reads it back).
 FORMATS = ("json", "csv", "srt")
@@ -56,9 +57,6 @@ INDEX = ".sera-index.jsonl"
 
 #: The tables of a batch, beside the recordings' outputs.
 SUMMARY, SPEAKERS = "summary", "speakers"
-
-#: Per-segment affect values averaged into the tables when a model gives them.
-AFFECT = ("arousal", "valence")
 
 #: Recordings handed to each worker at a time: one running, one waiting, so a worker never
 #: idles while this process writes the last one's files.
@@ -100,11 +98,16 @@ class AnalyzeOptions:
     speakers: int | None = None
     #: A deployment's classes (:meth:`sera.infer.Model.with_labels`); ``None``: every label.
     labels: tuple[str, ...] | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
 
     def to_key(self) -> dict:
-        """What of the options the outputs depend on, JSON-serialisable."""
+        """What of the options the outputs depend on, JSON-serialisable (options left at
+        their defaults are left out, so earlier runs' keys still match)."""
         key = {"segmenter": asdict(self.params), "adapt": self.adapt, "speakers": self.speakers}
-        return key if self.labels is None else {**key, "labels": list(self.labels)}
+        optional = {"labels": None if self.labels is None else list(self.labels),
+                    "min_speakers": self.min_speakers, "max_speakers": self.max_speakers}
+        return {**key, **{name: value for name, value in optional.items() if value is not None}}
 
 
 @dataclass(frozen=True)
@@ -367,27 +370,14 @@ def write_outputs(out: Path, name: str, analysis: Analysis, formats: Sequence[st
     return sizes
 
 
-def emotion_figures(segments: Sequence[dict], labels: Sequence[str]) -> dict:
-    """Utterances, speaking time, dominant emotion and the share of speaking time per emotion
-    of some segments (items of a JSON document), plus the mean (time-weighted) of each
-    :data:`AFFECT` value the segments carry. Shares are ``None`` without speech."""
-    seconds = dict.fromkeys(labels, 0.0)
-    for segment in segments:
-        seconds[segment["label"]] = (seconds.get(segment["label"], 0.0)
-                                     + segment["end"] - segment["start"])
-    total = sum(seconds.values())
-    figures = {"utterances": len(segments), "speaking_time": round(total, 3),
-               # Ties go to the model's label order.
-               "dominant_emotion": max(labels, key=seconds.__getitem__) if total > 0 else None}
-    figures.update((f"share_{label}", round(seconds[label] / total, 4) if total > 0 else None)
-                   for label in labels)
-    for key in AFFECT:
-        weighted = [(segment[key], segment["end"] - segment["start"]) for segment in segments
-                    if segment.get(key) is not None]
-        weight = sum(w for _, w in weighted)
-        if weight > 0:
-            figures[f"mean_{key}"] = round(sum(v * w for v, w in weighted) / weight, 4)
-    return figures
+def table_figures(figures: dict) -> dict:
+    """:func:`sera.summary.emotion_figures` as table cells: one ``share_<label>`` column per
+    label; mean arousal and valence only when there are some."""
+    cells = {key: figures[key] for key in ("utterances", "speaking_time", "dominant_emotion")}
+    cells.update((f"share_{label}", share) for label, share in figures["shares"].items())
+    cells.update((f"mean_{key}", figures[f"mean_{key}"]) for key in AFFECT
+                 if figures[f"mean_{key}"] is not None)
+    return cells
 
 
 def summary_row(recording: Recording, doc: dict | None, labels: Sequence[str],
@@ -395,15 +385,15 @@ def summary_row(recording: Recording, doc: dict | None, labels: Sequence[str],
     """The summary table's row of a recording: from its JSON document, or its problem."""
     figures = {} if doc is None else {"duration": doc["duration"],
                                       "speakers": len(doc["speakers"]),
-                                      **emotion_figures(doc["segments"], labels)}
+                                      **table_figures(emotion_figures(doc["segments"], labels))}
     return {"path": recording.path, **figures, **recording.columns, "error": problem}
 
 
 def speaker_rows(recording: Recording, doc: dict, labels: Sequence[str]) -> list[dict]:
     """The speaker table's rows of a recording: one per speaker, in order of appearance."""
-    return [{"recording": recording.path, "speaker": speaker,
-             **emotion_figures([s for s in doc["segments"] if s["speaker"] == speaker], labels)}
-            for speaker in doc["speakers"]]
+    speakers = summarize(doc["segments"], labels)["speakers"]
+    return [{"recording": recording.path, "speaker": speaker, **table_figures(figures)}
+            for speaker, figures in speakers.items()]
 
 
 def summary_columns(labels: Sequence[str], affect: Iterable[str],
@@ -470,7 +460,8 @@ def analyze_one(model, path: str, options: AnalyzeOptions) -> Analysis | str:
         model = model.with_labels(options.labels)
     try:
         return model.analyze(path, params=options.params, adapt=options.adapt,
-                             speakers=options.speakers)
+                             speakers=options.speakers, min_speakers=options.min_speakers,
+                             max_speakers=options.max_speakers)
     except SeraError as err:
         return getattr(err, "problem", str(err))
     except Exception as err:  # noqa: BLE001  (whatever a bad file makes a library raise)
@@ -666,13 +657,14 @@ def analyze_many(model, paths: Iterable[str | os.PathLike], out: str | os.PathLi
                  progress: Callable[[BatchProgress], None] | None = None,
                  formats: Sequence[str] = ("json",), params: SegmenterParams | None = None,
                  adapt: str = "speaker", speakers: int | None = None,
+                 min_speakers: int | None = None, max_speakers: int | None = None,
                  ) -> Iterator[tuple[str, Analysis | AudioError]]:
     """Analyze many recordings; see :meth:`sera.infer.Model.analyze_many`.
 
     The tables are written, and the index compacted, once the last result has been yielded.
     """
     check_adapt(adapt)
-    check_speakers(speakers)
+    check_speakers(speakers, min_speakers, max_speakers)
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise InputError(f"output formats are {', '.join(FORMATS)}, not {unknown[0]!r}")
@@ -681,7 +673,8 @@ def analyze_many(model, paths: Iterable[str | os.PathLike], out: str | os.PathLi
     formats = ("json", *(fmt for fmt in FORMATS[1:] if fmt in formats))
     restricted = tuple(model.labels) if tuple(model.labels) != tuple(model.bundle.labels) \
         else None
-    options = AnalyzeOptions(params or SegmenterParams(), adapt, speakers, restricted)
+    options = AnalyzeOptions(params or SegmenterParams(), adapt, speakers, restricted,
+                             min_speakers, max_speakers)
     paths = list(paths)
     recordings = find_recordings(paths)
     if not recordings:

@@ -58,16 +58,35 @@ def check_adapt(adapt: str) -> None:
                          f"({', '.join(RECORDING_MODES)}), not {adapt!r}")
 
 
-def check_speakers(speakers: int | None) -> None:
-    """Raise InputError unless ``speakers`` is ``None`` (found) or a positive count."""
-    if speakers is not None and speakers < 1:
-        raise InputError(f"the number of speakers must be at least 1, not {speakers}")
+def check_speakers(speakers: int | None, min_speakers: int | None = None,
+                   max_speakers: int | None = None) -> None:
+    """Raise InputError unless ``speakers`` is ``None`` (found) or a positive count, and the
+    bounds on a found count are positive, in order, and not given beside a count."""
+    for name, value in (("number of speakers", speakers), ("least number of speakers",
+                                                            min_speakers),
+                        ("most speakers", max_speakers)):
+        if value is not None and value < 1:
+            raise InputError(f"the {name} must be at least 1, not {value}")
+    if speakers is not None and (min_speakers is not None or max_speakers is not None):
+        raise InputError("give the number of speakers, or bounds on it (min/max), not both")
+    if min_speakers is not None and max_speakers is not None and min_speakers > max_speakers:
+        raise InputError(f"the least number of speakers ({min_speakers}) is more than the most "
+                         f"({max_speakers})")
+
+
+def known_speakers(speakers: int | None, min_speakers: int | None,
+                   max_speakers: int | None) -> int | None:
+    """The number of speakers when it is given, or when the bounds leave one choice."""
+    if speakers is None and max_speakers is not None and (min_speakers or 1) == max_speakers:
+        return max_speakers
+    return speakers
 
 
 def label_utterances(model: Classifier, utterances: Iterable[Utterance],
                      adapt: str = "speaker", batch_size: int = BATCH_SIZE,
-                     executor: Executor | None = None,
-                     speakers: int | None = None) -> Iterator[Segment]:
+                     executor: Executor | None = None, speakers: int | None = None,
+                     min_speakers: int | None = None,
+                     max_speakers: int | None = None) -> Iterator[Segment]:
     """Tell the speakers of one recording apart and classify their utterances.
 
     Each utterance's features are computed as it arrives (by ``executor``'s threads while the
@@ -100,6 +119,9 @@ def label_utterances(model: Classifier, utterances: Iterable[Utterance],
     speakers : int, optional
         How many speakers the recording has; found from the voices when ``None``. With ``1``
         no speaker encoder runs and every segment is ``S1``.
+    min_speakers, max_speakers : int, optional
+        Bounds on the number found (a meeting of three to five: ``3`` and ``5``); a found
+        number outside them becomes the nearest bound (:func:`sera.speaker.diarize.cluster`).
 
     Yields
     ------
@@ -107,9 +129,11 @@ def label_utterances(model: Classifier, utterances: Iterable[Utterance],
         In time order.
     """
     check_adapt(adapt)
-    check_speakers(speakers)
+    check_speakers(speakers, min_speakers, max_speakers)
+    speakers = known_speakers(speakers, min_speakers, max_speakers)
     if speakers != 1:
-        yield from _diarized(model, utterances, adapt, batch_size, executor, speakers)
+        bounds = (1, None) if speakers is not None else (min_speakers or 1, max_speakers)
+        yield from _diarized(model, utterances, adapt, batch_size, executor, speakers, bounds)
         return
     spans: list[Utterance] = []
     rows: list[np.ndarray | Future] = []
@@ -129,7 +153,8 @@ def label_utterances(model: Classifier, utterances: Iterable[Utterance],
 
 
 def _diarized(model: Classifier, utterances: Iterable[Utterance], adapt: str, batch_size: int,
-              executor: Executor | None, speakers: int | None) -> Iterator[Segment]:
+              executor: Executor | None, speakers: int | None,
+              bounds: tuple[int, int | None]) -> Iterator[Segment]:
     """:func:`label_utterances` with the speakers told apart."""
     from sera.speaker.diarize import diarize, embed_utterances
 
@@ -158,8 +183,9 @@ def _diarized(model: Classifier, utterances: Iterable[Utterance], adapt: str, ba
     spans: list[Utterance] = []
     rows: list = []
     names: list[str] = []
-    for (_, feature_rows), turns in zip(found, diarize([e for e, _ in found], speakers),
-                                        strict=True):
+    turns_found = diarize([e for e, _ in found], speakers, min_speakers=bounds[0],
+                          max_speakers=bounds[1])
+    for (_, feature_rows), turns in zip(found, turns_found, strict=True):
         # One turn: the whole utterance's features; two: each side's.
         for (piece, name), row in zip(turns, feature_rows[:1] if len(turns) == 1
                                       else feature_rows[1:], strict=True):

@@ -14,17 +14,22 @@ import re
 from collections.abc import Sequence
 
 from sera.results import Analysis, Segment
+from sera.summary import summarize
 
 
 def to_json(analysis: Analysis) -> dict:
     """The ``sera analyze --json`` document.
 
     ``{"path", "duration", "speakers", "adapt", "segments": [{"start", "end", "speaker",
-    "label", "scores"}]}``; seconds rounded to the millisecond, scores to four decimals.
+    "label", "scores", "arousal", "valence"}], "summary": {...}}``; seconds rounded to the
+    millisecond, scores, arousal and valence to four decimals; the summary
+    (:func:`sera.summary.summarize`) is of the segments as written.
     """
+    segments = [segment.to_dict() for segment in analysis.segments]
+    labels = list(segments[0]["scores"]) if segments else []
     return {"path": analysis.path, "duration": round(analysis.duration, 3),
-            "speakers": analysis.speakers, "adapt": analysis.adapt,
-            "segments": [segment.to_dict() for segment in analysis.segments]}
+            "speakers": analysis.speakers, "adapt": analysis.adapt, "segments": segments,
+            "summary": summarize(segments, labels)}
 
 
 def json_text(obj) -> str:
@@ -42,7 +47,8 @@ def json_text(obj) -> str:
 
 def analysis_from_json(doc: dict) -> Analysis:
     """The :class:`Analysis` a :func:`to_json` document describes (times to the millisecond,
-    scores to four decimals, as written); keys a :class:`Segment` does not have are left out."""
+    scores, arousal and valence to four decimals, as written); keys a :class:`Segment` does not
+    have (the summary's are of the segments) are left out."""
     known = {field.name for field in dataclasses.fields(Segment)}
     segments = tuple(Segment(**{key: value for key, value in item.items() if key in known})
                      for item in doc["segments"])
@@ -51,24 +57,38 @@ def analysis_from_json(doc: dict) -> Analysis:
 
 
 def to_csv(analysis: Analysis, labels: Sequence[str]) -> str:
-    """One row per utterance: ``start,end,speaker,label`` then one probability column per
-    label."""
+    """One row per utterance: ``start,end,speaker,label,arousal,valence`` then one probability
+    column per label (arousal and valence empty for labels off the circumplex)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["start", "end", "speaker", "label", *labels])
+    writer.writerow(["start", "end", "speaker", "label", "arousal", "valence", *labels])
     for segment in analysis.segments:
         row = segment.to_dict()
         writer.writerow([f"{row['start']:.3f}", f"{row['end']:.3f}", row["speaker"],
-                         row["label"], *(f"{row['scores'][label]:.4f}" for label in labels)])
+                         row["label"], *(affect_cell(row[key]) for key in ("arousal", "valence")),
+                         *(f"{row['scores'][label]:.4f}" for label in labels)])
     return out.getvalue()
 
 
+def affect_cell(value: float | None) -> str:
+    """An arousal or valence as a CSV cell: four decimals, empty when there is none."""
+    return "" if value is None else f"{value:.4f}"
+
+
 def to_srt(analysis: Analysis) -> str:
-    """SubRip subtitles: one cue per utterance, its text ``S1: angry (0.83)``."""
-    cues = [f"{index}\n{srt_time(s.start)} --> {srt_time(s.end)}\n"
-            f"{s.speaker}: {s.label} ({s.scores[s.label]:.2f})\n"
+    """SubRip subtitles: one cue per utterance, its text ``S1: angry (0.83), arousal 0.79,
+    valence 0.25`` (the label and its probability alone for labels off the circumplex)."""
+    cues = [f"{index}\n{srt_time(s.start)} --> {srt_time(s.end)}\n{cue_text(s)}\n"
             for index, s in enumerate(analysis.segments, start=1)]
     return "\n".join(cues)
+
+
+def cue_text(segment: Segment) -> str:
+    """The subtitle of one utterance."""
+    text = f"{segment.speaker}: {segment.label} ({segment.scores[segment.label]:.2f})"
+    if segment.arousal is None:
+        return text
+    return f"{text}, arousal {segment.arousal:.2f}, valence {segment.valence:.2f}"
 
 
 def srt_time(seconds: float) -> str:

@@ -480,7 +480,8 @@ class Model:
 
     def analyze(self, recording, sample_rate: int | None = None,
                 params: SegmenterParams | None = None, *, adapt: str = "speaker",
-                speakers: int | None = None, batch_size: int = BATCH_SIZE) -> Analysis:
+                speakers: int | None = None, min_speakers: int | None = None,
+                max_speakers: int | None = None, batch_size: int = BATCH_SIZE) -> Analysis:
         """The speaker and emotion of every utterance of a recording.
 
         Utterances are found by :mod:`sera.segment` (silero-vad). A file is read block by
@@ -506,6 +507,10 @@ class Model:
         speakers : int, optional
             How many speakers there are, when known; found from the voices by default. With
             ``1`` the speaker encoder does not run and every segment is ``S1``.
+        min_speakers, max_speakers : int, optional
+            Bounds on the number of speakers found, when it is not given (a meeting of three
+            to five people: ``min_speakers=3, max_speakers=5``): a number found outside them
+            becomes the nearest bound.
         batch_size : int
             Utterances per feature-and-classify step.
 
@@ -516,7 +521,7 @@ class Model:
             adaptation that ran.
         """
         check_adapt(adapt)
-        check_speakers(speakers)
+        check_speakers(speakers, min_speakers, max_speakers)
         if isinstance(recording, (str, os.PathLike)):
             meta = info(recording)
             path, duration = os.fspath(recording), meta.frames / meta.samplerate
@@ -531,14 +536,17 @@ class Model:
                                      sample_rate, params)
         segments = tuple(label_utterances(self, utterances, adapt=adapt, batch_size=batch_size,
                                           executor=self._feature_threads(),
-                                          speakers=speakers))
+                                          speakers=speakers, min_speakers=min_speakers,
+                                          max_speakers=max_speakers))
         return Analysis(path=path, duration=duration, segments=segments, adapt=adapt)
 
     def analyze_many(self, paths: Iterable[str | os.PathLike],
                      out: str | os.PathLike | None = None, *, workers: int | None = None,
                      dask: str | None = None, progress=None, formats: Sequence[str] = ("json",),
                      params: SegmenterParams | None = None, adapt: str = "speaker",
-                     speakers: int | None = None) -> Iterator[tuple[str, Analysis | AudioError]]:
+                     speakers: int | None = None, min_speakers: int | None = None,
+                     max_speakers: int | None = None,
+                     ) -> Iterator[tuple[str, Analysis | AudioError]]:
         """Analyze many recordings, in parallel, going on past bad ones; with ``out``, write
         each one's files and the summary tables, and resume what an earlier run finished.
 
@@ -568,7 +576,7 @@ class Model:
             recording finishes.
         formats : sequence of str
             Files per recording besides ``"json"``: ``"csv"``, ``"srt"``.
-        params, adapt, speakers
+        params, adapt, speakers, min_speakers, max_speakers
             As for :meth:`analyze`, for every recording.
 
         Yields
@@ -588,7 +596,8 @@ class Model:
         from sera.batch import analyze_many
 
         return analyze_many(self, paths, out, workers=workers, dask=dask, progress=progress,
-                            formats=formats, params=params, adapt=adapt, speakers=speakers)
+                            formats=formats, params=params, adapt=adapt, speakers=speakers,
+                            min_speakers=min_speakers, max_speakers=max_speakers)
 
     def stream(self, chunks: Iterable[np.ndarray], sample_rate: int = SAMPLE_RATE,
                params: SegmenterParams | None = None, *, adapt: str = "speaker",

@@ -6,6 +6,8 @@ or to ``None`` where the corpus has an emotion that sera leaves out by default.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 #: The seed's seven emotions, in the order every model, matrix and report uses.
 LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
@@ -142,6 +144,53 @@ def canonical(name: str) -> str | None:
         The canonical label, or ``None`` if the name is not recognised.
     """
     return ALIASES.get(name.strip().lower().replace(" ", "_").replace("-", "_"))
+
+
+#: Where each label lies on the circumplex of affect: ``(valence, arousal)`` in [-1, 1], 0 neither
+#: pleasant nor unpleasant, neither activated nor calm. The pleasure and arousal factor scores of
+#: the emotion terms in Russell, J. A. & Mehrabian, A. (1977), "Evidence for a three-factor
+#: theory of emotions", *Journal of Research in Personality* 11(3), 273-294, as tabulated for
+#: Ekman's six basic emotions (pleasure, arousal, dominance) by Buechel, S. & Hahn, U. (2016),
+#: "Emotion analysis as a regression problem", ECAI 2016: anger (-0.51, 0.59, 0.25),
+#: disgust (-0.60, 0.35, 0.11), fear (-0.64, 0.60, -0.43), joy (0.76, 0.48, 0.35), sadness
+#: (-0.63, -0.27, -0.33), surprise (0.40, 0.67, -0.13); dominance is left out. Neutral is the
+#: origin: the absence of affect, not a placement of the source.
+CIRCUMPLEX: dict[str, tuple[float, float]] = {
+    "angry": (-0.51, 0.59),
+    "disgust": (-0.60, 0.35),
+    "fear": (-0.64, 0.60),
+    "happy": (0.76, 0.48),
+    "neutral": (0.0, 0.0),
+    "sad": (-0.63, -0.27),
+    "surprise": (0.40, 0.67),
+}
+
+
+def affect(scores: Mapping[str, float]) -> tuple[float, float] | None:
+    """Arousal and valence of label probabilities: the expected :data:`CIRCUMPLEX` place.
+
+    The probabilities are renormalised over the labels given (a restricted label set answers
+    with the expectation over its own classes) and the expected ``(valence, arousal)`` is mapped
+    from [-1, 1] to [0, 1], so 0.5 is neither high nor low (the range of audEERING's public
+    dimensional model).
+
+    Parameters
+    ----------
+    scores : mapping of str to float
+        Probability per label.
+
+    Returns
+    -------
+    (float, float) or None
+        ``(arousal, valence)`` in [0, 1]; ``None`` when a label has no place on the circumplex
+        (a bundle with labels of its own) or the probabilities sum to zero.
+    """
+    total = sum(scores.values())
+    if total <= 0 or any(label not in CIRCUMPLEX for label in scores):
+        return None
+    valence = sum(p * CIRCUMPLEX[label][0] for label, p in scores.items()) / total
+    arousal = sum(p * CIRCUMPLEX[label][1] for label, p in scores.items()) / total
+    return (arousal + 1) / 2, (valence + 1) / 2
 
 
 def index(label: str) -> int:

@@ -2,13 +2,16 @@
 
 Small frozen result types shared by inference (:mod:`sera.infer`), the conversation logic
 (:mod:`sera.conversation`), the output formats (:mod:`sera.formats`), the CLI and the server.
-This module imports nothing of sera, so every layer can use it.
+This module imports only :mod:`sera.labels` (which imports nothing of sera), so every layer can
+use it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+from sera.labels import affect
 
 #: The speaker of every segment until speakers are told apart.
 DEFAULT_SPEAKER = "S1"
@@ -26,22 +29,34 @@ class Prediction:
         Probability per label, in the model's label order.
     path : str or None
         The file, or ``None`` for an array.
+    arousal, valence : float or None
+        In [0, 1], 0.5 neither high nor low: unless given (read back from a document),
+        derived from :attr:`scores` (:func:`sera.labels.affect`); ``None`` for labels off the
+        circumplex.
     """
 
     label: str
     scores: dict[str, float]
     path: str | None = None
+    arousal: float | None = None
+    valence: float | None = None
+
+    def __post_init__(self):
+        _fill_affect(self)
 
     def to_dict(self) -> dict:
-        """The ``sera predict --json`` item: ``{"path", "label", "scores"}``."""
-        return {"path": self.path, "label": self.label, "scores": rounded(self.scores)}
+        """The ``sera predict --json`` item: ``{"path", "label", "scores", "arousal",
+        "valence"}``."""
+        return {"path": self.path, "label": self.label, "scores": rounded(self.scores),
+                **rounded_affect(self)}
 
 
 @dataclass(frozen=True)
 class Segment:
     """The emotion of one utterance of a recording; times in seconds from its start.
 
-    ``speaker`` is ``S1``, ``S2``, ... in order of first appearance.
+    ``speaker`` is ``S1``, ``S2``, ... in order of first appearance; ``arousal`` and
+    ``valence`` are as for :class:`Prediction`.
     """
 
     start: float
@@ -49,16 +64,22 @@ class Segment:
     label: str
     scores: dict[str, float] = field(repr=False)
     speaker: str = DEFAULT_SPEAKER
+    arousal: float | None = None
+    valence: float | None = None
+
+    def __post_init__(self):
+        _fill_affect(self)
 
     @property
     def duration(self) -> float:
         return self.end - self.start
 
     def to_dict(self) -> dict:
-        """The ``sera analyze --json`` item: ``{"start", "end", "speaker", "label", "scores"}``,
-        times rounded to the millisecond."""
+        """The ``sera analyze --json`` item: ``{"start", "end", "speaker", "label", "scores",
+        "arousal", "valence"}``, times rounded to the millisecond."""
         return {"start": round(self.start, 3), "end": round(self.end, 3),
-                "speaker": self.speaker, "label": self.label, "scores": rounded(self.scores)}
+                "speaker": self.speaker, "label": self.label, "scores": rounded(self.scores),
+                **rounded_affect(self)}
 
 
 @dataclass(frozen=True)
@@ -103,3 +124,19 @@ class Analysis:
 def rounded(scores: dict[str, float]) -> dict[str, float]:
     """Scores to four decimals, for JSON output."""
     return {label: round(float(p), 4) for label, p in scores.items()}
+
+
+def rounded_affect(result: Prediction | Segment) -> dict[str, float | None]:
+    """``{"arousal", "valence"}`` of a result to four decimals (``None`` stays), for JSON
+    output."""
+    return {key: None if getattr(result, key) is None else round(float(getattr(result, key)), 4)
+            for key in ("arousal", "valence")}
+
+
+def _fill_affect(result: Prediction | Segment) -> None:
+    """Derive a frozen result's arousal and valence from its scores unless they were given."""
+    if result.arousal is None and result.valence is None:
+        found = affect(result.scores)
+        if found is not None:
+            object.__setattr__(result, "arousal", found[0])
+            object.__setattr__(result, "valence", found[1])

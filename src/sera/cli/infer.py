@@ -142,17 +142,20 @@ def _in_order(clips: list[str], items: list[dict], failed: list[dict]) -> list[d
 def _print_predictions_csv(clips, predictions, failures, labels, unreadable=()) -> None:
     import csv
 
+    from sera.formats import affect_cell
+
     rows = _in_order(clips, [p.to_dict() for p in predictions],
                      [{"path": path, "error": problem} for path, problem in failures])
     rows += [{"path": path, "error": problem} for path, problem in unreadable]
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(["path", "label", *labels, "error"])
+    writer.writerow(["path", "label", "arousal", "valence", *labels, "error"])
     for row in rows:
         if "error" in row:
-            writer.writerow([utf8_text(row["path"]), "", *[""] * len(labels),
+            writer.writerow([utf8_text(row["path"]), "", "", "", *[""] * len(labels),
                              utf8_text(row["error"])])
         else:
             writer.writerow([utf8_text(row["path"]), row["label"],
+                             *(affect_cell(row[key]) for key in ("arousal", "valence")),
                              *(f"{row['scores'][label]:.4f}" for label in labels), ""])
 
 
@@ -163,10 +166,13 @@ def _print_predictions_table(predictions, total: int) -> None:
     table.add_column("emotion")
     table.add_column("p", justify="right")
     table.add_column("runner-up")
+    table.add_column("arousal", justify="right")
+    table.add_column("valence", justify="right")
     for p in predictions:
         ranked = sorted(p.scores.items(), key=lambda item: -item[1])
         second = f"{ranked[1][0]} {ranked[1][1]:.2f}" if len(ranked) > 1 else ""
-        table.add_row(shown(p.path), p.label, f"{p.scores[p.label]:.2f}", second)
+        table.add_row(shown(p.path), p.label, f"{p.scores[p.label]:.2f}", second,
+                      *_affect_cells(p))
     err.print(table)
 
 
@@ -197,6 +203,12 @@ def analyze(
     speakers: int | None = typer.Option(None, "--speakers", min=1,
                                         help="How many speakers (default: found from the "
                                              "voices; 1 turns diarization off)."),
+    min_speakers: int | None = typer.Option(None, "--min-speakers", min=1,
+                                            help="Least number of speakers to find (a meeting "
+                                                 "of three to five: --min-speakers 3 "
+                                                 "--max-speakers 5)."),
+    max_speakers: int | None = typer.Option(None, "--max-speakers", min=1,
+                                            help="Most speakers to find."),
     threshold: float | None = typer.Option(None, "--threshold", help="Speech probability that "
                                                                      "starts speech (default 0.5)."),
     min_silence: float | None = typer.Option(None, "--min-silence",
@@ -239,6 +251,15 @@ def analyze(
     if file == "-" and not stream:
         _fail("reading standard input needs --stream")
     _check_recording_adapt(adapt)
+    from sera.conversation import check_speakers
+
+    try:
+        check_speakers(speakers, min_speakers, max_speakers)
+    except ValueError as error:
+        _fail(str(error))
+    if stream and (min_speakers is not None or max_speakers is not None):
+        _fail("--min-speakers and --max-speakers bound the speakers of a whole recording; a "
+              "stream takes --speakers (the most speakers to tell apart)")
     overrides = {"threshold": threshold, "min_silence": min_silence, "min_speech": min_speech,
                  "max_utterance": max_utterance}
     try:
@@ -249,7 +270,8 @@ def analyze(
     if out is not None:
         extra = [fmt for fmt, on in (("csv", as_csv), ("srt", as_srt)) if on]
         failed = _analyze_into(model, files, out, workers, dask, extra,
-                               {"params": params, "adapt": adapt, "speakers": speakers})
+                               {"params": params, "adapt": adapt, "speakers": speakers,
+                                "min_speakers": min_speakers, "max_speakers": max_speakers})
         if failed:
             raise typer.Exit(1)
         return
@@ -259,7 +281,8 @@ def analyze(
     from sera.formats import to_csv, to_json, to_srt
 
     with err.status(Text(f"analyzing {shown(file)}")):
-        analysis = model.analyze(file, params=params, adapt=adapt, speakers=speakers)
+        analysis = model.analyze(file, params=params, adapt=adapt, speakers=speakers,
+                                 min_speakers=min_speakers, max_speakers=max_speakers)
     if as_json:
         print_json(to_json(analysis))
     elif as_csv:
@@ -349,10 +372,17 @@ def _print_segments_table(file: str, segments) -> None:
     table.add_column("speaker")
     table.add_column("emotion")
     table.add_column("p", justify="right")
+    table.add_column("arousal", justify="right")
+    table.add_column("valence", justify="right")
     for s in segments:
         table.add_row(f"{s.start:.2f}", f"{s.end:.2f}", s.speaker, s.label,
-                      f"{s.scores[s.label]:.2f}")
+                      f"{s.scores[s.label]:.2f}", *_affect_cells(s))
     err.print(table)
+
+
+def _affect_cells(result) -> list[str]:
+    """A prediction's or segment's arousal and valence for a table (blank when it has none)."""
+    return ["" if value is None else f"{value:.2f}" for value in (result.arousal, result.valence)]
 
 
 # --- sera listen ----------------------------------------------------------------------------

@@ -56,6 +56,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sera import __version__
+from sera.conversation import check_speakers
 from sera.errors import InputError
 from sera.features.executors import cpu_count
 from sera.infer import Model
@@ -228,6 +229,12 @@ async def analyze(
     speakers: int | None = Query(None, ge=1, le=32, description="How many speakers (default: "
                                                                 "found from the voices; 1: "
                                                                 "all S1)."),
+    min_speakers: int | None = Query(None, ge=1, le=32, description="Least number of speakers "
+                                                                    "to find (not with "
+                                                                    "speakers)."),
+    max_speakers: int | None = Query(None, ge=1, le=32, description="Most speakers to find "
+                                                                    "(a meeting of three to "
+                                                                    "five: min 3, max 5)."),
     threshold: float = Query(0.5, gt=0.0, le=1.0, description="Speech probability that "
                                                                "starts speech."),
     min_silence: float = Query(0.25, ge=0.0, le=10.0, description="Pause (s) that ends an "
@@ -241,8 +248,12 @@ async def analyze(
     without speech, silence included, gives no segments."""
     params = SegmenterParams(threshold=threshold, min_silence=min_silence,
                              min_speech=min_speech, max_utterance=max_utterance)
+    try:
+        check_speakers(speakers, min_speakers, max_speakers)
+    except InputError as err:
+        raise ApiError(422, f"speakers: {err}") from None
     return await svc.pool.run(analyze_upload, model, upload, svc.max_duration_s, params,
-                              adapt, speakers)
+                              adapt, speakers, min_speakers, max_speakers)
 
 
 @api.post("/export/{kind}", summary="An analysis as a file", openapi_extra=EXPORT_BODY,

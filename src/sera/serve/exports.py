@@ -43,8 +43,11 @@ def parse_analysis(body: bytes, labels: Sequence[str], max_segments: int) -> Ana
                                 f"labels ({', '.join(labels)}) or the subset of the first")
     return Analysis(
         path=analysis.path, duration=analysis.duration, adapt=analysis.adapt,
+        # Arousal and valence as answered (derived from the scores when left out): the export
+        # is the file the command line writes, not one recomputed from rounded scores.
         segments=tuple(Segment(start=item.start, end=item.end, label=item.label,
-                               scores=item.scores, speaker=item.speaker)
+                               scores=item.scores, speaker=item.speaker, arousal=item.arousal,
+                               valence=item.valence)
                        for item in analysis.segments))
 
 

@@ -7,12 +7,18 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from sera.summary import MOOD_CONFIDENCE
+
 #: Latest time a segment or recording may give, in seconds (about 115 days): far past any
 #: recording, and small enough that every format writes it (SubRip's hours overflow at 1e308).
 MAX_SECONDS = 1e7
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Seconds = Annotated[float, Field(ge=0.0, le=MAX_SECONDS, allow_inf_nan=False)]
+
+AROUSAL = ("Arousal in [0, 1] (0.5 neither high nor low): the expected circumplex place of the "
+           "scores (sera.labels.CIRCUMPLEX); null for labels without one.")
+VALENCE = "Valence in [0, 1] (0.5 neither pleasant nor unpleasant), as arousal."
 
 
 class PredictResponse(BaseModel):
@@ -22,6 +28,8 @@ class PredictResponse(BaseModel):
                                           "display); null for a raw audio body.")
     label: str = Field(description="The most probable emotion.")
     scores: dict[str, Probability] = Field(description="Probability of each label.")
+    arousal: Probability | None = Field(None, description=AROUSAL)
+    valence: Probability | None = Field(None, description=VALENCE)
 
 
 class SegmentResponse(BaseModel):
@@ -32,6 +40,55 @@ class SegmentResponse(BaseModel):
     speaker: str = Field(description="S1, S2, ... in order of first appearance.")
     label: str
     scores: dict[str, Probability]
+    arousal: Probability | None = Field(None, description=AROUSAL)
+    valence: Probability | None = Field(None, description=VALENCE)
+
+
+class EmotionFigures(BaseModel):
+    """What a speaker (or the whole call) comes to."""
+
+    speaking_time: Seconds
+    utterances: int = Field(ge=0)
+    dominant_emotion: str | None = Field(description="The emotion of the most speaking time; "
+                                                     "null without speech.")
+    shares: dict[str, Probability | None] = Field(description="Share of the speaking time per "
+                                                              "emotion.")
+    mean_arousal: Probability | None = Field(description="Weighted by speaking time.")
+    mean_valence: Probability | None = Field(description="Weighted by speaking time.")
+
+
+class Peak(BaseModel):
+    """One of the utterances of highest arousal."""
+
+    start: Seconds
+    end: Seconds
+    speaker: str
+    label: str
+    arousal: Probability
+
+
+class MoodChange(BaseModel):
+    """An utterance where its speaker's mood changes."""
+
+    start: Seconds
+    end: Seconds
+    speaker: str
+    from_: str = Field(alias="from", description="The label of the speaker's previous "
+                                                 "confident utterance.")
+    to: str = Field(description="This utterance's label.")
+    probability: Probability = Field(description="Of this utterance's label.")
+
+
+class Summary(EmotionFigures):
+    """The conversation in figures (sera.summary.summarize)."""
+
+    speakers: dict[str, EmotionFigures] = Field(description="Per speaker, in order of first "
+                                                            "appearance.")
+    peaks: list[Peak] = Field(description="The utterances of highest arousal, highest first.")
+    mood_changes: list[MoodChange] = Field(description=f"Confident utterances (label "
+                                                       f"probability at least {MOOD_CONFIDENCE}) "
+                                                       f"whose label differs from the speaker's "
+                                                       f"previous confident one.")
 
 
 class AnalyzeResponse(BaseModel):
@@ -44,6 +101,11 @@ class AnalyzeResponse(BaseModel):
                                    "by their own statistics), recording or none.")
     segments: list[SegmentResponse] = Field(description="In time order; empty when no speech "
                                                         "is found.")
+    summary: Summary | None = Field(None, description="Per speaker and for the call: speaking "
+                                                      "time, shares, dominant emotion, mean "
+                                                      "arousal and valence; arousal peaks and "
+                                                      "mood changes. Recomputed from the "
+                                                      "segments by /v1/export.")
 
 
 class Health(BaseModel):

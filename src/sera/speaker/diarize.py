@@ -232,7 +232,8 @@ def change_point(windows: np.ndarray, space: SpeakerSpace | None = None) -> int 
 
 
 def cluster(embeddings: np.ndarray, speakers: int | None = None,
-            ratio: float = SPLIT_RATIO) -> np.ndarray:
+            ratio: float = SPLIT_RATIO, min_speakers: int = 1,
+            max_speakers: int | None = None) -> np.ndarray:
     """Speaker index per embedding, numbered 0, 1, ... in order of first appearance.
 
     Parameters
@@ -244,6 +245,9 @@ def cluster(embeddings: np.ndarray, speakers: int | None = None,
     ratio : float
         How distinct (:func:`split_ratio`) the two halves of a split must be to make two
         speakers of one.
+    min_speakers, max_speakers : int, optional
+        Bounds on a found number: a count outside them is replaced by the nearest bound, and
+        the tree is cut into that many speakers as for a given ``speakers``.
 
     Returns
     -------
@@ -263,11 +267,14 @@ def cluster(embeddings: np.ndarray, speakers: int | None = None,
     # one cloud would look opposite).
     centred = l2_normalize(X - X.mean(axis=0)).astype(np.float64)
     tree = linkage(centred, method="average", metric="cosine")
-    if speakers is not None:
-        labels = fcluster(tree, min(speakers, n), criterion="maxclust")
-    else:
+    if speakers is None:
         labels = _divisive(X, tree, ratio)
-    return _in_order_of_appearance(labels)
+        found = len(set(labels.tolist()))
+        bounded = max(min_speakers, found if max_speakers is None else min(found, max_speakers))
+        if bounded == found:
+            return _in_order_of_appearance(labels)
+        speakers = bounded
+    return _in_order_of_appearance(fcluster(tree, min(speakers, n), criterion="maxclust"))
 
 
 def _divisive(X: np.ndarray, tree: np.ndarray, ratio: float) -> np.ndarray:
@@ -322,7 +329,8 @@ def speaker_name(index: int) -> str:
 
 
 def diarize(embedded: Sequence[Embedded], speakers: int | None = None,
-            space: SpeakerSpace | None = None) -> list[list[tuple[Piece, str]]]:
+            space: SpeakerSpace | None = None, min_speakers: int = 1,
+            max_speakers: int | None = None) -> list[list[tuple[Piece, str]]]:
     """The speaker turns of each utterance.
 
     Parameters
@@ -333,6 +341,8 @@ def diarize(embedded: Sequence[Embedded], speakers: int | None = None,
         The number of speakers, if known.
     space : SpeakerSpace, optional
         Where to compare voices (default: the shipped one).
+    min_speakers, max_speakers : int, optional
+        Bounds on the number found when ``speakers`` is not given (:func:`cluster`).
 
     Returns
     -------
@@ -344,7 +354,8 @@ def diarize(embedded: Sequence[Embedded], speakers: int | None = None,
         return []
     space = default_space() if space is None else space
     pieces = [piece for e in embedded for piece in e.pieces]
-    labels = cluster(space(np.stack([p.embedding for p in pieces])), speakers)
+    labels = cluster(space(np.stack([p.embedding for p in pieces])), speakers,
+                     min_speakers=min_speakers, max_speakers=max_speakers)
     out, i = [], 0
     for e in embedded:
         mine = labels[i:i + len(e.pieces)]

@@ -311,9 +311,10 @@ function outcomeMessage(name) {
     const shown = state.prediction || state.segments[0];
     return `${name}: ${shown.label} (${percent(shown.scores[shown.label])}).`;
   }
-  const summary = summarise(state.segments);
-  const who = summary.speakers.length > 1 ? `, ${summary.speakers.length} speakers` : "";
-  return `${name}: ${count} utterances${who}; mostly ${summary.dominant} (${percent(summary.shares[summary.dominant])} of the speaking time).`;
+  const summary = state.analysis.summary;
+  const speakers = Object.keys(summary.speakers).length;
+  const who = speakers > 1 ? `, ${speakers} speakers` : "";
+  return `${name}: ${count} utterances${who}; mostly ${summary.dominant_emotion} (${percent(summary.shares[summary.dominant_emotion])} of the speaking time).`;
 }
 
 function cancelCurrent() {
@@ -347,27 +348,6 @@ function showProgress(fraction) {
   $("progress").hidden = fraction === null;
   if (fraction === undefined || fraction === null || fraction >= 1) bar.removeAttribute("value");
   else bar.value = fraction;
-}
-
-/** Share of speaking time per emotion (all speakers, and each one), the dominant emotion. */
-function summarise(segments) {
-  const tally = (items) => {
-    const time = {};
-    let total = 0;
-    for (const s of items) {
-      time[s.label] = (time[s.label] || 0) + (s.end - s.start);
-      total += s.end - s.start;
-    }
-    const shares = {};
-    for (const label of Object.keys(time)) shares[label] = total > 0 ? time[label] / total : 0;
-    const dominant = Object.keys(shares).sort((a, b) => shares[b] - shares[a])[0];
-    return { shares, dominant, total };
-  };
-  const speakers = [...new Set(segments.map((s) => s.speaker).filter((s) => s))];
-  return {
-    ...tally(segments),
-    speakers: speakers.map((speaker) => ({ speaker, ...tally(segments.filter((s) => s.speaker === speaker)) })),
-  };
 }
 
 function authHeaders() {
@@ -540,16 +520,20 @@ function selectSegment(index) {
   $("whole-button").hidden = segment === null || (!conversation && !state.prediction);
   $("whole-button").textContent = conversation ? "Back to the summary" : "Show the whole clip";
   $("speakers-box").hidden = true;
+  $("moments-box").hidden = true;
   if (segment) {
     showHeadline(segment.label, percent(segment.scores[segment.label]),
       `Utterance ${index + 1}${segment.speaker ? ` (${segment.speaker})` : ""}, ${segment.start.toFixed(2)} to ${segment.end.toFixed(2)} s: probability of each emotion`);
     renderBars(segment.scores);
   } else if (conversation) {
-    const summary = summarise(state.segments);
-    showHeadline(summary.dominant, percent(summary.shares[summary.dominant]),
-      `Mostly ${summary.dominant}: share of the speaking time (${summary.total.toFixed(1)} s in ${state.segments.length} utterances) per emotion`);
-    renderBars(summary.shares);
+    // The server's summary (sera.summary), the same figures as the JSON export.
+    const summary = state.analysis.summary;
+    const dominant = summary.dominant_emotion;
+    showHeadline(dominant, percent(summary.shares[dominant]),
+      `Mostly ${dominant}: share of the speaking time (${summary.speaking_time.toFixed(1)} s in ${state.segments.length} utterances) per emotion`);
+    renderBars(Object.fromEntries(Object.entries(summary.shares).filter(([, share]) => share > 0)));
     renderSpeakers(summary);
+    renderMoments(summary);
   } else if (state.segments.length === 1) {
     const shown = state.prediction || state.segments[0];
     showHeadline(shown.label, percent(shown.scores[shown.label]),
@@ -576,20 +560,45 @@ function showHeadline(label, confidence, caption) {
 function renderSpeakers(summary) {
   const rows = $("speaker-rows");
   rows.replaceChildren();
-  const speakers = summary.speakers.length > 1 ? summary.speakers : [];
-  for (const s of speakers) {
+  const entries = Object.entries(summary.speakers);
+  const speakers = entries.length > 1 ? entries : [];
+  for (const [speaker, s] of speakers) {
     const mostly = document.createElement("td");
     const chip = element("span", "", "chip small");
-    chip.style.background = colorOf(s.dominant);
+    chip.style.background = colorOf(s.dominant_emotion);
     chip.setAttribute("aria-hidden", "true");
-    mostly.append(chip, document.createTextNode(s.dominant));
+    mostly.append(chip, document.createTextNode(s.dominant_emotion));
     const row = document.createElement("tr");
-    row.append(element("th", s.speaker), element("td", `${s.total.toFixed(1)} s`), mostly,
-      element("td", percent(s.shares[s.dominant])));
+    row.append(element("th", speaker), element("td", `${s.speaking_time.toFixed(1)} s`), mostly,
+      element("td", percent(s.shares[s.dominant_emotion])), element("td", fixed(s.mean_arousal)),
+      element("td", fixed(s.mean_valence)));
     row.firstChild.scope = "row";
     rows.append(row);
   }
   $("speakers-box").hidden = speakers.length === 0;
+}
+
+/** The moments to act on: the utterances of highest arousal and the mood changes, each a
+ * button that plays it. */
+function renderMoments(summary) {
+  const index = (start, speaker) => state.segments.findIndex((s) => s.start === start && s.speaker === speaker);
+  const fill = (list, items, text) => {
+    list.replaceChildren();
+    for (const item of items) {
+      const button = element("button", text(item), "link-button");
+      button.type = "button";
+      button.addEventListener("click", () => playSegment(index(item.start, item.speaker)));
+      const entry = document.createElement("li");
+      entry.append(button);
+      list.append(entry);
+    }
+  };
+  fill($("peak-list"), summary.peaks,
+    (p) => `${p.start.toFixed(1)} s, ${p.speaker}: ${p.label}, arousal ${p.arousal.toFixed(2)}`);
+  fill($("change-list"), summary.mood_changes,
+    (c) => `${c.start.toFixed(1)} s, ${c.speaker}: ${c.from} to ${c.to} (${percent(c.probability)})`);
+  $("changes-none").hidden = summary.mood_changes.length > 0;
+  $("moments-box").hidden = summary.peaks.length === 0;
 }
 
 function renderBars(scores) {
@@ -642,7 +651,8 @@ function renderTable() {
     const speaker = element("td", segment.speaker || "", "speaker-col");
     speaker.hidden = speakers.length === 0;
     row.append(first, element("td", `${segment.start.toFixed(2)} s`), element("td", `${segment.end.toFixed(2)} s`),
-      speaker, emotion, element("td", percent(segment.scores[segment.label])));
+      speaker, emotion, element("td", percent(segment.scores[segment.label])),
+      element("td", fixed(segment.arousal)), element("td", fixed(segment.valence)));
     rows.append(row);
   });
 }
@@ -671,22 +681,30 @@ function renderLegend() {
 }
 
 /** Where things are on the canvas: the waveform on top, then one timeline lane per speaker
- * (one lane when speakers are not told apart), then the time axis. */
+ * (one lane when speakers are not told apart), the arousal lane (when the model gives
+ * arousal), then the time axis. */
 function timelineLayout(width, height) {
   const speakers = speakersOf(state.segments);
   const lanes = Math.max(1, speakers.length);
   const lane = lanes > 1 ? 16 : 18;
+  const arousalLane = state.segments.some((s) => typeof s.arousal === "number") ? AROUSAL_LANE : 0;
   const axis = 20;
   const gutter = lanes > 1 ? 28 : 0;
-  const waveHeight = height - lanes * lane - axis - 6;
+  const waveHeight = height - lanes * lane - arousalLane - axis - 6;
   const duration = (state.clip && state.clip.duration) || 1;
+  const arousalTop = waveHeight + 4 + lanes * lane;
   return {
-    speakers, lanes, lane, waveHeight, gutter, duration,
+    speakers, lanes, lane, waveHeight, gutter, duration, arousalTop, arousalLane,
     x: (seconds) => gutter + (seconds / duration) * (width - gutter),
     seconds: (px) => ((px - gutter) / (width - gutter)) * duration,
     laneTop: (segment) => waveHeight + 4 + lane * Math.max(0, speakers.indexOf(segment.speaker)),
+    // Arousal 1 at the top of its lane, 0 at the bottom.
+    arousalY: (arousal) => arousalTop + 2 + (1 - arousal) * (arousalLane - 4),
   };
 }
+
+//: Height (px) of the timeline's arousal lane.
+const AROUSAL_LANE = 24;
 
 /** The index of the utterance at a point of the canvas, or null. */
 function segmentAt(px, py) {
@@ -698,7 +716,8 @@ function segmentAt(px, py) {
     if (t < segment.start || t > segment.end) return;
     const top = layout.laneTop(segment);
     const inLane = py >= top && py <= top + layout.lane;
-    if (py < layout.waveHeight || inLane) found = index;
+    const inArousal = py >= layout.arousalTop && py <= layout.arousalTop + layout.arousalLane;
+    if (py < layout.waveHeight || inLane || inArousal) found = index;
   });
   return found;
 }
@@ -746,6 +765,7 @@ function drawWaveform() {
     }
   });
   g.globalAlpha = 1;
+  drawArousal(g, layout, width, ink, faint);
   g.fillStyle = faint;
   g.fillRect(layout.gutter, waveHeight / 2, width - layout.gutter, 1);
   const step = niceStep(duration, (width - layout.gutter) / 80);
@@ -765,7 +785,7 @@ function drawWaveform() {
   }
   g.fillStyle = ink;
   g.textBaseline = "top";
-  const axisTop = waveHeight + 4 + layout.lanes * lane + 5;
+  const axisTop = layout.arousalTop + layout.arousalLane + 5;
   for (let t = 0; t <= duration + 1e-9; t += step) {
     const px = x(t);
     g.textAlign = px < layout.gutter + 10 ? "left" : px > width - 20 ? "right" : "center";
@@ -774,14 +794,47 @@ function drawWaveform() {
   const player = $("player");
   if (player.currentTime > 0) {
     g.fillStyle = "#e4572e";
-    g.fillRect(x(player.currentTime), 0, 2, waveHeight + 4 + layout.lanes * lane);
+    g.fillRect(x(player.currentTime), 0, 2, layout.arousalTop + layout.arousalLane);
   }
   canvas.setAttribute("aria-label", describeTimeline());
 }
 
+/** Arousal over time: each utterance's arousal as a level across its span, joined from one
+ * utterance to the next, over a dashed line at 0.5 (neither high nor low). */
+function drawArousal(g, layout, width, ink, faint) {
+  if (!layout.arousalLane) return;
+  const { x, arousalY, arousalTop, arousalLane } = layout;
+  g.setLineDash([3, 3]);
+  g.strokeStyle = faint;
+  g.lineWidth = 1;
+  g.beginPath();
+  g.moveTo(layout.gutter, arousalY(0.5));
+  g.lineTo(width, arousalY(0.5));
+  g.stroke();
+  g.setLineDash([]);
+  if (layout.gutter) {
+    g.fillStyle = ink;
+    g.textAlign = "left";
+    g.fillText("A", 0, arousalTop + arousalLane / 2);
+  }
+  g.strokeStyle = "#e4572e";
+  g.lineWidth = 2;
+  g.beginPath();
+  let started = false;
+  for (const segment of state.segments) {
+    if (typeof segment.arousal !== "number") continue;
+    const y = arousalY(segment.arousal);
+    if (started) g.lineTo(x(segment.start), y);
+    else g.moveTo(x(segment.start), y);
+    g.lineTo(x(segment.end), y);
+    started = true;
+  }
+  g.stroke();
+}
+
 function describeTimeline() {
   const clip = state.clip;
-  const spans = state.segments.map((s) => `${s.speaker ? `${s.speaker} ` : ""}${s.label} from ${s.start.toFixed(1)} to ${s.end.toFixed(1)} s`);
+  const spans = state.segments.map((s) => `${s.speaker ? `${s.speaker} ` : ""}${s.label}${typeof s.arousal === "number" ? ` (arousal ${s.arousal.toFixed(2)})` : ""} from ${s.start.toFixed(1)} to ${s.end.toFixed(1)} s`);
   return `Waveform of ${clip.name}, ${formatDuration(clip.duration || 0)}`
     + (spans.length ? `; utterances: ${spans.join("; ")}` : "; no utterances found");
 }
@@ -807,6 +860,11 @@ function colorOf(label) {
 
 function percent(p) {
   return `${(100 * p).toFixed(1)}%`;
+}
+
+/** An arousal or valence to two decimals; a dash without one. */
+function fixed(value) {
+  return typeof value === "number" ? value.toFixed(2) : "–";
 }
 
 function formatClock(seconds) {
