@@ -281,8 +281,11 @@ def make_card(*, model_name: str, features: str, training: dict, metrics: dict,
         "",
         "## Evaluation", "",
     ]
-    if "n" not in metrics:
+    if not metrics:
         lines += [f"Not evaluated: {evaluation}.", ""]
+    elif "n" not in metrics:
+        # Figures per corpus and condition only (the shipped model's): they follow the card.
+        lines += [f"How the figures below were obtained: {evaluation}.", ""]
     else:
         lines += [
             f"How these figures were obtained: {evaluation}.", "",
