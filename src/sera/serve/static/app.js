@@ -570,8 +570,9 @@ function renderSpeakers(summary) {
     mostly.append(chip, document.createTextNode(s.dominant_emotion));
     const row = document.createElement("tr");
     row.append(element("th", speaker), element("td", `${s.speaking_time.toFixed(1)} s`), mostly,
-      element("td", percent(s.shares[s.dominant_emotion])), element("td", fixed(s.mean_arousal)),
-      element("td", fixed(s.mean_valence)));
+      element("td", percent(s.shares[s.dominant_emotion])),
+      element("td", fixed(s.mean_arousal), "affect-col"),
+      element("td", fixed(s.mean_valence), "affect-col"));
     row.firstChild.scope = "row";
     rows.append(row);
   }
@@ -652,7 +653,8 @@ function renderTable() {
     speaker.hidden = speakers.length === 0;
     row.append(first, element("td", `${segment.start.toFixed(2)} s`), element("td", `${segment.end.toFixed(2)} s`),
       speaker, emotion, element("td", percent(segment.scores[segment.label])),
-      element("td", fixed(segment.arousal)), element("td", fixed(segment.valence)));
+      element("td", fixed(segment.arousal), "affect-col"),
+      element("td", fixed(segment.valence), "affect-col"));
     rows.append(row);
   });
 }
