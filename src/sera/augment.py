@@ -145,17 +145,6 @@ class Augmenter:
             params["floor_dbfs"] = list(self.floor_dbfs)
         return params
 
-    def condition(self, kind: str, key: str | int) -> str:
-        """The condition a copy was made in, as far as a group of copies can share it: the
-        colour of a ``floor`` (``"floor:pink"``), the channel of a ``channel`` copy
-        (``"channel:room"``), else the kind. Replays the copy's first random draw, so it needs
-        no audio.
-        """
-        if kind not in ("floor", "channel"):
-            return kind
-        choices = tuple(NOISE_COLOURS) if kind == "floor" else CHANNELS
-        return f"{kind}:{choices[int(_rng(self.seed, key, kind).integers(len(choices)))]}"
-
     def augment(self, y: np.ndarray, sr: int, kind: str, key: str | int) -> np.ndarray:
         """One augmented copy of a waveform.
 

@@ -240,14 +240,14 @@ def fit(train: FeatureTable | tuple[np.ndarray, pd.DataFrame], recipe: Recipe,
     mask = label_mask(frame)
     reference = None if recipe.reference is None else \
         (y == LABELS.index(recipe.reference)).astype(np.float64)
-    groups = _groups(frame, recipe.adapt, _augmenter(recipe))
-    normalizer = Normalizer.fit(X, groups, mode=recipe.adapt,
+    normalizer = Normalizer.fit(X, _groups(frame, recipe.adapt), mode=recipe.adapt,
                                 prior_weight=recipe.prior_weight, estimator=recipe.estimator,
                                 reference=recipe.reference, weights=reference)
-    Xn = normalizer.transform(X, groups, adapt=recipe.adapt, weights=reference)
+    Xn = normalizer.transform(X, _groups(frame, recipe.adapt), adapt=recipe.adapt,
+                              weights=reference)
     if recipe.adapt != "none":
         extra, y_extra = subsample_statistics_augment(
-            X, y, groups, normalizer, seed=recipe.seed, skew=recipe.skew,
+            X, y, _groups(frame, recipe.adapt), normalizer, seed=recipe.seed, skew=recipe.skew,
             weights=reference)
         Xn = np.concatenate([Xn, extra])
         y = np.concatenate([y, y_extra])
@@ -515,8 +515,10 @@ def cross_validate(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "los
     index = {p: i for i, p in enumerate(frame["path"])}
     pool = base
     if recipe.augment:
+        from sera.augment import Augmenter
+
         pool = features_for(kept, fs, cache_dir=cache_dir, workers=workers, progress=progress,
-                            augment=_augmenter(recipe))
+                            augment=Augmenter(recipe.augment, seed=recipe.seed))
     pooled, probas = [], {"adapted": [], "single_clip": []}
     fold_figures, histories = [], {}
     for name, parts in folds:
@@ -708,11 +710,13 @@ def _training_rows(manifest, parts: Split, recipe: Recipe, cache_dir, workers, p
     is a function of its own file only, so cross-validation computes them once and each fold
     takes the copies of its training speakers.
     """
+    from sera.augment import Augmenter
+
     train_manifest = rows_to_augment(manifest, parts)
     if pool is not None:
         rows = pool.frame["path"].isin(set(train_manifest["path"])).to_numpy()
         return pool.X[rows], pool.frame[rows], []
-    augment = _augmenter(recipe)
+    augment = Augmenter(recipe.augment, seed=recipe.seed) if recipe.augment else None
     table = features_for(train_manifest, recipe.feature_set, cache_dir=cache_dir,
                          workers=workers, progress=progress, augment=augment)
     return table.X, table.frame, table.failures
@@ -768,31 +772,15 @@ def _label_indices(frame: pd.DataFrame) -> np.ndarray:
     return np.array([LABELS.index(e) for e in frame["emotion"]], dtype=np.int64)
 
 
-def _groups(frame: pd.DataFrame, adapt: str, augmenter=None):
+def _groups(frame: pd.DataFrame, adapt: str):
     if adapt == "none":
         return None
     groups = frame[GROUP_COLUMNS[adapt]].astype(str)
     if "augment" in frame and (frame["augment"] != "none").any():
-        # A speaker's copies in one condition are that speaker over another channel: at run
-        # time a group's clips share their channel, so each condition's copies are a group of
-        # their own (the channel a ``channel`` copy drew, not all three mixed).
-        copied = frame["augment"] != "none"
-        condition = frame["augment"].astype(str)
-        if augmenter is not None:
-            condition = pd.Series([augmenter.condition(kind, path) if kind != "none" else kind
-                                   for kind, path in zip(frame["augment"], frame["path"],
-                                                         strict=True)], index=frame.index)
-        groups = groups.where(~copied, groups + "\0" + condition)
+        # A speaker's copies under one augmentation are that speaker over another channel: at
+        # run time a group's clips share their channel, so each copy set is a group of its own.
+        groups = groups.where(frame["augment"] == "none", groups + "\0" + frame["augment"])
     return groups.to_numpy()
-
-
-def _augmenter(recipe: Recipe):
-    """The augmenter of a recipe's copies (``None`` without augmentation)."""
-    if not recipe.augment:
-        return None
-    from sera.augment import Augmenter
-
-    return Augmenter(recipe.augment, seed=recipe.seed)
 
 
 def _normalize(normalizer: Normalizer, X: np.ndarray, frame: pd.DataFrame, adapt: str):
