@@ -374,3 +374,18 @@ def test_cli_writes_json_and_plot(model, held_out, tmp_path):
     assert list(document["conditions"]) == ["clean", "8khz"]
     assert all(c["n"] == 7 for c in document["conditions"].values())
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_training_gives_a_speakers_copies_groups_of_their_own():
+    """At run time a group's clips share one channel: a speaker's floor copies are normalised
+    together, apart from the clean clips and from the channel copies."""
+    import pandas as pd
+
+    from sera.train import _groups
+
+    frame = pd.DataFrame({"speaker": ["s"] * 6 + ["t"] * 2,
+                          "augment": ["none", "none", "floor", "floor", "channel", "channel",
+                                      "none", "floor"]})
+    assert list(_groups(frame, "speaker")) == ["s", "s", "s\0floor", "s\0floor", "s\0channel",
+                                                "s\0channel", "t", "t\0floor"]
+    assert _groups(frame, "none") is None
