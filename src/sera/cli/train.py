@@ -66,7 +66,7 @@ def train_command(
     workers: int = _WORKERS,
     cache: Path = _CACHE,
     resume: bool = typer.Option(False, "--resume", help="Continue a torch model from its last "
-                                "checkpoint in OUT/checkpoints."),
+                                "checkpoint (kept in .OUT-checkpoints beside OUT)."),
     json_out: bool = typer.Option(False, "--json", help="Print the test metrics as JSON."),
 ) -> None:
     """Train a model on a speaker-independent split and write its bundle.
