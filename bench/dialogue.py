@@ -1,7 +1,7 @@
 """Two-speaker calls from held-out speakers: turns, speakers, emotions under each adaptation.
 
     PYTHONPATH=src python bench/dialogue.py ../shared/data/ravdess16k [--out build/dialogue.json]
-                                            [--pairs N]
+                                            [--pairs N] [--seed S] [--model-dir DIR]
 
 (``make bench`` runs it on every same-gender pair; feature stores and embeddings are cached
 under ``$SERA_BENCH_CACHE``, default ``build/cache``.)
@@ -40,8 +40,9 @@ label of the segment that overlaps it most; a turn no segment overlaps counts as
 all pairs and over each half of them. Then a nested selection: the rule is "no worse than
 ``none`` on every mix and better on ``balanced``"; a candidate is chosen on one half of the
 pairs (among those meeting the rule there, the best mean UAR over mixes) and judged on the other
-half, both ways. Last, the real-time factor of ``analyze`` with and without diarization on the
-balanced dialogues, in this process, after a warm-up.
+half, both ways (the halves are the men's pairs and the women's: no speaker in both). Last,
+the real-time factor of ``analyze`` with and without diarization on the balanced dialogues, in
+this process, after a warm-up.
 
 The guard's threshold (how far adapted posteriors may move from the unadapted ones) is chosen
 on the training speakers only: the recipe trained on actors 01-06 adapts to actors 07-12, and
@@ -125,8 +126,9 @@ def make_dialogue(turns: list[dict], rng: np.random.Generator) -> tuple[np.ndarr
 
 
 def same_gender_pairs(speakers: list[str]) -> list[tuple[str, str]]:
-    """Pairs of speakers of one gender (RAVDESS: odd actors men, even women), men and women
-    interleaved so that each half of the list holds both."""
+    """Pairs of speakers of one gender (RAVDESS: odd actors men, even women), men's and women's
+    interleaved: the pairs at even places (the selection's half A) are the men's, at odd places
+    (half B) the women's, so the two halves share no speaker."""
     men = [s for s in speakers if int(s[-2:]) % 2]
     women = [s for s in speakers if not int(s[-2:]) % 2]
     pairs = [list(itertools.combinations(group, 2)) for group in (men, women)]
@@ -477,8 +479,9 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, help="the first N pairs of speakers only")
     parser.add_argument("--model-dir", type=Path,
                         help="keep the held-out model here (reused when its recipe matches)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the dialogues' draws")
     args = parser.parse_args()
-    result = run(args.data_dir, pairs=args.pairs, model_dir=args.model_dir)
+    result = run(args.data_dir, seed=args.seed, pairs=args.pairs, model_dir=args.model_dir)
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
