@@ -187,3 +187,15 @@ def test_readme_dialogue_rows_are_the_bench_figures():
     from sera.infer import Model
 
     assert inspect.signature(Model.analyze).parameters["adapt"].default == "speaker"
+
+
+def test_readme_second_dialogue_draw_is_its_json():
+    result = json.loads((ROOT / "docs" / "results" / "dialogue-seed1.json").read_text())
+    paragraph = README[README.index("`docs/results/dialogue-seed1.json`"):][:900]
+    kinds = [k for k, v in result.items() if isinstance(v, dict) and "uar" in v]
+    assert len(kinds) == 6
+    for candidate in ("none", "speaker", "entropy shrinkage", "speaker, guarded"):
+        figures = " / ".join(f"{result[k]['uar'][candidate]:.3f}" for k in kinds)
+        assert f"`{candidate}` {figures}" in " ".join(paragraph.split()), candidate
+    assert not result["selection"]["meeting_the_rule_on_all_pairs"]
+    assert {v["chosen"] for v in result["selection"].values() if isinstance(v, dict)} == {"none"}
