@@ -158,3 +158,96 @@ def test_skewed_subsets_use_the_rows_own_label():
     gap_plain = plain[y == 1].mean() - plain[y == 0].mean()
     gap_skewed = skewed[y == 1].mean() - skewed[y == 0].mean()
     assert gap_skewed < 0.75 * gap_plain
+
+
+# --- candidates of the dialogue bench -------------------------------------------------------
+
+
+def _posteriors_with_priors(priors, n=4000, c=4, seed=0):
+    """Calibrated posteriors of a classifier trained under uniform priors, for rows drawn under
+    ``priors``: each row's label drawn, a likelihood vector around it, posterior = normalised
+    likelihood (the uniform-prior Bayes posterior)."""
+    from sera.adapt import prior_adjust
+
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(c, n, p=priors)
+    means = np.eye(c) * 2.0
+    x = means[labels] + rng.normal(size=(n, c))
+    loglik = -0.5 * ((x[:, None, :] - means[None]) ** 2).sum(axis=2)
+    lik = np.exp(loglik - loglik.max(axis=1, keepdims=True))
+    return prior_adjust(lik, np.full(c, 1 / c)), labels
+
+
+def test_em_recovers_known_priors_from_calibrated_posteriors():
+    from sera.adapt import em_priors
+
+    truth = np.array([0.7, 0.1, 0.1, 0.1])
+    proba, _ = _posteriors_with_priors(truth)
+    estimate = em_priors(proba)
+    assert np.abs(estimate - truth).max() < 0.03
+    # The mean posterior alone is pulled toward uniform; EM corrects that.
+    assert abs(proba.mean(axis=0)[0] - 0.7) > abs(estimate[0] - 0.7)
+
+
+def test_em_keeps_uniform_priors_and_prior_shift_reweights_per_group():
+    from sera.adapt import em_priors, prior_shift
+
+    proba, labels = _posteriors_with_priors(np.full(4, 0.25), seed=1)
+    assert np.abs(em_priors(proba) - 0.25).max() < 0.03
+    skewed, skew_labels = _posteriors_with_priors(np.array([0.85, 0.05, 0.05, 0.05]), seed=2)
+    X = np.concatenate([proba, skewed])
+    groups = ["even"] * len(proba) + ["skewed"] * len(skewed)
+    out = prior_shift(X, groups)
+    assert out.shape == X.shape and np.allclose(out.sum(axis=1), 1, atol=1e-5)
+    # The even group is (nearly) left alone; the skewed group's accuracy goes up.
+    assert np.abs(out[:len(proba)] - proba).max() < 0.1
+    before = (skewed.argmax(axis=1) == skew_labels).mean()
+    after = (out[len(proba):].argmax(axis=1) == skew_labels).mean()
+    assert after > before
+
+
+def test_label_entropy_and_entropy_prior_weight():
+    from sera.adapt import entropy_prior_weight, label_entropy
+
+    even = np.eye(4)[np.arange(40) % 4]
+    one = np.eye(4)[np.zeros(40, int)]
+    assert label_entropy(even) == pytest.approx(1.0)
+    assert label_entropy(one) == 0.0
+    assert entropy_prior_weight(even, 10.0) == pytest.approx(10.0)
+    assert entropy_prior_weight(one, 10.0) == float("inf")
+    half = np.eye(4)[np.arange(40) % 2]      # two classes of four: h = 0.5
+    assert entropy_prior_weight(half, 10.0) == pytest.approx(10.0 + 40)
+
+
+def test_transform_with_prior_weights_spans_group_and_training_statistics():
+    from sera.adapt import Normalizer, transform_with_prior_weights
+
+    rng = np.random.default_rng(0)
+    norm = Normalizer.fit(rng.normal(size=(200, 3)), rng.integers(0, 5, 200), mode="speaker")
+    X = rng.normal(5.0, 1.0, size=(50, 3))
+    groups = ["a"] * 25 + ["b"] * 25
+    out = transform_with_prior_weights(norm, X, groups, {"a": float("inf"), "b": 0.0})
+    assert np.allclose(out[:25], norm.transform(X[:25], adapt="none"), atol=1e-5)
+    assert np.allclose(out[25:].mean(axis=0), 0.0, atol=1e-5)
+
+
+def test_guard_returns_the_unadapted_answer_when_a_group_collapses_or_moves_far():
+    from sera.adapt import collapsed, guarded, posterior_distance
+
+    rng = np.random.default_rng(0)
+    unadapted = rng.dirichlet(np.ones(4), size=30).astype(np.float32)
+    adapted = unadapted.copy()
+    adapted[:10] = np.eye(4, dtype=np.float32)[2] * 0.9 + 0.025     # group a collapses on 2
+    adapted[10:20] = np.roll(unadapted[10:20], 1, axis=1)             # group b moves far
+    adapted[20:] = 0.9 * unadapted[20:] + 0.1 * 0.25                  # group c moves a little
+    groups = ["a"] * 10 + ["b"] * 10 + ["c"] * 10
+    assert collapsed(adapted[:10]) and not collapsed(unadapted[:10])
+    assert posterior_distance(adapted[20:], unadapted[20:]) < 0.1
+    out, back = guarded(adapted, unadapted, groups, threshold=0.2)
+    assert back == ["a", "b"]
+    assert np.array_equal(out[:20], unadapted[:20])
+    assert np.array_equal(out[20:], adapted[20:])
+    # A group already one-sided before adaptation keeps its adapted answers.
+    same = np.tile(np.eye(4, dtype=np.float32)[1], (10, 1))
+    out, back = guarded(same, same, ["x"] * 10, threshold=0.2)
+    assert back == []

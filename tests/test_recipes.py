@@ -153,3 +153,49 @@ def test_readme_cnn_probe_figures_are_the_committed_figures():
         assert (ROOT / row["recipe"]).is_file()
         for corpus in ("ravdess", "nemo"):
             assert f"{row['by_corpus'][corpus]['uar']:.3f}" in paragraph, (row["recipe"], corpus)
+
+
+DIALOGUE = ROOT / "docs" / "results" / "dialogue.json"
+
+
+def test_readme_dialogue_rows_are_the_bench_figures():
+    """Every row of the README's dialogue table is the committed bench run's figure, every
+    candidate on every mix, and the default it reports matches the selection."""
+    result = json.loads(DIALOGUE.read_text())
+    section = README[README.index("**Dialogues: speakers, emotions and adaptation**"):]
+    lines = section.splitlines()
+    header = next(line for line in lines if line.startswith("| | "))
+    kinds = [cell.strip() for cell in header.strip("|").split("|")][1:]
+    assert len(kinds) == 6 and all(kind in result for kind in kinds)
+
+    def cells(start):
+        line = next(line for line in lines if line.startswith(start))
+        return [cell.strip() for cell in line.strip("|").split("|")][1:]
+
+    assert cells("| speaker attribution |") == [
+        f"{result[k]['speaker_attribution']:.3f}" for k in kinds]
+    for candidate in result["candidates"]:
+        assert cells(f"| UAR `{candidate}` |") == [
+            f"{result[k]['uar'][candidate]:.3f}" for k in kinds], candidate
+    assert cells("| UAR per true speaker") == [
+        f"{result[k]['uar']['true speaker']:.3f}" for k in kinds]
+    # No candidate met the rule, so analyze keeps adapting per speaker.
+    chosen = {v["chosen"] for v in result["selection"].values() if isinstance(v, dict)}
+    assert chosen == {"none"} and not result["selection"]["meeting_the_rule_on_all_pairs"]
+    import inspect
+
+    from sera.infer import Model
+
+    assert inspect.signature(Model.analyze).parameters["adapt"].default == "speaker"
+
+
+def test_readme_second_dialogue_draw_is_its_json():
+    result = json.loads((ROOT / "docs" / "results" / "dialogue-seed1.json").read_text())
+    paragraph = README[README.index("`docs/results/dialogue-seed1.json`"):][:900]
+    kinds = [k for k, v in result.items() if isinstance(v, dict) and "uar" in v]
+    assert len(kinds) == 6
+    for candidate in ("none", "speaker", "entropy shrinkage", "speaker, guarded"):
+        figures = " / ".join(f"{result[k]['uar'][candidate]:.3f}" for k in kinds)
+        assert f"`{candidate}` {figures}" in " ".join(paragraph.split()), candidate
+    assert not result["selection"]["meeting_the_rule_on_all_pairs"]
+    assert {v["chosen"] for v in result["selection"].values() if isinstance(v, dict)} == {"none"}

@@ -302,3 +302,244 @@ def _check_estimator(estimator: str) -> None:
 def _check_mode(mode: str) -> None:
     if mode not in MODES:
         raise InputError(f"unknown adaptation {mode!r}; choose one of {', '.join(MODES)}")
+
+
+# --- Adaptation that never hurts: candidates scored by bench/dialogue.py ----------------------
+#
+# Each works on one recording's utterances and their group (a diarized speaker), from what the
+# model gives anyway: the unadapted calibrated posteriors, the group-adapted ones, the raw
+# features. They are pure functions; which one a recording gets is chosen on the dialogue bench.
+
+
+def label_entropy(proba: np.ndarray) -> float:
+    """How evenly a group's most probable labels spread over the classes, in [0, 1].
+
+    Parameters
+    ----------
+    proba : np.ndarray
+        Posteriors ``(n, C)`` of one group.
+
+    Returns
+    -------
+    float
+        Entropy of the predicted-label distribution over ``log(C)``: 1 when every class is
+        predicted equally often, 0 when one class is predicted for every row.
+    """
+    proba = np.asarray(proba)
+    if proba.shape[0] == 0 or proba.shape[1] < 2:
+        return 1.0
+    counts = np.bincount(proba.argmax(axis=1), minlength=proba.shape[1])
+    share = counts[counts > 0] / counts.sum()
+    return float(-(share * np.log(share)).sum() / np.log(proba.shape[1]))
+
+
+def entropy_prior_weight(proba: np.ndarray, base: float = PRIOR_WEIGHT) -> float:
+    """A group's shrinkage weight ``k`` that grows as the group looks one-sided.
+
+    ``k = base + n * (1 - h) / h`` with ``h`` the :func:`label_entropy` of the group's
+    unadapted posteriors: a group whose predictions cover every class evenly (``h = 1``) gets
+    ``base``; a group predicted half as evenly gets ``base + n`` (its own statistics count at
+    most half); one predicted as a single class gets the training statistics alone.
+
+    Parameters
+    ----------
+    proba : np.ndarray
+        Unadapted posteriors ``(n, C)`` of the group.
+    base : float
+        The weight of an even group.
+    """
+    h = label_entropy(proba)
+    n = np.asarray(proba).shape[0]
+    return float("inf") if h <= _EPS else float(base + n * (1.0 - h) / h)
+
+
+def transform_with_prior_weights(normalizer: Normalizer, X: np.ndarray, groups: Sequence,
+                                 prior_weights: dict) -> np.ndarray:
+    """Normalise each group by its own statistics shrunk with its own weight ``k``.
+
+    Parameters
+    ----------
+    normalizer : Normalizer
+        The training statistics.
+    X : np.ndarray
+        Raw features ``(n, *shape)``.
+    groups : sequence
+        Group id per row.
+    prior_weights : dict
+        ``k`` per group id; ``inf`` normalises by the training statistics alone.
+
+    Returns
+    -------
+    np.ndarray
+        float32, the shape of ``X``.
+    """
+    from dataclasses import replace
+
+    shape = np.shape(X)
+    rows_of = _rows(X)
+    groups = np.asarray(groups)
+    out = np.empty_like(rows_of)
+    for g in _unique_in_order(groups):
+        rows = groups == g
+        k = prior_weights[g]
+        if np.isinf(k):
+            mean, std = normalizer.mean.astype(np.float64), normalizer.std.astype(np.float64)
+        else:
+            mean, std = replace(normalizer, prior_weight=float(k)).statistics(rows_of[rows])
+        out[rows] = (rows_of[rows] - mean) / std
+    return out.astype(np.float32).reshape(shape)
+
+
+def em_priors(proba: np.ndarray, train_priors: np.ndarray | None = None,
+              pseudo_count: float = 0.0, iterations: int = 200, tol: float = 1e-8
+              ) -> np.ndarray:
+    """A group's class priors estimated from its posteriors by EM (Saerens et al. 2002).
+
+    Saerens, Latinne & Decaestecker (2002), "Adjusting the outputs of a classifier to new a
+    priori probabilities: a simple procedure": alternately reweight each posterior by the
+    ratio of the current priors to the training ones, and take the new priors as the mean
+    reweighted posterior. The posteriors must be calibrated for the estimate to be right.
+
+    Parameters
+    ----------
+    proba : np.ndarray
+        Calibrated posteriors ``(n, C)`` under the training priors.
+    train_priors : np.ndarray, optional
+        The class priors the classifier was trained under (default: uniform).
+    pseudo_count : float
+        Dirichlet smoothing in rows per class (a MAP estimate), which keeps a class
+        from a small group's priors from being driven to zero.
+    iterations, tol : int, float
+        Most EM steps, and the change in priors that stops it.
+
+    Returns
+    -------
+    np.ndarray
+        The estimated priors ``(C,)``, summing to 1.
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    n, c = proba.shape
+    train = _priors(train_priors, c)
+    priors = train.copy()
+    for _ in range(iterations):
+        adjusted = prior_adjust(proba, priors, train)
+        new = (adjusted.sum(axis=0) + pseudo_count) / (n + c * pseudo_count)
+        done = np.abs(new - priors).max() < tol
+        priors = new
+        if done:
+            break
+    return priors
+
+
+def prior_adjust(proba: np.ndarray, priors: np.ndarray, train_priors: np.ndarray | None = None
+                 ) -> np.ndarray:
+    """Posteriors under new class priors: ``p(c|x) * priors[c] / train_priors[c]``, renormalised.
+
+    Parameters
+    ----------
+    proba : np.ndarray
+        Posteriors ``(n, C)`` under ``train_priors``.
+    priors : np.ndarray
+        The new priors ``(C,)``.
+    train_priors : np.ndarray, optional
+        Default uniform.
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    ratio = np.asarray(priors, dtype=np.float64) / _priors(train_priors, proba.shape[1])
+    out = proba * ratio
+    return out / np.maximum(out.sum(axis=1, keepdims=True), _EPS)
+
+
+def prior_shift(proba: np.ndarray, groups: Sequence, train_priors: np.ndarray | None = None,
+                pseudo_count: float = 1.0) -> np.ndarray:
+    """Each group's posteriors reweighted by that group's own EM-estimated priors.
+
+    Label shift treated as label shift: a speaker angry throughout keeps (and strengthens)
+    their anger instead of having it normalised away.
+
+    Parameters
+    ----------
+    proba : np.ndarray
+        Calibrated unadapted posteriors ``(n, C)``.
+    groups : sequence
+        Group id per row.
+    train_priors : np.ndarray, optional
+        Default uniform.
+    pseudo_count : float
+        See :func:`em_priors`.
+
+    Returns
+    -------
+    np.ndarray
+        float32 ``(n, C)``.
+    """
+    proba = np.asarray(proba, dtype=np.float64)
+    groups = np.asarray(groups)
+    out = np.empty_like(proba)
+    for g in _unique_in_order(groups):
+        rows = groups == g
+        priors = em_priors(proba[rows], train_priors, pseudo_count)
+        out[rows] = prior_adjust(proba[rows], priors, train_priors)
+    return out.astype(np.float32)
+
+
+def posterior_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean total-variation distance between two sets of posteriors ``(n, C)``, in [0, 1]."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(0.5 * np.abs(a - b).sum(axis=1).mean()) if a.shape[0] else 0.0
+
+
+def collapsed(proba: np.ndarray, share: float = 0.9, least: int = 3) -> bool:
+    """Whether a group's answers (``least`` rows or more) fall on one class ``share`` of the
+    time or more."""
+    proba = np.asarray(proba)
+    if proba.shape[0] < least:
+        return False
+    counts = np.bincount(proba.argmax(axis=1), minlength=proba.shape[1])
+    return bool(counts.max() / proba.shape[0] >= share)
+
+
+def guarded(adapted: np.ndarray, unadapted: np.ndarray, groups: Sequence, threshold: float,
+            share: float = 0.9) -> tuple[np.ndarray, list]:
+    """The adapted posteriors, except for a group whose adapted answers collapse onto one
+    class or move far from the unadapted ones: that group gets the unadapted posteriors.
+
+    Parameters
+    ----------
+    adapted, unadapted : np.ndarray
+        Posteriors ``(n, C)`` of the same rows.
+    groups : sequence
+        Group id per row.
+    threshold : float
+        The :func:`posterior_distance` beyond which a group's adaptation counts as far (chosen
+        on training speakers, e.g. the largest distance any of them shows).
+    share : float
+        See :func:`collapsed` (a group whose unadapted answers collapse as well keeps the
+        adapted ones: the collapse is not the adaptation's doing).
+
+    Returns
+    -------
+    proba : np.ndarray
+        float32 ``(n, C)``.
+    fallen_back : list
+        The groups that got the unadapted posteriors.
+    """
+    adapted = np.asarray(adapted, dtype=np.float32)
+    unadapted = np.asarray(unadapted, dtype=np.float32)
+    groups = np.asarray(groups)
+    out = adapted.copy()
+    fallen_back = []
+    for g in _unique_in_order(groups):
+        rows = groups == g
+        collapse = collapsed(adapted[rows], share) and not collapsed(unadapted[rows], share)
+        if collapse or posterior_distance(adapted[rows], unadapted[rows]) > threshold:
+            out[rows] = unadapted[rows]
+            fallen_back.append(g)
+    return out, fallen_back
+
+
+def _priors(priors: np.ndarray | None, c: int) -> np.ndarray:
+    if priors is None:
+        return np.full(c, 1.0 / c)
+    priors = np.asarray(priors, dtype=np.float64)
+    return priors / priors.sum()
