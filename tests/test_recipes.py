@@ -199,3 +199,12 @@ def test_readme_second_dialogue_draw_is_its_json():
         assert f"`{candidate}` {figures}" in " ".join(paragraph.split()), candidate
     assert not result["selection"]["meeting_the_rule_on_all_pairs"]
     assert {v["chosen"] for v in result["selection"].values() if isinstance(v, dict)} == {"none"}
+
+
+def test_readme_conditions_bench_figures_are_the_committed_figures():
+    result = json.loads((ROOT / "docs" / "results" / "bench-conditions.json").read_text())
+    section = README[README.index("**Recording conditions, RAVDESS alone**"):]
+    section = section[:section.index("\n**", 10)]
+    assert result["recipe"]["augment"] == ["floor", "channel"]
+    line = next(line for line in section.splitlines() if line.startswith("| UAR |"))
+    assert line == "| UAR | " + " | ".join(f"{v:.3f}" for v in result["curve"].values()) + " |"
