@@ -68,3 +68,20 @@ def tone_wav(tmp_path) -> Path:
     path = tmp_path / "tone.wav"
     sf.write(path, y.astype(np.float32), sr, subtype="PCM_16")
     return path
+
+
+@pytest.fixture
+def unreadable_folders(monkeypatch):
+    """Make folders whose path ends with a given name unlistable (``PermissionError`` from
+    ``os.scandir``), as an unreadable folder is for any user but root, who runs the tests."""
+    real = os.scandir
+
+    def refuse(name: str) -> None:
+        def scandir(path="."):
+            if isinstance(path, (str, os.PathLike)) and os.fspath(path).endswith(name):
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return real(path)
+
+        monkeypatch.setattr(os, "scandir", scandir)
+
+    return refuse

@@ -329,17 +329,8 @@ def test_dask_local_gives_the_files_of_one_worker(calls, tmp_path, model):
 
 
 def test_an_unreadable_folder_is_an_error_row_not_a_silent_skip(own_calls, tmp_path,
-                                                                monkeypatch):
-    import os
-
-    real = os.scandir
-
-    def scandir(path="."):
-        if isinstance(path, (str, os.PathLike)) and os.fspath(path).endswith("team"):
-            raise PermissionError(13, "Permission denied", os.fspath(path))
-        return real(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+                                                                unreadable_folders):
+    unreadable_folders("team")
     out = tmp_path / "out"
     result = invoke("analyze", own_calls, "--out", out, "--workers", "1", "--speakers", "2")
     assert result.exit_code == 1

@@ -467,17 +467,8 @@ def test_symlinked_folders_are_followed_once(linked_corpus):
 
 
 def test_an_unreadable_folder_is_a_failure_not_a_silent_skip(linked_corpus, model,
-                                                             monkeypatch):
-    import os
-
-    real = os.scandir
-
-    def scandir(path="."):
-        if isinstance(path, (str, os.PathLike)) and os.fspath(path).endswith("happy"):
-            raise PermissionError(13, "Permission denied", os.fspath(path))
-        return real(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
+                                                             unreadable_folders):
+    unreadable_folders("happy")
     files, unreadable = audio.audio_files(linked_corpus)
     assert [f.name for f in files] == ["s0.wav", "s1.wav"]
     assert unreadable == [(str(linked_corpus / "happy"),
