@@ -35,7 +35,8 @@ model: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(DATA)
 
-# UAR under noise, telephone band, MP3 and gain (about 7 minutes); `make model` puts it on the card.
+# UAR of held-out RAVDESS actors under every recording condition of sera.robustness (floors,
+# babble, rooms, phone lines, gain, hum; about 20 minutes on two cores).
 robustness: $(STAMP)
 	$(BIN)/python bench/robustness.py $(DATA) --out build/robustness-default
 
