@@ -339,3 +339,36 @@ def test_an_unreadable_folder_is_an_error_row_not_a_silent_skip(own_calls, tmp_p
     assert rows[str(own_calls / "team")]["error"].startswith("cannot read this folder")
     assert rows[str(own_calls / "a.wav")]["error"] == ""
     assert (out / "a.json").is_file() and (out / "b.json").is_file()
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(own_calls, tmp_path,
+                                                              monkeypatch):
+    import errno
+    from pathlib import Path
+
+    real = Path.write_bytes
+
+    def full(self, data):
+        if self.name.endswith(".json.partial"):
+            real(self, data[:10])          # a part is written, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    out = tmp_path / "out"
+    result = invoke("analyze", own_calls, "--out", out, "--workers", "1", "--speakers", "2")
+    # A SeraError reaching sera.cli.main is printed as one "error: ..." line, exit status 1.
+    assert isinstance(result.exception, sera.errors.SeraError), result.exception
+    assert str(result.exception) == (f"{out / 'a.json'}: cannot write (No space left on "
+                                     f"device (ENOSPC))")
+    assert [p.name for p in out.rglob("*.partial")] == []
+
+
+def test_a_recording_named_like_markup_is_reported_as_named(tmp_path):
+    out = tmp_path / "out"
+    bad = tmp_path / "calls" / "[draft] x[bold].wav"
+    bad.parent.mkdir()
+    bad.write_text("not audio")
+    result = invoke("analyze", bad.parent, "--out", out, "--workers", "1")
+    assert result.exit_code == 1
+    assert f"error: {bad}: " in result.output

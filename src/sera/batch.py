@@ -38,12 +38,20 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePath, PurePosixPath
 
 from sera.audio import audio_files, info
 from sera.conversation import check_adapt, check_speakers
-from sera.errors import AudioError, BundleError, CorpusError, InputError, SeraError
+from sera.errors import (
+    AudioError,
+    BundleError,
+    CorpusError,
+    InputError,
+    SeraError,
+    os_problem,
+)
 from sera.formats import analysis_from_json, json_text, to_csv, to_json, to_srt
 from sera.results import Analysis
 from sera.segment import SegmenterParams
@@ -302,8 +310,11 @@ class ResumeIndex:
         """Note that ``name``'s files (of ``sizes``) are complete and were made with ``key``."""
         entry = {"name": name, "key": key, "sizes": sizes}
         self.entries[name] = entry
-        with open(self.path, "a", encoding="utf-8") as file:
-            file.write(json.dumps(entry, sort_keys=True) + "\n")
+        try:
+            with open(self.path, "a", encoding="utf-8") as file:
+                file.write(json.dumps(entry, sort_keys=True) + "\n")
+        except OSError as err:
+            raise SeraError(f"{self.path}: cannot write ({os_problem(err)})") from None
 
     def forget(self, name: str) -> None:
         """Drop ``name`` (its recording failed): its old outputs go, its line at compaction."""
@@ -345,16 +356,34 @@ def _size(path: Path) -> int | None:
 
 # --- outputs --------------------------------------------------------------------------------
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a hidden temporary file beside ``path``, then move it into place.
+@contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A hidden temporary path beside ``path`` to write to, moved into place when the block
+    ends.
 
     The temporary name is fixed per target (this process is the only writer), so one left by
     a killed run is simply overwritten when its recording is redone.
+
+    Raises
+    ------
+    SeraError
+        The folder or the file cannot be written (a full disk, no permission): one line with
+        the path and the system's reason; the temporary file is removed.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield partial
+        os.replace(partial, path)
+    except OSError as err:
+        partial.unlink(missing_ok=True)
+        raise SeraError(f"{path}: cannot write ({os_problem(err)})") from None
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through :func:`replacing`."""
+    with replacing(path) as partial:
+        partial.write_bytes(data)
 
 
 def write_outputs(out: Path, name: str, analysis: Analysis, formats: Sequence[str],
@@ -446,9 +475,8 @@ def write_parquet(path: Path, columns: Sequence[str], rows: Sequence[dict]) -> N
     import pyarrow.parquet as pq
 
     table = pa.table({column: pa.array([row.get(column) for row in rows]) for column in columns})
-    partial = path.with_name(f".{path.name}.partial")
-    pq.write_table(table, partial)
-    os.replace(partial, path)
+    with replacing(path) as partial:
+        pq.write_table(table, partial)
 
 
 # --- work -----------------------------------------------------------------------------------

@@ -329,7 +329,7 @@ def _analyze_into(model, paths: list[str], out: Path, workers: int | None, dask:
                                             progress=report, formats=formats, **options):
             if isinstance(result, Exception):
                 failed += 1
-                err.print(f"[red]error[/red]: {result}", markup=True, soft_wrap=True)
+                print_error(result)
     analysed = last.done - last.resumed - last.failed
     err.print(f"{last.total} recording(s): {analysed} analysed, {last.resumed} already done, "
               f"{failed} failed; tables in {out / 'summary.csv'} and {out / 'speakers.csv'}",
