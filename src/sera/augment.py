@@ -180,7 +180,7 @@ class Augmenter:
         elif kind == "bandlimit":
             out = telephone_band(y, sr)
         elif kind == "codec":
-            codec = ("mp3", "ogg")[int(rng.integers(2))]
+            codec = _pick(rng, ("mp3", "ogg"))
             out = lossy_round_trip(y, sr, codec, quality=rng.uniform(*self.codec_quality))
         elif kind == "gain":
             out = apply_gain(y, rng.uniform(-self.gain_db, self.gain_db))
@@ -190,7 +190,7 @@ class Augmenter:
         elif kind == "room":
             out = reverberate(y, sr, rng.uniform(*self.rt60), seed=int(rng.integers(2**32)))
         elif kind == "floor":
-            colour = tuple(NOISE_COLOURS)[int(rng.integers(len(NOISE_COLOURS)))]
+            colour = _pick(rng, tuple(NOISE_COLOURS))
             out = add_floor(y, rng.uniform(*self.floor_dbfs), colour, seed=int(rng.integers(2**32)))
         else:
             out = self._channel(y, sr, rng)
@@ -198,18 +198,18 @@ class Augmenter:
 
     def _channel(self, y: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
         """One real channel drawn from :data:`CHANNELS`, over a faint floor half of the time."""
-        channel = CHANNELS[int(rng.integers(len(CHANNELS)))]
+        channel = _pick(rng, CHANNELS)
         seed = int(rng.integers(2**32))
         if channel == "babble":
             out = add_noise(y, rng.uniform(*self.snr_db), "babble", seed=seed)
         elif channel == "room":
             out = reverberate(y, sr, rng.uniform(0.2, 0.8), seed=seed)
         else:
-            codec = PHONE_CODECS[int(rng.integers(len(PHONE_CODECS)))]
+            codec = _pick(rng, PHONE_CODECS)
             out = phone_line(y, sr, codec, quality=rng.uniform(*self.codec_quality))
         if rng.uniform() < 0.5:
             quiet = (self.floor_dbfs[0], min(self.floor_dbfs[1], -45.0))
-            colour = tuple(NOISE_COLOURS)[int(rng.integers(len(NOISE_COLOURS)))]
+            colour = _pick(rng, tuple(NOISE_COLOURS))
             out = add_floor(out, rng.uniform(*quiet), colour, seed=int(rng.integers(2**32)))
         return out
 
@@ -470,6 +470,11 @@ def _fit_length(y: np.ndarray, n: int) -> np.ndarray:
     """``y`` cut or zero-padded to ``n`` samples, float32."""
     y = np.asarray(y, dtype=np.float32)[:n]
     return np.pad(y, (0, n - y.size)) if y.size < n else y
+
+
+def _pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
+    """One of ``options``, at even odds."""
+    return options[int(rng.integers(len(options)))]
 
 
 def _rng(seed: int, key: str | int, kind: str) -> np.random.Generator:

@@ -15,12 +15,13 @@ import pandas as pd
 
 from sera.adapt import MODES
 from sera.calibration import expected_calibration_error, reliability
+from sera.corpora.base import UNKNOWN_SPEAKER
 from sera.errors import SeraError
 from sera.metrics import breakdown, evaluate_predictions
 from sera.train import GROUP_COLUMNS, load_manifest
 
 #: Placeholder speaker ids that say nothing about who is speaking.
-_UNKNOWN_SPEAKER_SUFFIX = "-unknown"
+_UNKNOWN_SPEAKER_SUFFIX = f"-{UNKNOWN_SPEAKER}"
 
 
 def default_adapt(manifest: pd.DataFrame) -> str:

@@ -16,6 +16,10 @@ from collections.abc import Sequence
 from sera.results import Analysis, Segment
 from sera.summary import summarize
 
+#: A character that stands for an undecodable byte of a file name (``os.fsdecode``'s
+#: surrogateescape) or another lone surrogate, which no UTF-8 output can hold.
+SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 def to_json(analysis: Analysis) -> dict:
     """The ``sera analyze --json`` document.
@@ -98,11 +102,6 @@ def srt_time(seconds: float) -> str:
     minutes, milliseconds = divmod(milliseconds, 60_000)
     secs, milliseconds = divmod(milliseconds, 1000)
     return f"{hours:02d}:{minutes:02d}:{secs:02d},{milliseconds:03d}"
-
-
-#: A character that stands for an undecodable byte of a file name (``os.fsdecode``'s
-#: surrogateescape) or another lone surrogate, which no UTF-8 output can hold.
-SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _jsonable(value):

@@ -27,6 +27,7 @@ Adaptation (``adapt``) says whose statistics normalise the features:
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -145,7 +146,8 @@ class Model:
         Returns
         -------
         Model
-            A model sharing this one's bundle and feature threads.
+            A shallow copy: it shares this model's bundle (and its feature threads once they
+            are started).
 
         Raises
         ------
@@ -166,8 +168,7 @@ class Model:
             if len(labels) < 2:
                 raise InputError("--labels needs two labels or more (one label is no choice)")
             chosen = set(labels)
-        restricted = object.__new__(Model)
-        restricted.__dict__.update(self.__dict__)
+        restricted = copy.copy(self)
         restricted._allowed = None if chosen == set(every) else \
             np.array([label in chosen for label in every])
         return restricted

@@ -78,12 +78,14 @@ def predict(
     predictions, failures = model.predict_many(clips, adapt=adapt, groups=groups,
                                                workers=workers, progress=len(clips) > 1,
                                                dask=dask)
+    # Results and failures in the order of the clips, then the folders that could not be read.
+    rows = (_in_order(clips, [p.to_dict() for p in predictions],
+                      [{"path": path, "error": problem} for path, problem in failures])
+            + [{"path": path, "error": problem} for path, problem in unreadable])
     if as_json:
-        print_json(_in_order(clips, [p.to_dict() for p in predictions],
-                             [{"path": path, "error": problem} for path, problem in failures])
-                   + [{"path": path, "error": problem} for path, problem in unreadable])
+        print_json(rows)
     elif as_csv:
-        _print_predictions_csv(clips, predictions, failures, model.labels, unreadable)
+        _print_predictions_csv(rows, model.labels)
     else:
         _print_predictions_table(predictions, len(clips))
     if report_failures([*unreadable, *failures]):
@@ -139,14 +141,12 @@ def _in_order(clips: list[str], items: list[dict], failed: list[dict]) -> list[d
     return [by_path[clip].pop(0) for clip in clips if by_path.get(clip)]
 
 
-def _print_predictions_csv(clips, predictions, failures, labels, unreadable=()) -> None:
+def _print_predictions_csv(rows: list[dict], labels) -> None:
+    """``predict --csv``: a row per ``predict --json`` item."""
     import csv
 
     from sera.formats import affect_cell
 
-    rows = _in_order(clips, [p.to_dict() for p in predictions],
-                     [{"path": path, "error": problem} for path, problem in failures])
-    rows += [{"path": path, "error": problem} for path, problem in unreadable]
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(["path", "label", "arousal", "valence", *labels, "error"])
     for row in rows:

@@ -29,7 +29,8 @@ GENDERS = {
     "male": "male", "m": "male", "man": "male", "men": "male",
 }
 
-#: The speaker id (after its corpus prefix) of files whose speaker is not known.
+#: The speaker id (after its corpus prefix) of files whose speaker is not known; every such
+#: file of a corpus counts as one pooled speaker.
 UNKNOWN_SPEAKER = "unknown"
 
 
@@ -125,8 +126,8 @@ def build_result(labelled: Iterable[tuple[Path, Utterance]],
             skipped.append((str(path), f"duplicate of {first_copy[key]}"))
             continue
         first_copy[key] = str(path)
-        rows.append((str(path), utt.corpus, utt.speaker, gender.get(utt.speaker, utt.gender), utt.emotion,
-                     utt.intensity, utt.text))
+        rows.append((str(path), utt.corpus, utt.speaker, gender.get(utt.speaker, utt.gender),
+                     utt.emotion, utt.intensity, utt.text))
     # object dtype keeps None (not NaN) where intensity or text is unknown.
     import pandas as pd  # imported here: sera.corpora.synth's voices need no pandas
 

@@ -14,7 +14,6 @@ from sera.labels import canonical
 
 NAME = "folder"
 
-#: Speaker id where no folder names one; every such file counts as one speaker.
 
 
 def parse(path: Path, root: Path) -> Utterance | None:

@@ -2,8 +2,8 @@
 
 Each audio file is labelled by the first convention that recognises it: the RAVDESS,
 CREMA-D, TESS, SAVEE, EmoDB, nEMO, EMOVO and ASED file names, then an emotion-named folder.
-So a corpus folder, the Kaggle bundle (``Crema/ Ravdess/ Savee/ Tess/`` under one root) and any mix
-of them scan as one. A ``manifest.csv`` in the folder takes precedence over all of it.
+So a corpus folder, the Kaggle bundle (``Crema/ Ravdess/ Savee/ Tess/`` under one root) and
+any mix of them scan as one. A ``manifest.csv`` in the folder takes precedence over all of it.
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def _scan_folder(root: Path) -> ScanResult:
     if not recognised:
         raise CorpusError(f"{root}: no recognisable layout: none of its {len(files)} audio "
                           "files follows a RAVDESS, CREMA-D, TESS, SAVEE, EmoDB, nEMO, EMOVO or "
-                          "ASED name or sits in a folder named after an emotion (or give a CSV manifest)")
+                          "ASED name or sits in a folder named after an emotion (or give a CSV "
+                          "manifest)")
     return build_result(labelled, skipped)
 
 

@@ -53,8 +53,9 @@ class Augmentation(Protocol):
     ``augment(y, sr, kind, key)`` must be deterministic in ``(kind, key)``; the key passed is
     the file's path. Kinds named in an optional ``channel_kinds`` attribute are recording
     conditions, applied to the decoded file before the feature set's own trimming or window;
-    the others are applied to the prepared waveform. A JSON-serialisable ``params`` attribute, when present, identifies the
-    settings so cached augmented rows can be reused; without it they are always recomputed.
+    the others are applied to the prepared waveform. A JSON-serialisable ``params`` attribute,
+    when present, identifies the settings so cached augmented rows can be reused; without it
+    they are always recomputed.
     """
 
     kinds: tuple[str, ...]
