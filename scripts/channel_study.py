@@ -45,7 +45,7 @@ from sera.features import get_feature_set
 from sera.labels import LABELS
 from sera.metrics import evaluate_predictions
 from sera.recipes import load_recipe, recipe_sources
-from sera.robustness import CROWD_SIZE, corrupt, crowd_of
+from sera.robustness import corrupt, crowd_members, crowd_of
 from sera.train import cross_fitted_temperature, features_for, fit, load_manifest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,13 +62,8 @@ DEFAULT_CONDITIONS = ("clean", "floor-white-60dbfs", "floor-white-50dbfs", "floo
 def condition_features(frame: pd.DataFrame, feature_set, conditions, cache: Path,
                        workers: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Features of every row's clip under each condition (cached as ``.npy`` per condition)."""
-    speakers = frame["speaker"].to_numpy()
-    rng = np.random.default_rng(seed)
-    crowd_paths = []
-    for i in range(len(frame)):
-        others = np.flatnonzero(speakers != speakers[i])
-        crowd_paths.append(list(frame["path"].iloc[rng.choice(others, CROWD_SIZE,
-                                                                 replace=False)]))
+    members = crowd_members(frame["speaker"].to_numpy(), seed)
+    crowd_paths = [list(frame["path"].iloc[members.get(i, [])]) for i in range(len(frame))]
     out = {}
     for condition in conditions:
         name = f"{feature_set.name}-{condition}-{len(frame)}-{seed}.npy"

@@ -389,3 +389,23 @@ def test_training_gives_a_speakers_copies_groups_of_their_own():
     assert list(_groups(frame, "speaker")) == ["s", "s", "s\0floor", "s\0floor", "s\0channel",
                                                 "s\0channel", "t", "t\0floor"]
     assert _groups(frame, "none") is None
+
+
+def test_crowd_members_are_other_speakers_seeded_and_only_those_available():
+    from sera.robustness import CROWD_SIZE, crowd_members
+
+    speakers = np.repeat(["a", "b", "c"], 4)
+    members = crowd_members(speakers, seed=1)
+    assert sorted(members) == list(range(12))
+    for i, crowd in members.items():
+        assert len(crowd) == CROWD_SIZE == len(set(crowd.tolist()))
+        assert all(speakers[j] != speakers[i] for j in crowd)
+    again = crowd_members(speakers, seed=1)
+    assert all(np.array_equal(members[i], again[i]) for i in members)
+    # Only utterances that can be heard: the rest are no one's crowd and get none.
+    available = [0, 1, 4, 8]
+    few = crowd_members(speakers, seed=1, available=available)
+    assert sorted(few) == available
+    assert all(set(crowd.tolist()) <= set(available) - {i} and len(crowd) == 2
+               for i, crowd in few.items() if i in (0, 1))
+    assert crowd_members(["a", "a"]) == {}

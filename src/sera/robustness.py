@@ -235,18 +235,45 @@ def robustness_curve(model, source, conditions: Sequence[str] = CONDITIONS, *,
     return curve
 
 
+def crowd_members(speakers: Sequence, seed: int = 0,
+                  available: Sequence[int] | None = None) -> dict[int, np.ndarray]:
+    """Who talks in each utterance's babble: :data:`CROWD_SIZE` other utterances, drawn (seeded)
+    from other speakers' (fewer where there are fewer).
+
+    Parameters
+    ----------
+    speakers : sequence
+        The speaker of each utterance.
+    seed : int
+        Seeds the draws.
+    available : sequence of int, optional
+        The utterances that can be heard, in order (default: all); the others get no crowd
+        and are in no one's.
+
+    Returns
+    -------
+    dict
+        ``{utterance index: indices of its crowd}``; an utterance of a corpus with no other
+        speaker is left out.
+    """
+    speakers = np.asarray(speakers)
+    pool = np.arange(len(speakers)) if available is None else np.asarray(available, dtype=int)
+    rng = np.random.default_rng(seed)
+    members = {}
+    for i in pool:
+        others = pool[speakers[pool] != speakers[i]]
+        if others.size:
+            members[int(i)] = rng.choice(others, size=min(CROWD_SIZE, others.size),
+                                         replace=False)
+    return members
+
+
 def _crowds(waves: dict[int, np.ndarray], speakers: np.ndarray, seed: int
             ) -> dict[int, np.ndarray]:
-    """For each utterance, babble of :data:`CROWD_SIZE` clips of other speakers of the corpus
-    (none where the corpus has no other speaker: then the clip's own babble is used)."""
-    rng = np.random.default_rng(seed)
-    crowds = {}
-    for i, y in waves.items():
-        others = [j for j in waves if speakers[j] != speakers[i]]
-        if others:
-            chosen = rng.choice(others, size=min(CROWD_SIZE, len(others)), replace=False)
-            crowds[i] = crowd_of([waves[j] for j in chosen], y.size, seed=seed + i)
-    return crowds
+    """For each utterance, babble of its :func:`crowd_members` (none where the corpus has no
+    other speaker: then the clip's own babble is used)."""
+    return {i: crowd_of([waves[j] for j in chosen], waves[i].size, seed=seed + i)
+            for i, chosen in crowd_members(speakers, seed, sorted(waves)).items()}
 
 
 def robustness_figure(curves: dict[str, dict]):
