@@ -53,8 +53,9 @@ def predict(
     model_dir: Path | None = typer.Option(None, "--model", help="Model bundle directory "
                                                                 "(default: the shipped model)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list on stdout."),
-    as_csv: bool = typer.Option(False, "--csv", help="Print CSV on stdout: path, label, one "
-                                                     "column per label, error."),
+    as_csv: bool = typer.Option(False, "--csv", help="Print CSV on stdout: path, label, "
+                                                     "arousal, valence, one column per label, "
+                                                     "error."),
     workers: int | None = typer.Option(None, "--workers", min=1,
                                        help="Processes computing features (default: one per "
                                             "CPU core, for long lists)."),
