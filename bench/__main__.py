@@ -109,7 +109,7 @@ class Context:
         """``(bundle folder, what it is)``: the default model, or a bench bundle made once."""
         if self._model is None:
             from sera.infer import DEFAULT_MODEL
-            from sera.train import DEFAULT_RECIPE
+            from sera.recipes import DEFAULT_RECIPE
 
             if (DEFAULT_MODEL / "config.json").is_file():
                 self._model = (DEFAULT_MODEL, "the shipped default model")
@@ -302,7 +302,8 @@ def part_infer(context: Context) -> tuple[dict, list[Row]]:
 
 
 def part_train(context: Context) -> tuple[dict, list[Row]]:
-    from sera.train import DEFAULT_RECIPE, train
+    from sera.recipes import DEFAULT_RECIPE
+    from sera.train import train
 
     recipe = DEFAULT_RECIPE
     result = {"recipe": recipe.to_config(), "workers": 2}

@@ -317,7 +317,8 @@ def heldout_model(data_dir: Path, out: Path, actors=TRAIN_ACTORS):
     there, trained with the same recipe, is reused)."""
     import sera
     from sera.corpora import scan
-    from sera.train import Recipe, train
+    from sera.recipes import Recipe
+    from sera.train import train
 
     recipe = dict(sera.load().config["training"]["recipe"])
     recipe["augment"] = tuple(recipe.get("augment") or ())

@@ -45,8 +45,9 @@ def run(ravdess: Path, *, conditions=None, adapts=("none", "speaker"), recipe=No
     """
     import sera
     from sera.corpora import scan
+    from sera.recipes import DEFAULT_RECIPE
     from sera.robustness import CONDITIONS, robustness_curve
-    from sera.train import DEFAULT_RECIPE, train
+    from sera.train import train
 
     recipe = recipe or DEFAULT_RECIPE
     manifest = scan(ravdess).manifest
@@ -91,9 +92,9 @@ def main() -> None:
 
     from sera.corpora import scan
     from sera.evaluate import evaluate
+    from sera.recipes import DEFAULT_RECIPE
     from sera.report import write_report
     from sera.robustness import plot_robustness
-    from sera.train import DEFAULT_RECIPE
 
     recipe = (DEFAULT_RECIPE if args.features is None
               else replace(DEFAULT_RECIPE, features=args.features))

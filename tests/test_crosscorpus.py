@@ -13,7 +13,7 @@ from sera.corpora.synth import synthesize
 from sera.crosscorpus import cross_corpus_matrix
 from sera.errors import SeraError
 from sera.labels import LABELS
-from sera.train import Recipe
+from sera.recipes import Recipe
 
 FAST = Recipe(model="logreg", features="stats", params={})
 

@@ -148,7 +148,8 @@ def test_the_process_pool_never_imports_dask(corpus, tmp_path):
 
 def test_predict_on_a_cluster_equals_predict_here(corpus, scheduler, tmp_path):
     import sera
-    from sera.train import Recipe, train
+    from sera.recipes import Recipe
+    from sera.train import train
 
     manifest = corpus.dropna(subset=["speaker"])
     train(manifest, Recipe(model="logreg", features="stats", adapt="none", params={"C": 1.0}),

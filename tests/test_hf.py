@@ -136,7 +136,8 @@ def test_without_torch_the_set_says_what_to_install(monkeypatch):
 
 
 def test_a_classical_head_trains_on_the_embeddings(tiny_model, tmp_path):
-    from sera.train import Recipe, train
+    from sera.recipes import Recipe
+    from sera.train import train
 
     rows = []
     for i in range(12):

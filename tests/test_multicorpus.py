@@ -16,8 +16,8 @@ from sera.calibration import apply_temperature, temperature_for
 from sera.cli._app import app
 from sera.corpora.synth import synthesize
 from sera.errors import SeraError
-from sera.recipes import load_recipe, recipe_sources
-from sera.train import Recipe, cross_validate, load_manifest, sample_weights, train
+from sera.recipes import Recipe, load_recipe, recipe_sources
+from sera.train import cross_validate, load_manifest, sample_weights, train
 
 FAST = Recipe(model="logreg", features="stats", params={"C": 1.0}, balance="corpus")
 

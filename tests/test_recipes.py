@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sera.recipes import load_recipe
-from sera.train import DEFAULT_RECIPE
+from sera.recipes import DEFAULT_RECIPE, load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted((ROOT / "recipes").rglob("*.toml"))

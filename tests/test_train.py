@@ -16,8 +16,9 @@ from sera.corpora.synth import synthesize
 from sera.evaluate import default_adapt, evaluate
 from sera.features import extract_features
 from sera.labels import LABELS
+from sera.recipes import Recipe
 from sera.splits import LeakageWarning
-from sera.train import Recipe, cross_validate, load_manifest, train
+from sera.train import cross_validate, load_manifest, train
 
 FAST = Recipe(model="logreg", features="stats", params={"C": 1.0})
 

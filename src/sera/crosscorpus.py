@@ -18,8 +18,9 @@ import pandas as pd
 
 from sera.errors import SeraError
 from sera.metrics import evaluate_predictions
+from sera.recipes import Recipe
 from sera.splits import Split, speaker_split
-from sera.train import Recipe, features_for, fit, load_manifest
+from sera.train import features_for, fit, load_manifest
 
 #: Fewest speakers a corpus needs for its diagonal cell (train, validation and test speakers).
 MIN_SPEAKERS_FOR_DIAGONAL = 3

@@ -15,14 +15,13 @@ import json
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sera.adapt import (
-    PRIOR_WEIGHT,
     Normalizer,
     reference_weights,
     subsample_statistics_augment,
@@ -41,95 +40,13 @@ from sera.features import FeatureTable, extract_features, get_feature_set
 from sera.labels import LABELS
 from sera.metrics import breakdown, evaluate_predictions
 from sera.models import get_model_spec
+from sera.recipes import DEFAULT_RECIPE, Recipe
 from sera.splits import Split, corpus_split, loso, random_split, rows_to_augment, speaker_split
 
 #: Which manifest column groups utterances for each adaptation mode.
 GROUP_COLUMNS = {"speaker": "speaker", "corpus": "corpus", "recording": "path"}
 
 SPLITS = ("speaker", "loso", "corpus", "random", "none")
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What to train.
-
-    Parameters
-    ----------
-    model : str
-        A name in :data:`sera.models.MODELS`.
-    features : str, optional
-        Feature set; ``None`` means the model's own.
-    adapt : str
-        How training features are normalised: ``"speaker"`` (each speaker by their own
-        statistics, plus rows normalised by a few utterances only, so that the model also
-        works when a group at run time is small), ``"corpus"``, or ``"none"`` (global).
-    augment : tuple of str
-        Waveform augmentations of training utterances: the seed's ``noise``, ``stretch``,
-        ``shift``, ``pitch`` and the channel kinds ``bandlimit``, ``codec``, ``gain``,
-        ``snr``, ``room`` (:mod:`sera.augment`).
-    params : dict
-        Constructor parameters of the model that override its defaults.
-    seed : int
-        Seeds the split, the augmentation and the model.
-    estimator : str
-        How a group's statistics are estimated: ``"mean"`` (mean, standard deviation) or
-        ``"median"`` (median, inter-quartile range) (:class:`sera.adapt.Normalizer`).
-    prior_weight : float
-        Shrinkage of a group's statistics toward the training ones, in utterances.
-    reference : str, optional
-        ``"neutral"``: a group's statistics from its neutral clips only (true labels in
-        training, each clip's probability of neutral at run time; :mod:`sera.adapt`).
-    skew : bool
-        Also train on rows normalised by statistics of skewed subsets of their speaker's
-        clips (one emotion only), so a one-sided group at run time does not erase its mood.
-    balance : str
-        ``"corpus"``: every corpus weighs the same in the loss, whatever its size (and each
-        class within it, by the model's balanced class weights); ``"none"``: every row alike.
-    calibration : str
-        ``"temperature"``: fit a temperature on out-of-fold predictions of the training
-        speakers (:mod:`sera.calibration`) and store it in the bundle; ``"temperature-corpus"``:
-        on leave-one-corpus-out predictions of the training corpora, so that a corpus (a
-        language, a microphone) the model never heard gets honest probabilities, at the price
-        of modest ones on new speakers of the training corpora (one corpus: as
-        ``"temperature"``); ``"none"``.
-    data : tuple of str
-        Corpora (folders or CSV manifests) the recipe trains on; used by ``--recipe`` runs
-        that name no corpus.
-    name : str, optional
-        The recipe's name (its file's stem), recorded in bundles and reports.
-    """
-
-    model: str = "logreg"
-    features: str | None = None
-    adapt: str = "speaker"
-    augment: tuple[str, ...] = ()
-    params: dict = field(default_factory=dict)
-    seed: int = 0
-    estimator: str = "mean"
-    prior_weight: float = PRIOR_WEIGHT
-    reference: str | None = None
-    skew: bool = False
-    balance: str = "none"
-    calibration: str = "temperature"
-    data: tuple[str, ...] = ()
-    name: str | None = None
-
-    @property
-    def feature_set(self):
-        """The feature set this recipe trains on."""
-        return get_feature_set(self.features or get_model_spec(self.model).features)
-
-    def to_config(self) -> dict:
-        """JSON-ready description for bundles and reports."""
-        return {**asdict(self), "augment": list(self.augment), "data": list(self.data),
-                "features": self.features or get_model_spec(self.model).features}
-
-
-#: The recipe of the shipped model and of ``sera train`` with no ``--model``; the file
-#: ``recipes/default.toml`` says the same and names its data (tests/test_recipes.py).
-DEFAULT_RECIPE = Recipe(model="logreg", features="compare+stats", params={"C": 0.03},
-                        augment=("floor", "channel"), balance="corpus",
-                        calibration="temperature-corpus", name="default")
 
 
 @dataclass

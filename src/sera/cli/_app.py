@@ -129,7 +129,7 @@ def recipe_from_options(model, features, adapt, seed, augment=None, epochs=None)
     """
     from dataclasses import replace
 
-    from sera.train import DEFAULT_RECIPE, Recipe
+    from sera.recipes import DEFAULT_RECIPE, Recipe
 
     kinds = None if augment is None else tuple(k.strip() for k in augment.split(",")
                                                if k.strip() and k.strip() != "none")
