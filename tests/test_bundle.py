@@ -57,7 +57,7 @@ def test_round_trip_matches_the_trained_model(tmp_path, trained):
     assert config["model"] == {"name": "logreg", "kind": "sklearn", "params": model.params}
     assert config["onnx_sha256"] == hashlib.sha256(
         (tmp_path / "bundle" / "model.onnx").read_bytes()).hexdigest()
-    features = loaded.normalize(raw)
+    features = loaded.normalizer.transform(raw, adapt="none")
     np.testing.assert_allclose(features, (raw - mean) / std, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(loaded.predict_proba(features), model.predict_proba(features),
                                atol=1e-5)
@@ -169,7 +169,7 @@ def test_loading_and_predicting_never_import_torch_or_sklearn(good_bundle):
         "import sys, numpy as np\n"
         "from sera.bundle import load_bundle\n"
         f"bundle = load_bundle({str(good_bundle)!r})\n"
-        f"p = bundle.predict_proba(bundle.normalize(np.ones((3, {DIM}), np.float32)))\n"
+        f"p = bundle.predict_proba(bundle.normalizer.transform(np.ones((3, {DIM}), np.float32)))\n"
         "assert p.shape == (3, 7)\n"
         "assert not {'torch', 'sklearn'} & set(sys.modules), 'heavy import'\n")
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -221,7 +221,7 @@ def test_patch_inputs_with_flat_normalisation_statistics(tmp_path, trained):
                   normalization={"mean": mean.ravel(), "std": np.full(20, 2.0), "mode": "none"})
     assert bundle.input_shape == (4, 5) and bundle.config["model"]["kind"] == "torch"
     raw = np.random.default_rng(1).standard_normal((3, 4, 5)).astype(np.float32)
-    features = bundle.normalize(raw)
+    features = bundle.normalizer.transform(raw, adapt="none")
     np.testing.assert_allclose(features, (raw - mean) / 2.0, rtol=1e-6)
     logits = features.reshape(3, 20) @ weights
     expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)

@@ -30,7 +30,7 @@ import numpy as np
 import onnxruntime as ort
 
 from sera import __version__
-from sera.adapt import MODES, PRIOR_WEIGHT, Normalizer
+from sera.adapt import MODES, Normalizer
 from sera.errors import BundleError, InputError
 from sera.labels import LABELS
 from sera.models import get_model_spec
@@ -59,8 +59,8 @@ class Bundle:
         The label of each output column.
     feature_config : dict
         The feature set's config (``FeatureSet.from_config`` rebuilds it).
-    mean, std : np.ndarray
-        Normalisation statistics, float32, broadcastable to one input row.
+    normalizer : sera.adapt.Normalizer
+        The feature normalisation the model was trained with (and adapts at run time).
     session : onnxruntime.InferenceSession
         The graph, on the CPU.
     """
@@ -69,8 +69,7 @@ class Bundle:
     config: dict
     labels: tuple[str, ...]
     feature_config: dict
-    mean: np.ndarray
-    std: np.ndarray
+    normalizer: Normalizer
     session: ort.InferenceSession
 
     @property
@@ -82,20 +81,6 @@ class Bundle:
     def input_shape(self) -> tuple[int | None, ...]:
         """Shape of one input row (``None`` where the graph accepts any size)."""
         return tuple(self.config["input_shape"])
-
-    @property
-    def normalizer(self) -> Normalizer:
-        """The feature normalisation the model was trained with (and adapts at run time)."""
-        cfg = self.config["normalization"]
-        return Normalizer(mean=self.mean.ravel(), std=self.std.ravel(),
-                          mode=cfg.get("mode", "none"),
-                          prior_weight=float(cfg.get("prior_weight", PRIOR_WEIGHT)),
-                          estimator=cfg.get("estimator", "mean"),
-                          reference=cfg.get("reference"))
-
-    def normalize(self, X: np.ndarray) -> np.ndarray:
-        """Standardise raw features ``(n, *input_shape)`` with the training statistics."""
-        return self.normalizer.transform(X, adapt="none")
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities ``(n, len(labels))`` of normalised features ``(n, *input_shape)``."""
@@ -234,9 +219,9 @@ def _load(directory: Path, shown: Path) -> Bundle:
     if not _shape_matches(input_shape, tuple(config["input_shape"])):
         raise BundleError(f"{shown}: the graph takes input rows of shape {input_shape} but "
                           f"{CONFIG} says {tuple(config['input_shape'])}")
-    mean, std = _normalization(shown, config["normalization"], config["input_shape"])
+    normalizer = _normalizer(shown, config["normalization"], config["input_shape"])
     return Bundle(path=shown, config=config, labels=tuple(labels),
-                  feature_config=config["features"], mean=mean, std=std, session=session)
+                  feature_config=config["features"], normalizer=normalizer, session=session)
 
 
 def make_card(*, model_name: str, features: str, training: dict, metrics: dict,
@@ -402,9 +387,9 @@ def _check_schema(config: dict, shown: Path) -> None:
             raise BundleError(f"{shown}: \"{key}\" in {CONFIG} must be {expected}")
 
 
-def _normalization(shown: Path, normalization: dict, input_shape: list,
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std as float32 arrays, checked to be finite, positive and to fit the input."""
+def _normalizer(shown: Path, normalization: dict, input_shape: list) -> Normalizer:
+    """The bundle's normaliser, its mean and std checked to be finite, positive and to fit
+    the input."""
     try:
         mean = np.asarray(normalization["mean"], dtype=np.float32)
         std = np.asarray(normalization["std"], dtype=np.float32)
@@ -428,7 +413,7 @@ def _normalization(shown: Path, normalization: dict, input_shape: list,
     if not fits:
         raise BundleError(f"{shown}: normalization of shape {mean.shape} does not fit input "
                           f"rows of shape {tuple(input_shape)}")
-    return mean, std
+    return Normalizer.from_config({**normalization, "mean": mean.ravel(), "std": std.ravel()})
 
 
 def _session(shown: Path, graph: bytes) -> ort.InferenceSession:

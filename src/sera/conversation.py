@@ -22,7 +22,8 @@ from typing import Protocol
 import numpy as np
 
 from sera.errors import InputError
-from sera.results import DEFAULT_SPEAKER, Segment
+from sera.results import DEFAULT_SPEAKER, Segment, labelled
+from sera.scoring import BATCH_SIZE
 from sera.segment import SAMPLE_RATE, Utterance
 
 #: Adaptations that make sense within one recording: none, the whole recording, or each
@@ -31,9 +32,6 @@ RECORDING_MODES = ("none", "recording", "speaker")
 
 #: Utterances embedded by the speaker encoder together (one onnxruntime call for their windows).
 EMBED_BATCH = 16
-
-#: Utterances per feature-and-classify step.
-BATCH_SIZE = 64
 
 #: Utterances whose statistics a stream adapts to (the most recent ones): about an hour of
 #: conversation, enough for stable statistics, and it bounds a stream's memory.
@@ -236,9 +234,9 @@ def label_stream(model: Classifier, utterances: Iterable[Utterance], adapt: str 
 def segment_of(utterance: Utterance, probabilities: np.ndarray, labels: tuple[str, ...],
                speaker: str = DEFAULT_SPEAKER) -> Segment:
     """The :class:`Segment` of an utterance with these label probabilities."""
-    scores = dict(zip(labels, map(float, probabilities), strict=True))
-    return Segment(start=utterance.start, end=utterance.end,
-                   label=labels[int(np.argmax(probabilities))], scores=scores, speaker=speaker)
+    label, scores = labelled(probabilities, labels)
+    return Segment(start=utterance.start, end=utterance.end, label=label, scores=scores,
+                   speaker=speaker)
 
 
 def _piece_of(utterance: Utterance, piece) -> Utterance:

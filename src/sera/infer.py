@@ -36,10 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sera.adapt import reference_weights
 from sera.audio import SAMPLE_RATE, info, resample, to_mono, validate
 from sera.bundle import CARD, INPUT, MODEL, OUTPUT, Bundle, load_bundle
-from sera.calibration import apply_temperature, temperature_for
 from sera.conversation import (
     STREAM_HISTORY,
     check_adapt,
@@ -49,14 +47,12 @@ from sera.conversation import (
 )
 from sera.errors import AudioError, BundleError, InputError, SeraError
 from sera.features import get_feature_set
-from sera.results import Analysis, Prediction, Segment
+from sera.results import Analysis, Prediction, Segment, labelled
+from sera.scoring import BATCH_SIZE, Scorer
 from sera.segment import SegmenterParams, Utterance, segment_chunks, segment_file
 
 #: The shipped default model: a bundle inside the package.
 DEFAULT_MODEL = Path(__file__).resolve().with_name("default_model")
-
-#: Rows per onnxruntime call.
-BATCH_SIZE = 64
 
 #: Fewer files than this are read in this process even when workers are allowed: starting the
 #: worker processes (forkserver or spawn, imports) costs about 0.3 s, and on a busy 2-core
@@ -111,8 +107,8 @@ class Model:
     ----------
     feature_set : sera.features.FeatureSet
         What the model sees of an utterance.
-    normalizer : sera.adapt.Normalizer
-        The training statistics and how to adapt them.
+    scorer : sera.scoring.Scorer
+        Raw features → calibrated probabilities among :attr:`labels`.
     """
 
     def __init__(self, bundle: Bundle, threads: int | None = None):
@@ -124,8 +120,10 @@ class Model:
             self.feature_set = get_feature_set(bundle.feature_config)
         except SeraError as err:
             raise BundleError(f"{bundle.path}: {err}") from None
-        self.normalizer = bundle.normalizer
-        self._allowed: np.ndarray | None = None
+        #: Raw features → calibrated probabilities (:mod:`sera.scoring`).
+        self.scorer = Scorer(normalizer=bundle.normalizer, classify=bundle.predict_proba,
+                             labels=bundle.labels, calibration=bundle.config.get("calibration"),
+                             batch_size=BATCH_SIZE)
         self._threads: ThreadPoolExecutor | None = None
         self._threads_lock = threading.Lock()
 
@@ -154,23 +152,8 @@ class Model:
         InputError
             A label the bundle does not know, fewer than two labels, or one given twice.
         """
-        every = self.bundle.labels
-        if labels is None:
-            chosen = set(every)
-        else:
-            labels = [str(label).strip() for label in labels]
-            unknown = [label for label in labels if label not in every]
-            if unknown:
-                raise InputError(f"unknown label(s) {', '.join(unknown)}; the model's labels "
-                                 f"are {', '.join(every)}")
-            if len(set(labels)) != len(labels):
-                raise InputError(f"a label is given twice in {', '.join(labels)}")
-            if len(labels) < 2:
-                raise InputError("--labels needs two labels or more (one label is no choice)")
-            chosen = set(labels)
         restricted = copy.copy(self)
-        restricted._allowed = None if chosen == set(every) else \
-            np.array([label in chosen for label in every])
+        restricted.scorer = self.scorer.with_labels(labels)
         return restricted
 
     def _feature_threads(self) -> ThreadPoolExecutor | None:
@@ -200,10 +183,12 @@ class Model:
     def labels(self) -> tuple[str, ...]:
         """The labels the model answers with, in the order of :attr:`Prediction.scores` (the
         bundle's, or those of :meth:`with_labels`)."""
-        if self._allowed is None:
-            return self.bundle.labels
-        return tuple(label for label, kept in zip(self.bundle.labels, self._allowed,
-                                                  strict=True) if kept)
+        return self.scorer.output_labels
+
+    @property
+    def normalizer(self):
+        """The training statistics and how to adapt them (:class:`sera.adapt.Normalizer`)."""
+        return self.scorer.normalizer
 
     @property
     def config(self) -> dict:
@@ -308,8 +293,10 @@ class Model:
                                                parts)))
 
     def predict_proba(self, X: np.ndarray, adapt: str = "none",
-                      groups: Sequence | None = None, batch_size: int = BATCH_SIZE) -> np.ndarray:
-        """Calibrated probabilities ``(n, len(labels))`` of raw features ``(n, *shape)``.
+                      groups: Sequence | None = None) -> np.ndarray:
+        """Calibrated probabilities ``(n, len(labels))`` of raw features ``(n, *shape)``
+        (:meth:`sera.scoring.Scorer.predict_proba`: every path, predict, analyze, stream, the
+        API and the page, gets its scores here).
 
         Parameters
         ----------
@@ -319,28 +306,8 @@ class Model:
             ``"none"``, ``"recording"``, ``"speaker"`` or ``"corpus"`` (see the module notes).
         groups : sequence, optional
             Group id per row; required by any ``adapt`` but ``"none"``.
-        batch_size : int
-            Rows per onnxruntime call.
         """
-        if adapt != "none" and groups is None:
-            raise InputError(f"adapt={adapt!r} needs a group id per clip (groups=...)")
-        X = np.asarray(X, dtype=np.float32)
-        if X.shape[0] == 0:
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
-        run = lambda Xn: np.concatenate([self.bundle.predict_proba(Xn[i:i + batch_size])  # noqa: E731
-                                         for i in range(0, Xn.shape[0], batch_size)])
-        weights = None
-        if adapt != "none" and self.normalizer.reference:
-            # A group's statistics from its neutral-sounding clips (sera.adapt notes).
-            weights = reference_weights(run(self.normalizer.transform(X, adapt="none")),
-                                        self.bundle.labels, self.normalizer.reference)
-        proba = run(self.normalizer.transform(X, groups=groups, adapt=adapt, weights=weights))
-        # The one place every path (predict, analyze, stream, API, page) gets calibrated scores.
-        proba = apply_temperature(proba, temperature_for(self.config.get("calibration"), adapt))
-        if self._allowed is None:
-            return proba
-        kept = proba[:, self._allowed]
-        return (kept / kept.sum(axis=1, keepdims=True)).astype(np.float32)
+        return self.scorer.predict_proba(X, adapt=adapt, groups=groups)
 
     # --- clips ---------------------------------------------------------------------------
 
@@ -424,7 +391,7 @@ class Model:
              else np.zeros((0, *self.feature_set.shape), np.float32))
         kept_groups = None if groups is None else [groups[i] for i in kept]
         probabilities = self.predict_proba(X, adapt=adapt, groups=kept_groups)
-        predictions = [self._prediction(p, _source(clips[i], i, as_path=True))
+        predictions = [Prediction(*labelled(p, self.labels), path=_source(clips[i], i, True))
                        for i, p in zip(kept, probabilities, strict=True)]
         failures = [(_source(clips[i], i), problems[i]) for i in sorted(problems)]
         return predictions, failures
@@ -471,11 +438,6 @@ class Model:
         for i, result in _progress(results, progress, total=len(todo)):
             found[paths[i]] = result if isinstance(result, str) else result[0].reshape(shape)
         return found
-
-    def _prediction(self, probabilities: np.ndarray, path: str | None) -> Prediction:
-        scores = dict(zip(self.labels, map(float, probabilities), strict=True))
-        return Prediction(label=self.labels[int(np.argmax(probabilities))], scores=scores,
-                          path=path)
 
     # --- recordings and streams ----------------------------------------------------------
 

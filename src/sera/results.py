@@ -8,7 +8,7 @@ use it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sera.labels import affect
@@ -119,6 +119,18 @@ class Analysis:
 
     def __getitem__(self, index):
         return self.segments[index]
+
+
+def labelled(probabilities: Sequence[float], labels: Sequence[str]
+             ) -> tuple[str, dict[str, float]]:
+    """The most probable label and the score of each, as :class:`Prediction` and
+    :class:`Segment` hold them.
+
+    >>> labelled([0.2, 0.7, 0.1], ("angry", "happy", "sad"))
+    ('happy', {'angry': 0.2, 'happy': 0.7, 'sad': 0.1})
+    """
+    scores = dict(zip(labels, map(float, probabilities), strict=True))
+    return max(scores, key=scores.__getitem__), scores
 
 
 def rounded(scores: dict[str, float]) -> dict[str, float]:

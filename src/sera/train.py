@@ -23,7 +23,6 @@ import pandas as pd
 
 from sera.adapt import (
     Normalizer,
-    reference_weights,
     subsample_statistics_augment,
 )
 from sera.calibration import (
@@ -32,7 +31,6 @@ from sera.calibration import (
     expected_calibration_error,
     fit_temperature,
     reliability,
-    temperature_for,
 )
 from sera.corpora import scan
 from sera.errors import SeraError
@@ -41,6 +39,7 @@ from sera.labels import LABELS
 from sera.metrics import breakdown, evaluate_predictions
 from sera.models import get_model_spec
 from sera.recipes import DEFAULT_RECIPE, Recipe
+from sera.scoring import Scorer
 from sera.splits import Split, corpus_split, loso, random_split, rows_to_augment, speaker_split
 
 #: Which manifest column groups utterances for each adaptation mode.
@@ -58,18 +57,19 @@ class FittedModel:
     recipe: Recipe
     calibration: dict | None = None
 
+    @property
+    def scorer(self) -> Scorer:
+        """Raw features → probabilities, as the bundle's inference runs them (calibrated once
+        :attr:`calibration` is set)."""
+        return Scorer(normalizer=self.normalizer, classify=self.estimator.predict_proba,
+                      labels=LABELS, calibration=self.calibration)
+
     def predict_proba(self, X: np.ndarray, frame: pd.DataFrame, adapt: str | None = None
                       ) -> np.ndarray:
-        """Probabilities for raw features ``X`` of the rows of ``frame`` (calibrated once
-        :attr:`calibration` is set, as the bundle's inference does)."""
+        """Probabilities for raw features ``X`` of the rows of ``frame``, each adapted to its
+        group (``adapt``, default the recipe's) as :attr:`scorer` does at run time."""
         adapt = adapt or self.normalizer.mode
-        weights = None
-        if adapt != "none" and self.normalizer.reference:
-            first = self.estimator.predict_proba(_normalize(self.normalizer, X, frame, "none"))
-            weights = reference_weights(first, LABELS, self.normalizer.reference)
-        proba = self.estimator.predict_proba(self.normalizer.transform(
-            X, _groups(frame, adapt), adapt=adapt, weights=weights))
-        return apply_temperature(proba, temperature_for(self.calibration, adapt))
+        return self.scorer.predict_proba(X, adapt=adapt, groups=_groups(frame, adapt))
 
 
 @dataclass
