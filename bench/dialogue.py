@@ -270,11 +270,11 @@ def guard_threshold(data_dir: Path, out: Path, draws: int = 20, seed: int = 0) -
     ``out``), and the 95th percentile of the distance over ``draws`` random sets per actor
     07-12 of 2 clips per emotion."""
     from sera.adapt import posterior_distance
-    from sera.train import features_for
+    from sera.features.store import cached_features
 
     model, _, manifest, _ = heldout_model(data_dir, out, GUARD_FIT_ACTORS)
     rows = manifest[manifest["speaker"].isin([f"ravdess-{a:02d}" for a in GUARD_TEST_ACTORS])]
-    table = features_for(rows.reset_index(drop=True), model.feature_set, cache_dir=CACHE,
+    table = cached_features(rows.reset_index(drop=True), model.feature_set, cache_dir=CACHE,
                          progress=False)
     frame, X = table.frame, table.X
     rng = np.random.default_rng(seed)

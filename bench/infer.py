@@ -51,7 +51,8 @@ def train_bundle(data_dir: Path, out: Path, feature_set: str) -> Path:
     import numpy as np
 
     from sera.adapt import Normalizer
-    from sera.bundle import make_card, save_bundle
+    from sera.bundle import save_bundle
+    from sera.cards import make_card
     from sera.corpora import scan
     from sera.features import extract_features
     from sera.labels import LABELS

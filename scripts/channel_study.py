@@ -40,13 +40,20 @@ import numpy as np
 import pandas as pd
 
 from sera.augment import Augmenter
-from sera.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from sera.calibration import (
+    apply_temperature,
+    cross_fitted_temperature,
+    expected_calibration_error,
+    fit_temperature,
+)
+from sera.corpora import load_manifest
 from sera.features import get_feature_set
+from sera.features.store import cached_features
 from sera.labels import LABELS
 from sera.metrics import evaluate_predictions
 from sera.recipes import load_recipe, recipe_sources
 from sera.robustness import corrupt, crowd_members, crowd_of
-from sera.train import cross_fitted_temperature, features_for, fit, load_manifest
+from sera.train import fit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from transfer_study import speaker_folds  # noqa: E402
@@ -247,7 +254,7 @@ def main() -> None:
     first = load_recipe(args.recipes[0])
     manifest = load_manifest(recipe_sources(first, args.recipes[0]))
     fs = first.feature_set
-    pool = features_for(manifest, fs, cache_dir=args.cache, workers=args.workers,
+    pool = cached_features(manifest, fs, cache_dir=args.cache, workers=args.workers,
                         augment=Augmenter(POOL_KINDS, seed=first.seed), progress=False)
     pool_X, pool_frame = pool.X, pool.frame.reset_index(drop=True)
     original = pool_frame[pool_frame["augment"] == "none"].reset_index(drop=True)

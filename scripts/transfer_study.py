@@ -40,12 +40,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sera.calibration import expected_calibration_error
+from sera.calibration import cross_fitted_temperature, expected_calibration_error
+from sera.corpora import GROUP_COLUMNS
 from sera.features import read_features
 from sera.labels import LABELS
 from sera.metrics import evaluate_predictions
 from sera.recipes import load_recipe
-from sera.train import GROUP_COLUMNS, cross_fitted_temperature, fit
+from sera.train import fit
 
 CORPORA = ("ravdess", "nemo")
 CONDITIONS = ("none", "balanced", "skew1", "skew3")

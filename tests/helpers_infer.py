@@ -26,7 +26,8 @@ FEATURES = "stats"
 def real_bundle(ravdess_dir: Path, out: Path) -> Path:
     """Train the test model and write its bundle to ``out`` (once per process and place)."""
     from sera.adapt import Normalizer
-    from sera.bundle import make_card, save_bundle
+    from sera.bundle import save_bundle
+    from sera.cards import make_card
     from sera.corpora import scan
     from sera.features import extract_features
     from sera.labels import LABELS

@@ -13,11 +13,12 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from sera.bundle import load_bundle, make_card, save_bundle
-from sera.errors import BundleError
+from sera.bundle import load_bundle, save_bundle
+from sera.cards import make_card
+from sera.errors import BundleError, UnknownModelError
 from sera.labels import LABELS
 from sera.metrics import evaluate_predictions
-from sera.models import UnknownModelError, get_model_spec
+from sera.models import get_model_spec
 
 DIM = 6
 

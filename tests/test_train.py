@@ -12,13 +12,15 @@ import pandas as pd
 import pytest
 
 import sera
+from sera.corpora import load_manifest
 from sera.corpora.synth import synthesize
+from sera.crossval import cross_validate
 from sera.evaluate import default_adapt, evaluate
 from sera.features import extract_features
 from sera.labels import LABELS
 from sera.recipes import Recipe
 from sera.splits import LeakageWarning
-from sera.train import cross_validate, load_manifest, train
+from sera.train import train
 
 FAST = Recipe(model="logreg", features="stats", params={"C": 1.0})
 
@@ -162,16 +164,16 @@ def test_bad_files_are_listed_and_training_goes_on(corpus, cache, tmp_path):
 
 def test_cv_with_augmentation_trains_each_fold_on_its_own_speakers_copies(corpus, cache,
                                                                           monkeypatch):
-    import sera.train as train_module
+    import sera.crossval as crossval_module
 
     seen = []
-    real_fit = train_module.fit
+    real_fit = crossval_module.fit
 
     def spy(rows, recipe, val=None, **options):
         seen.append(rows[1])
         return real_fit(rows, recipe, val=val, **options)
 
-    monkeypatch.setattr(train_module, "fit", spy)
+    monkeypatch.setattr(crossval_module, "fit", spy)
     recipe = Recipe(model="logreg", features="stats", augment=("gain",), params={"C": 1.0})
     result = cross_validate(corpus, recipe, split="loso", cache_dir=cache, progress=False)
     assert len(seen) == load_manifest(corpus)["speaker"].nunique()

@@ -30,10 +30,11 @@ import numpy as np
 import onnxruntime as ort
 
 from sera import __version__
-from sera.adapt import MODES, Normalizer
+from sera.adapt import Normalizer
 from sera.errors import BundleError, InputError
 from sera.labels import LABELS
 from sera.models import get_model_spec
+from sera.options import ADAPTS
 
 #: Deepest nesting of arrays and objects ``config.json`` may have (sera writes 4 levels),
 #: checked before it is parsed: Python's parser recurses and would fail on a few thousand.
@@ -119,7 +120,7 @@ def save_bundle(directory: str | os.PathLike, *, model, model_name: str, feature
     metrics : dict
         The evaluation figures (the ``sera evaluate`` JSON, or a summary of it).
     card : str
-        The model card, markdown (see :func:`make_card`).
+        The model card, markdown (see :func:`sera.cards.make_card`).
     labels : sequence of str
         The label of each output column.
     calibration : dict, optional
@@ -222,72 +223,6 @@ def _load(directory: Path, shown: Path) -> Bundle:
     normalizer = _normalizer(shown, config["normalization"], config["input_shape"])
     return Bundle(path=shown, config=config, labels=tuple(labels),
                   feature_config=config["features"], normalizer=normalizer, session=session)
-
-
-def make_card(*, model_name: str, features: str, training: dict, metrics: dict,
-              evaluation: str, data_licence: str,
-              intended_use: str = "Research and demonstration of speech emotion recognition on "
-                                  "short clips of acted speech.",
-              limitations: str = "Trained on acted emotion: spontaneous speech, other languages, "
-                                 "accents, recording conditions and age groups may be recognised "
-                                 "far less well. Emotion labels are a coarse, culturally bound "
-                                 "description of a voice; do not use the model to make decisions "
-                                 "about people.") -> str:
-    """The model card, markdown: model, features, data and its licence, figures, use, limits.
-
-    Parameters
-    ----------
-    model_name : str
-        The registry name; its description is included.
-    features : str
-        The feature set's name.
-    training : dict
-        Training-data and recipe summary; each item becomes one line.
-    metrics : dict
-        Evaluation figures: ``uar``, ``accuracy``, ``macro_f1``, ``n`` and optionally
-        ``per_class`` (as :func:`sera.metrics.evaluate_predictions` gives them).
-    evaluation : str
-        How the figures were obtained (for example "leave-one-speaker-out over RAVDESS actors
-        01-18").
-    data_licence : str
-        The licence of the training data, which a model trained on it inherits.
-    """
-    spec = get_model_spec(model_name)
-    lines = [
-        f"# sera model card: {spec.name}", "",
-        "## Model", "",
-        f"- **Model:** `{spec.name}`: {spec.description} ({spec.kind}, exported to ONNX)",
-        f"- **Features:** `{features}`",
-        "",
-        "## Training data", "",
-        *[f"- **{key}:** {_card_value(value)}" for key, value in training.items()],
-        f"- **Licence of the data:** {data_licence}. The model is derived from this data and "
-        f"is subject to the same terms.",
-        "",
-        "## Evaluation", "",
-    ]
-    if not metrics:
-        lines += [f"Not evaluated: {evaluation}.", ""]
-    elif "n" not in metrics:
-        # Figures per corpus and condition only (the shipped model's): they follow the card.
-        lines += [f"How the figures below were obtained: {evaluation}.", ""]
-    else:
-        lines += [
-            f"How these figures were obtained: {evaluation}.", "",
-            "| n | UAR | accuracy | macro-F1 |",
-            "|---:|---:|---:|---:|",
-            f"| {metrics['n']} | {metrics['uar']:.3f} | {metrics['accuracy']:.3f} "
-            f"| {metrics['macro_f1']:.3f} |",
-            "",
-        ]
-    if "per_class" in metrics:
-        lines += ["| emotion | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
-        for label, figures in metrics["per_class"].items():
-            cells = [_card_value(figures[key]) for key in ("precision", "recall", "f1")]
-            lines.append(f"| {label} | {' | '.join(cells)} | {figures['support']} |")
-        lines.append("")
-    lines += ["## Intended use", "", intended_use, "", "## Limitations", "", limitations, ""]
-    return "\n".join(lines)
 
 
 def _check_own_file(directory: Path, name: str, shown: Path) -> None:
@@ -396,7 +331,7 @@ def _normalizer(shown: Path, normalization: dict, input_shape: list) -> Normaliz
     except (KeyError, TypeError, ValueError):
         raise BundleError(f"{shown}: normalization in {CONFIG} needs numeric \"mean\" and "
                           f"\"std\" arrays") from None
-    if normalization.get("mode", "none") not in MODES:
+    if normalization.get("mode", "none") not in ADAPTS:
         raise BundleError(f"{shown}: unknown adaptation {normalization.get('mode')!r} under "
                           f"normalization in {CONFIG}")
     if not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
@@ -457,16 +392,3 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _card_value(value) -> str:
-    """A figure or summary value as card text."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {v}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return ", ".join(map(str, value))
-    return str(value)

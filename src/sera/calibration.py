@@ -143,3 +143,25 @@ def temperature_for(calibration: dict | None, adapt: str) -> float:
     if not calibration:
         return 1.0
     return float(calibration.get("by_adapt", {}).get(adapt, calibration["temperature"]))
+
+
+def cross_fitted_temperature(proba: np.ndarray, y: np.ndarray, fold: np.ndarray
+                             ) -> tuple[np.ndarray, list[float]]:
+    """Calibrate each fold's predictions with a temperature fitted on the *other* folds'
+    out-of-fold predictions, so no test label tunes its own scores.
+
+    Returns
+    -------
+    calibrated : np.ndarray
+        float32, the shape of ``proba`` (a lone fold is left as it is).
+    temperatures : list of float
+        The temperature of each fold that got one, in the order of ``np.unique(fold)``.
+    """
+    out = np.array(proba, dtype=np.float32)
+    temperatures = []
+    for name in np.unique(fold):
+        rows = fold == name
+        if (~rows).any():
+            temperatures.append(fit_temperature(proba[~rows], y[~rows]))
+            out[rows] = apply_temperature(proba[rows], temperatures[-1])
+    return out, temperatures

@@ -16,11 +16,13 @@ import os
 import numpy as np
 import pandas as pd
 
+from sera.corpora import load_manifest
 from sera.errors import SeraError
+from sera.features.store import cached_features
 from sera.metrics import evaluate_predictions
 from sera.recipes import Recipe
 from sera.splits import Split, speaker_split
-from sera.train import features_for, fit, load_manifest
+from sera.train import fit
 
 #: Fewest speakers a corpus needs for its diagonal cell (train, validation and test speakers).
 MIN_SPEAKERS_FOR_DIAGONAL = 3
@@ -65,7 +67,7 @@ def cross_corpus_matrix(source, recipe: Recipe = Recipe(), *, adapt: str = "spea
     if len(corpora) < 2:
         raise SeraError(f"{source}: a cross-corpus matrix needs two corpora or more; found "
                         f"{', '.join(corpora)}")
-    table = features_for(manifest, recipe.feature_set, cache_dir=cache_dir, workers=workers,
+    table = cached_features(manifest, recipe.feature_set, cache_dir=cache_dir, workers=workers,
                          progress=progress)
     X, frame = table.X, table.frame.reset_index(drop=True)
     in_corpus = {c: np.flatnonzero(frame["corpus"].astype(str).to_numpy() == c) for c in corpora}

@@ -15,6 +15,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from sera.calibration import (
+    cross_fitted_temperature,
+    expected_calibration_error,
+    reliability,
+)
 from sera.errors import InputError
 from sera.labels import LABELS
 
@@ -114,3 +119,88 @@ def _indices(values, labels: list[str], name: str) -> np.ndarray:
 def _number(value: float) -> float | None:
     """A float, or ``None`` where the figure is undefined."""
     return None if np.isnan(value) else float(value)
+
+
+def heldout_figures(frame: pd.DataFrame, proba: np.ndarray) -> dict:
+    """:func:`evaluate_predictions` of held-out rows (``emotion`` true) from their
+    probabilities over :data:`sera.labels.LABELS`, with the breakdown by corpus, speaker and
+    gender."""
+    predicted = [LABELS[i] for i in proba.argmax(axis=1)]
+    metrics = evaluate_predictions(frame["emotion"], predicted)
+    metrics["breakdown"] = {by: breakdown(frame, frame["emotion"], predicted, by=by)
+                            for by in ("corpus", "speaker", "gender")}
+    return metrics
+
+
+def pooled_figures(predictions: pd.DataFrame, probabilities: dict[str, np.ndarray], *,
+                   calibrate: bool, protocol: str) -> dict:
+    """The figures of cross-validation's pooled held-out predictions.
+
+    Parameters
+    ----------
+    predictions : pandas.DataFrame
+        One row per held-out clip (``path``, ``corpus``, ``speaker``, ``gender``, ``emotion``,
+        ``fold``). Its ``predicted``, ``predicted_single_clip``, ``confidence_adapted`` and
+        ``confidence_single_clip`` columns are set here.
+    probabilities : dict
+        ``{"adapted": (n, len(LABELS)), "single_clip": ...}``, rows in ``predictions``' order.
+    calibrate : bool
+        Calibrate each fold by a temperature fitted on the other folds
+        (:func:`sera.calibration.cross_fitted_temperature`) before the ECE and confidences.
+    protocol : str
+        How each corpus's clips were held out, in the names of ``by_corpus`` (``"LOSO"``).
+
+    Returns
+    -------
+    dict
+        :func:`evaluate_predictions` of the adapted predictions with ``breakdown``, ``ece``,
+        ``ece_uncalibrated``, ``single_clip``, ``reliability`` and ``by_corpus``.
+    """
+    raw = probabilities
+    y = np.array([LABELS.index(e) for e in predictions["emotion"]], dtype=np.int64)
+    calibrated = {}
+    for kind, proba in raw.items():
+        calibrated[kind] = cross_fitted_temperature(proba, y, predictions["fold"].to_numpy())[0] \
+            if calibrate else proba
+        predictions[f"predicted_{kind}" if kind != "adapted" else "predicted"] = [
+            LABELS[i] for i in proba.argmax(axis=1)]
+        predictions[f"confidence_{kind}"] = calibrated[kind].max(axis=1)
+    metrics = evaluate_predictions(predictions["emotion"], predictions["predicted"])
+    metrics["breakdown"] = {by: breakdown(predictions, predictions["emotion"],
+                                          predictions["predicted"], by=by)
+                            for by in ("corpus", "speaker", "gender")}
+    metrics["ece"] = expected_calibration_error(calibrated["adapted"], y)
+    metrics["ece_uncalibrated"] = expected_calibration_error(raw["adapted"], y)
+    single = evaluate_predictions(predictions["emotion"], predictions["predicted_single_clip"])
+    metrics["single_clip"] = {
+        "uar": single["uar"], "accuracy": single["accuracy"], "macro_f1": single["macro_f1"],
+        "ece": expected_calibration_error(calibrated["single_clip"], y),
+        "ece_uncalibrated": expected_calibration_error(raw["single_clip"], y)}
+    metrics["reliability"] = {
+        "adapted, uncalibrated": {**reliability(raw["adapted"], y),
+                                  "ece": metrics["ece_uncalibrated"]},
+        "adapted, calibrated": {**reliability(calibrated["adapted"], y), "ece": metrics["ece"]},
+        "single clip, calibrated": {**reliability(calibrated["single_clip"], y),
+                                    "ece": metrics["single_clip"]["ece"]},
+    }
+    metrics["by_corpus"] = per_corpus_figures(predictions, calibrated, y, protocol)
+    return metrics
+
+
+def per_corpus_figures(predictions: pd.DataFrame, calibrated: dict, y: np.ndarray,
+                       protocol: str) -> dict:
+    """Single-clip and adapted UAR and ECE of each corpus's held-out utterances."""
+    out = {}
+    for corpus in sorted(predictions["corpus"].unique()):
+        rows = (predictions["corpus"] == corpus).to_numpy()
+        part = predictions[rows]
+        out[f"{corpus} ({protocol})"] = {
+            "n": int(rows.sum()),
+            "uar_single_clip": evaluate_predictions(part["emotion"],
+                                                    part["predicted_single_clip"])["uar"],
+            "uar_adapted": evaluate_predictions(part["emotion"], part["predicted"])["uar"],
+            "ece_single_clip": expected_calibration_error(calibrated["single_clip"][rows],
+                                                          y[rows]),
+            "ece_adapted": expected_calibration_error(calibrated["adapted"][rows], y[rows]),
+        }
+    return out

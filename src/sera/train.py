@@ -10,13 +10,9 @@ them, and it warns that its figure is inflated by leakage.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,22 +26,18 @@ from sera.calibration import (
     calibration_config,
     expected_calibration_error,
     fit_temperature,
-    reliability,
 )
-from sera.corpora import scan
-from sera.errors import SeraError
-from sera.features import FeatureTable, extract_features, get_feature_set
+from sera.corpora import GROUP_COLUMNS, load_manifest
+from sera.errors import SeraError, check_choice
+from sera.features import FeatureTable
+from sera.features.store import cached_features
 from sera.labels import LABELS
-from sera.metrics import breakdown, evaluate_predictions
+from sera.metrics import heldout_figures
 from sera.models import get_model_spec
+from sera.options import BALANCES, SPLITS
 from sera.recipes import DEFAULT_RECIPE, Recipe
 from sera.scoring import Scorer
-from sera.splits import Split, corpus_split, loso, random_split, rows_to_augment, speaker_split
-
-#: Which manifest column groups utterances for each adaptation mode.
-GROUP_COLUMNS = {"speaker": "speaker", "corpus": "corpus", "recording": "path"}
-
-SPLITS = ("speaker", "loso", "corpus", "random", "none")
+from sera.splits import Split, corpus_split, random_split, rows_to_augment, speaker_split
 
 
 @dataclass
@@ -82,57 +74,6 @@ class TrainResult:
     training: dict
     failures: list[tuple[str, str]] = field(default_factory=list)
     bundle: object | None = None
-
-
-@dataclass
-class CVResult:
-    """What :func:`cross_validate` returns: pooled metrics, per-fold figures and predictions."""
-
-    metrics: dict
-    folds: list[dict]
-    predictions: pd.DataFrame
-    histories: dict[str, list[dict]]
-    failures: list[tuple[str, str]] = field(default_factory=list)
-
-
-def load_manifest(source) -> pd.DataFrame:
-    """A manifest from a corpus folder, a CSV manifest, a manifest frame, or a list of them
-    (several corpora in one run: their rows together, each file once)."""
-    if isinstance(source, pd.DataFrame):
-        return source.reset_index(drop=True)
-    if isinstance(source, (list, tuple)):
-        if not source:
-            raise SeraError("no corpus given")
-        frames = [load_manifest(one) for one in source]
-        merged = pd.concat(frames, ignore_index=True).drop_duplicates("path")
-        return merged.sort_values("path", kind="stable").reset_index(drop=True)
-    result = scan(source)
-    if result.manifest.empty:
-        raise SeraError(f"{source}: no labelled utterances found")
-    return result.manifest
-
-
-def features_for(manifest: pd.DataFrame, feature_set, *, cache_dir: str | os.PathLike | None,
-                 workers: int = 1, augment=None, progress: bool = True) -> FeatureTable:
-    """Features of a manifest through the Parquet store in ``cache_dir`` (one file per
-    set of files, feature set and augmentation, so runs reuse each other's work)."""
-    fs = get_feature_set(feature_set)
-    if getattr(fs, "parts", None) and cache_dir is not None:
-        # A combined set is its parts side by side: each part keeps a store of its own, so
-        # `stats` rows computed once serve `stats`, `egemaps+stats` and `compare+stats`.
-        tables = [features_for(manifest, part, cache_dir=cache_dir, workers=workers,
-                               augment=augment, progress=progress) for part in fs.parts]
-        return _side_by_side(tables, fs)
-    out = None
-    if cache_dir is not None:
-        key = json.dumps([sorted(manifest["path"]), fs.to_config(),
-                          augment.params if augment is not None else None], sort_keys=True)
-        digest = hashlib.sha1(key.encode()).hexdigest()[:12]
-        out = Path(cache_dir) / f"{fs.name}-{digest}.parquet"
-        out.parent.mkdir(parents=True, exist_ok=True)
-    table = extract_features(manifest, fs, out=out, workers=workers, augment=augment,
-                             progress=progress)
-    return table
 
 
 def fit(train: FeatureTable | tuple[np.ndarray, pd.DataFrame], recipe: Recipe,
@@ -220,10 +161,6 @@ def label_mask(frame: pd.DataFrame) -> np.ndarray:
     return (used | ~used.any(axis=0))[index]
 
 
-#: How :func:`sample_weights` weighs rows.
-BALANCES = ("none", "corpus")
-
-
 def sample_weights(frame: pd.DataFrame, balance: str) -> np.ndarray | None:
     """Row weights that give every corpus the same total weight (mean weight 1).
 
@@ -234,9 +171,7 @@ def sample_weights(frame: pd.DataFrame, balance: str) -> np.ndarray | None:
     balance : str
         ``"corpus"``, or ``"none"`` (returns ``None``: every row alike).
     """
-    if balance not in BALANCES:
-        raise SeraError(f"unknown balance {balance!r}; choose one of {', '.join(BALANCES)}")
-    if balance == "none":
+    if check_choice("balance", balance, BALANCES) == "none":
         return None
     corpus = frame["corpus"].to_numpy()
     names, index, counts = np.unique(corpus, return_inverse=True, return_counts=True)
@@ -250,6 +185,7 @@ def make_split(manifest: pd.DataFrame, split: str, *, seed: int = 0,
     ``"none"`` trains on everything but the validation speakers, which only models that
     monitor a validation metric (``validation=True``) get; the others train on everyone.
     """
+    check_choice("split", split, SPLITS)
     if split == "speaker":
         return speaker_split(manifest, seed=seed)
     if split == "corpus":
@@ -262,7 +198,8 @@ def make_split(manifest: pd.DataFrame, split: str, *, seed: int = 0,
                if validation and speakers >= 3 else np.array([], dtype=np.int64))
         train = np.setdiff1d(np.arange(len(manifest)), val)
         return Split(train=train, val=val, test=np.array([], dtype=np.int64))
-    raise SeraError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    raise SeraError(f"a {split!r} split is not one train/test split; make one of speaker, "
+                    f"corpus or none")
 
 
 def train(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "speaker",
@@ -301,10 +238,10 @@ def train(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "speaker",
     else:
         parts = make_split(manifest, split, seed=recipe.seed, test_corpus=test_corpus,
                            validation=get_model_spec(recipe.model).kind == "torch")
-        X, frame, failures = _training_rows(manifest, parts, recipe, cache_dir, workers,
+        X, frame, failures = training_rows(manifest, parts, recipe, cache_dir, workers,
                                             progress)
         rows = (X, frame)
-        held_out = features_for(manifest.iloc[np.concatenate([parts.val, parts.test])], fs,
+        held_out = cached_features(manifest.iloc[np.concatenate([parts.val, parts.test])], fs,
                                 cache_dir=cache_dir, workers=workers, progress=progress)
         failures = failures + held_out.failures
         if len(frame) == 0:
@@ -318,14 +255,11 @@ def train(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "speaker",
     if recipe.calibration in CALIBRATION_FOLDS_BY:
         fitted.calibration = out_of_fold_calibration(rows, recipe,
                                                      by=CALIBRATION_FOLDS_BY[recipe.calibration])
-    elif recipe.calibration != "none":
-        raise SeraError(f"unknown calibration {recipe.calibration!r}; choose "
-                        f"{', '.join(CALIBRATION_FOLDS_BY)} or none")
 
     metrics = None
     if len(test_rows[1]):
         proba = fitted.predict_proba(*test_rows)
-        metrics = _metrics(test_rows[1], proba)
+        metrics = heldout_figures(test_rows[1], proba)
         metrics["ece"] = expected_calibration_error(proba, _label_indices(test_rows[1]))
     history = list(getattr(fitted.estimator, "history", []) or [])
     training = {**_training_summary(manifest, rows[1], recipe, split, test_corpus),
@@ -403,156 +337,6 @@ def out_of_fold_calibration(train, recipe: Recipe, n_folds: int = CALIBRATION_FO
         fitted_on=f"out-of-fold predictions of the {held_out}")
 
 
-def cross_validate(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "loso",
-                   cache_dir: str | os.PathLike | None = None, workers: int = 1,
-                   progress: bool = True,
-                   on_fold: Callable[[str, dict], None] | None = None) -> CVResult:
-    """Leave-one-speaker-out (``"loso"``) or leave-one-corpus-out (``"corpus"``) evaluation.
-
-    Features (and augmented copies) are extracted once; each fold fits the recipe on its
-    training speakers' rows only and predicts its held-out group's original clips. The pooled predictions give
-    the headline figures; ``folds`` gives each held-out group's own.
-    """
-    manifest = load_manifest(source)
-    fs = recipe.feature_set
-    base = features_for(manifest, fs, cache_dir=cache_dir, workers=workers, progress=progress)
-    kept = manifest[manifest["path"].isin(set(base.frame["path"]))].reset_index(drop=True)
-    if split == "loso":
-        folds = list(loso(kept, seed=recipe.seed))
-    elif split == "corpus":
-        corpora = sorted(kept["corpus"].unique())
-        if len(corpora) < 2:
-            raise SeraError(f"leave-one-corpus-out needs two corpora or more; found "
-                            f"{', '.join(corpora)}")
-        folds = [(c, corpus_split(kept, c, seed=recipe.seed)) for c in corpora]
-    else:
-        raise SeraError(f"cross-validation splits are loso and corpus, not {split!r}")
-
-    X, frame = base.X, base.frame
-    index = {p: i for i, p in enumerate(frame["path"])}
-    pool = base
-    if recipe.augment:
-        from sera.augment import Augmenter
-
-        pool = features_for(kept, fs, cache_dir=cache_dir, workers=workers, progress=progress,
-                            augment=Augmenter(recipe.augment, seed=recipe.seed))
-    pooled, probas = [], {"adapted": [], "single_clip": []}
-    fold_figures, histories = [], {}
-    for name, parts in folds:
-        *rows, _ = _training_rows(kept, parts, recipe, cache_dir, workers, progress=False,
-                                  pool=pool)
-        pick = lambda idx: np.array([index[p] for p in kept["path"].iloc[idx]], dtype=int)  # noqa: E731
-        val_i, test_i = pick(parts.val), pick(parts.test)
-        fitted = fit(rows, recipe, val=(X[val_i], frame.iloc[val_i]), progress=False)
-        proba = fitted.predict_proba(X[test_i], frame.iloc[test_i])
-        probas["adapted"].append(proba)
-        probas["single_clip"].append(fitted.predict_proba(X[test_i], frame.iloc[test_i],
-                                                          adapt="none"))
-        fold_metrics = _metrics(frame.iloc[test_i], proba)
-        fold_figures.append({"fold": name, **{k: fold_metrics[k] for k in
-                                               ("n", "accuracy", "uar", "macro_f1")}})
-        histories[name] = list(getattr(fitted.estimator, "history", []) or [])
-        predicted = frame.iloc[test_i][["path", "corpus", "speaker", "gender", "emotion"]].copy()
-        predicted["fold"] = name
-        pooled.append(predicted)
-        if on_fold is not None:
-            on_fold(name, fold_metrics)
-    predictions = pd.concat(pooled, ignore_index=True)
-    y = _label_indices(predictions)
-    raw = {kind: np.concatenate(parts) for kind, parts in probas.items()}
-    calibrated = {}
-    for kind, proba in raw.items():
-        calibrated[kind] = cross_fitted_temperature(proba, y, predictions["fold"].to_numpy())[0] \
-            if recipe.calibration in CALIBRATION_FOLDS_BY else proba
-        predictions[f"predicted_{kind}" if kind != "adapted" else "predicted"] = [
-            LABELS[i] for i in proba.argmax(axis=1)]
-        predictions[f"confidence_{kind}"] = calibrated[kind].max(axis=1)
-    metrics = evaluate_predictions(predictions["emotion"], predictions["predicted"])
-    metrics["breakdown"] = {by: breakdown(predictions, predictions["emotion"],
-                                          predictions["predicted"], by=by)
-                            for by in ("corpus", "speaker", "gender")}
-    metrics["ece"] = expected_calibration_error(calibrated["adapted"], y)
-    metrics["ece_uncalibrated"] = expected_calibration_error(raw["adapted"], y)
-    single = evaluate_predictions(predictions["emotion"], predictions["predicted_single_clip"])
-    metrics["single_clip"] = {
-        "uar": single["uar"], "accuracy": single["accuracy"], "macro_f1": single["macro_f1"],
-        "ece": expected_calibration_error(calibrated["single_clip"], y),
-        "ece_uncalibrated": expected_calibration_error(raw["single_clip"], y)}
-    metrics["reliability"] = {
-        "adapted, uncalibrated": {**reliability(raw["adapted"], y),
-                                  "ece": metrics["ece_uncalibrated"]},
-        "adapted, calibrated": {**reliability(calibrated["adapted"], y), "ece": metrics["ece"]},
-        "single clip, calibrated": {**reliability(calibrated["single_clip"], y),
-                                    "ece": metrics["single_clip"]["ece"]},
-    }
-    metrics["by_corpus"] = per_corpus_figures(predictions, calibrated, y,
-                                              "held out" if split == "corpus" else "LOSO")
-    metrics["protocol"] = {"split": split, "recipe": recipe.to_config(), "folds": len(folds),
-                           "calibration": "temperature per fold, fitted on the out-of-fold "
-                                          "predictions of the other folds' speakers"
-                           if recipe.calibration in CALIBRATION_FOLDS_BY else "none"}
-    return CVResult(metrics=metrics, folds=fold_figures, predictions=predictions,
-                    histories=histories, failures=base.failures)
-
-
-def cross_fitted_temperature(proba: np.ndarray, y: np.ndarray, fold: np.ndarray
-                             ) -> tuple[np.ndarray, list[float]]:
-    """Calibrate each fold's predictions with a temperature fitted on the *other* folds'
-    out-of-fold predictions, so no test label tunes its own scores.
-
-    Returns
-    -------
-    calibrated : np.ndarray
-        float32, the shape of ``proba`` (a lone fold is left as it is).
-    temperatures : list of float
-        The temperature of each fold that got one, in the order of ``np.unique(fold)``.
-    """
-    out = np.array(proba, dtype=np.float32)
-    temperatures = []
-    for name in np.unique(fold):
-        rows = fold == name
-        if (~rows).any():
-            temperatures.append(fit_temperature(proba[~rows], y[~rows]))
-            out[rows] = apply_temperature(proba[rows], temperatures[-1])
-    return out, temperatures
-
-
-def per_corpus_figures(predictions: pd.DataFrame, calibrated: dict, y: np.ndarray,
-                       protocol: str) -> dict:
-    """Single-clip and adapted UAR and ECE of each corpus's held-out utterances."""
-    out = {}
-    for corpus in sorted(predictions["corpus"].unique()):
-        rows = (predictions["corpus"] == corpus).to_numpy()
-        part = predictions[rows]
-        out[f"{corpus} ({protocol})"] = {
-            "n": int(rows.sum()),
-            "uar_single_clip": evaluate_predictions(part["emotion"],
-                                                    part["predicted_single_clip"])["uar"],
-            "uar_adapted": evaluate_predictions(part["emotion"], part["predicted"])["uar"],
-            "ece_single_clip": expected_calibration_error(calibrated["single_clip"][rows],
-                                                          y[rows]),
-            "ece_adapted": expected_calibration_error(calibrated["adapted"][rows], y[rows]),
-        }
-    return out
-
-
-#: What sera knows of each corpus's licence, which a model trained on it inherits.
-DATA_LICENCES = {
-    "ravdess": "RAVDESS: CC BY-NC-SA 4.0 (non-commercial, share-alike)",
-    "nemo": "nEMO: CC BY-NC-SA 4.0 (non-commercial, share-alike)",
-    "emovo": "EMOVO: released for research use only, no open licence",
-    "ased": "ASED: no licence stated by its authors (research use with citation)",
-    "cremad": "CREMA-D: Open Database License (ODbL)",
-    "tess": "TESS: CC BY-NC-ND 4.0 (non-commercial)",
-    "savee": "SAVEE: free for research use (see the corpus's terms)",
-    "emodb": "EmoDB: see the corpus's terms (research use)",
-    "synthetic": "sera's synthetic corpus: machine-made, no restrictions",
-}
-
-#: Training-summary entries too long for the model card (they stay in config.json).
-_NOT_ON_CARD = ("history", "speaker_ids")
-
-
 def write_bundle(out: str | os.PathLike, fitted: FittedModel, *, training: dict, metrics: dict,
                  evaluation: str | None = None, card_extra: str = ""):
     """Write a fitted recipe as a bundle (``config.json`` + ``model.onnx`` + ``card.md``).
@@ -572,21 +356,13 @@ def write_bundle(out: str | os.PathLike, fitted: FittedModel, *, training: dict,
     card_extra : str
         Markdown appended to the model card.
     """
-    from sera.bundle import make_card, save_bundle
+    from sera.bundle import save_bundle
+    from sera.cards import training_card
 
     recipe = fitted.recipe
     fs = recipe.feature_set
-    licences = [DATA_LICENCES.get(c, f"{c}: the licence of that corpus (unknown to sera)")
-                for c in sorted(training.get("corpora", {}))]
-    card = make_card(model_name=recipe.model, features=fs.name,
-                     training={k: v for k, v in training.items() if k not in _NOT_ON_CARD},
-                     metrics=metrics,
-                     evaluation=evaluation or ("held-out speakers never heard in training "
-                                               f"({training.get('split')} split)"
-                                               if metrics else "trained on every speaker"),
-                     data_licence="; ".join(licences) or "unknown")
-    if card_extra:
-        card = card.rstrip() + "\n\n" + card_extra.strip() + "\n"
+    card = training_card(model_name=recipe.model, features=fs.name, training=training,
+                         metrics=metrics, evaluation=evaluation, extra=card_extra)
     return save_bundle(out, model=fitted.estimator, model_name=recipe.model,
                        feature_config=fs.to_config(), sample_rate=fs.sample_rate,
                        normalization=fitted.normalizer.to_config(), training=training,
@@ -596,29 +372,8 @@ def write_bundle(out: str | os.PathLike, fitted: FittedModel, *, training: dict,
 # -- internals ---------------------------------------------------------------------------
 
 
-def _side_by_side(tables: list[FeatureTable], fs) -> FeatureTable:
-    """One table of a combined feature set from the tables of its parts (rows every part has,
-    in the first part's order)."""
-    from sera.features.store import ROW_COLUMNS
-
-    keys = [list(zip(t.frame["path"], t.frame["augment"], strict=True)) for t in tables]
-    common = set(keys[0]).intersection(*map(set, keys[1:]))
-    first = tables[0].frame
-    keep = np.array([k in common for k in keys[0]])
-    blocks = [first.loc[keep, list(ROW_COLUMNS)].reset_index(drop=True)]
-    for table, key in zip(tables, keys, strict=True):
-        position = {k: i for i, k in enumerate(key)}
-        rows = [position[k] for k, kept in zip(keys[0], keep, strict=True) if kept]
-        values = table.X.reshape(len(table.frame), int(np.prod(table.shape)))[rows]
-        blocks.append(pd.DataFrame(values, columns=[f"{table.feature_set.name}:{n}" for n in
-                                                    table.feature_names]))
-    failures = sorted({f for t in tables for f in t.failures})
-    meta = {**tables[0].meta, "feature_set": fs.to_config(), "shape": list(fs.shape)}
-    return FeatureTable(frame=pd.concat(blocks, axis=1), failures=failures, meta=meta)
-
-
-def _training_rows(manifest, parts: Split, recipe: Recipe, cache_dir, workers, progress,
-                   pool: FeatureTable | None = None):
+def training_rows(manifest, parts: Split, recipe: Recipe, cache_dir, workers, progress,
+                  pool: FeatureTable | None = None):
     """Raw features, rows and failures of a split's training part, with augmented copies of
     those rows only.
 
@@ -634,8 +389,8 @@ def _training_rows(manifest, parts: Split, recipe: Recipe, cache_dir, workers, p
         rows = pool.frame["path"].isin(set(train_manifest["path"])).to_numpy()
         return pool.X[rows], pool.frame[rows], []
     augment = Augmenter(recipe.augment, seed=recipe.seed) if recipe.augment else None
-    table = features_for(train_manifest, recipe.feature_set, cache_dir=cache_dir,
-                         workers=workers, progress=progress, augment=augment)
+    table = cached_features(train_manifest, recipe.feature_set, cache_dir=cache_dir,
+                            workers=workers, progress=progress, augment=augment)
     return table.X, table.frame, table.failures
 
 
@@ -644,22 +399,14 @@ def _random_rows(manifest, recipe: Recipe, cache_dir, workers, progress):
     from sera.augment import Augmenter
 
     kinds = recipe.augment or ("noise", "stretch", "shift", "pitch")
-    table = features_for(manifest, recipe.feature_set, cache_dir=cache_dir, workers=workers,
-                         progress=progress, augment=Augmenter(kinds, seed=recipe.seed))
+    table = cached_features(manifest, recipe.feature_set, cache_dir=cache_dir, workers=workers,
+                            progress=progress, augment=Augmenter(kinds, seed=recipe.seed))
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         parts = random_split(table.frame, test_size=0.2, val_size=0.1, seed=recipe.seed)
     X, frame = table.X, table.frame
     return ((X[parts.train], frame.iloc[parts.train]), (X[parts.test], frame.iloc[parts.test]),
             (X[parts.val], frame.iloc[parts.val]), table.failures)
-
-
-def _metrics(frame: pd.DataFrame, proba: np.ndarray) -> dict:
-    predicted = [LABELS[i] for i in proba.argmax(axis=1)]
-    metrics = evaluate_predictions(frame["emotion"], predicted)
-    metrics["breakdown"] = {by: breakdown(frame, frame["emotion"], predicted, by=by)
-                            for by in ("corpus", "speaker", "gender")}
-    return metrics
 
 
 def _training_summary(manifest, train_frame, recipe, split, test_corpus) -> dict:

@@ -123,7 +123,7 @@ def cv_command(
 
     With several corpora, figures come per corpus too (`by_corpus` in the JSON).
     """
-    from sera.train import cross_validate
+    from sera.crossval import cross_validate
 
     recipe, sources = _recipe_and_sources(recipe_file, paths, model, features, adapt, seed,
                                           augment, epochs)

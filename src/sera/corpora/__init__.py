@@ -7,7 +7,8 @@
 """
 
 from sera.audio import AUDIO_EXTENSIONS
-from sera.corpora.base import COLUMNS, ScanResult, write_manifest
-from sera.corpora.scan import scan
+from sera.corpora.base import COLUMNS, GROUP_COLUMNS, ScanResult, write_manifest
+from sera.corpora.scan import load_manifest, scan
 
-__all__ = ["AUDIO_EXTENSIONS", "COLUMNS", "ScanResult", "scan", "write_manifest"]
+__all__ = ["AUDIO_EXTENSIONS", "COLUMNS", "GROUP_COLUMNS", "ScanResult", "load_manifest", "scan",
+           "write_manifest"]

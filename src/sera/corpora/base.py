@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 #: Manifest columns, in order. ``intensity`` and ``text`` are ``None`` where unknown.
 COLUMNS: tuple[str, ...] = ("path", "corpus", "speaker", "gender", "emotion", "intensity", "text")
 
+#: The manifest column that groups utterances for each adaptation mode (a speaker's clips, a
+#: corpus's, one file's).
+GROUP_COLUMNS = {"speaker": "speaker", "corpus": "corpus", "recording": "path"}
+
 #: Loose gender names (lower-case) a CSV column or a folder name may use.
 GENDERS = {
     "female": "female", "f": "female", "woman": "female", "women": "female",

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sera.audio import AUDIO_EXTENSIONS, audio_files
 from sera.corpora import ased, cremad, csvfile, emodb, emovo, folder, nemo, ravdess, savee, tess
 from sera.corpora.base import ScanResult, Unlabelled, Utterance, build_result
 from sera.errors import CorpusError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Layouts that read labels from file names, tried in this order.
 FILE_NAME_LAYOUTS = (ravdess, cremad, tess, savee, emodb, nemo, emovo, ased)
@@ -89,3 +93,28 @@ def _label(path: Path, root: Path) -> Utterance | None:
         if utterance is not None:
             return utterance
     return folder.parse(path, root)
+
+
+def load_manifest(source) -> pd.DataFrame:
+    """A manifest from a corpus folder, a CSV manifest, a manifest frame, or a list of them
+    (several corpora in one run: their rows together, each file once).
+
+    Raises
+    ------
+    CorpusError
+        No source, or one with no labelled utterances.
+    """
+    import pandas as pd
+
+    if isinstance(source, pd.DataFrame):
+        return source.reset_index(drop=True)
+    if isinstance(source, (list, tuple)):
+        if not source:
+            raise CorpusError("no corpus given")
+        frames = [load_manifest(one) for one in source]
+        merged = pd.concat(frames, ignore_index=True).drop_duplicates("path")
+        return merged.sort_values("path", kind="stable").reset_index(drop=True)
+    result = scan(source)
+    if result.manifest.empty:
+        raise CorpusError(f"{source}: no labelled utterances found")
+    return result.manifest
