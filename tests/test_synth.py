@@ -13,13 +13,9 @@ from scipy import signal
 from typer.testing import CliRunner
 
 from sera.corpora import synth
-from sera.corpora.synth import (
-    MANIFEST_COLUMNS,
-    PROSODY,
-    formant_response,
-    frame_filter,
-    synthesize,
-)
+from sera.corpora.source_filter import formant_response, frame_count, frame_filter
+from sera.corpora.synth import MANIFEST_COLUMNS, synthesize
+from sera.corpora.voice import PEAK_LIMIT, PROSODY
 from sera.errors import CorpusError
 from sera.labels import LABELS
 
@@ -82,7 +78,7 @@ def test_clips_sound_like_a_recording_not_digital_silence(tmp_path):
         y, sr = sf.read(path, dtype="float32")
         lead = y[: int(0.1 * sr)]
         assert np.all(np.abs(y) <= 1.0)
-        assert np.max(np.abs(y)) <= synth.PEAK_LIMIT + 0.01
+        assert np.max(np.abs(y)) <= PEAK_LIMIT + 0.01
         # A faint noise floor before the speech: present, yet far below the speech itself.
         assert np.count_nonzero(lead) > 0.5 * lead.size
         assert 20 * np.log10(np.sqrt(np.mean(lead**2)) / np.sqrt(np.mean(y**2))) < -15
@@ -131,7 +127,7 @@ def test_frame_filter_with_a_constant_response_is_plain_filtering():
     rng = np.random.default_rng(1)
     x = rng.standard_normal(5000)
     hop = 128
-    n_frames = synth._n_frames(len(x), 4 * hop, hop)
+    n_frames = frame_count(len(x), 4 * hop, hop)
     response = formant_response(np.full((n_frames, 2), [700.0, 1800.0]),
                                 np.full((n_frames, 2), [80.0, 120.0]), 16000, 8 * hop)
     r = np.exp(-np.pi * np.array([80.0, 120.0]) / 16000)

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from sera.cli._app import corpus_app, err, print_json
+from sera.cli._progress import progress_bars
 
 
 @corpus_app.command("synth")
@@ -26,10 +27,12 @@ def synth_command(
 
     Machine-made, not recordings of people: for trying and testing sera, not for judging it.
     """
-    from sera.corpora.synth import CORPUS, synthesize
+    from sera.corpora.synth import synthesize
+    from sera.corpora.voice import CORPUS
 
-    manifest = synthesize(out_dir, speakers=speakers, per_emotion=per_emotion, seed=seed,
-                          progress=True)
+    with progress_bars() as progress:
+        manifest = synthesize(out_dir, speakers=speakers, per_emotion=per_emotion, seed=seed,
+                              progress=progress)
     summary = {
         "out_dir": str(out_dir.resolve()),
         "manifest": str((out_dir / "manifest.csv").resolve()),

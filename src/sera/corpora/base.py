@@ -133,7 +133,7 @@ def build_result(labelled: Iterable[tuple[Path, Utterance]],
         rows.append((str(path), utt.corpus, utt.speaker, gender.get(utt.speaker, utt.gender),
                      utt.emotion, utt.intensity, utt.text))
     # object dtype keeps None (not NaN) where intensity or text is unknown.
-    import pandas as pd  # imported here: sera.corpora.synth's voices need no pandas
+    import pandas as pd  # imported here: sera.corpora.voice (the synthetic voices) needs none
 
     manifest = pd.DataFrame(rows, columns=list(COLUMNS), dtype=object)
     return ScanResult(manifest=manifest, skipped=sorted(skipped))

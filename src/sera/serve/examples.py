@@ -1,4 +1,4 @@
-"""The example clips the web page offers: SYNTHETIC audio made by :mod:`sera.corpora.synth`
+"""The example clips the web page offers: SYNTHETIC audio made by :mod:`sera.corpora.voice`
 when the server starts (no recorded speech ships with sera). They show what the page does with
 one utterance and with a conversation; the emotions they were made with are not a test of the
 model, which was trained on people."""
@@ -36,7 +36,7 @@ EXAMPLES = (
 
 def render_example(example: Example, sample_rate: int = 16000, seed: int = 0) -> bytes:
     """The example as a 16-bit mono WAV file (the same bytes for the same arguments)."""
-    from sera.corpora.synth import make_sentence, make_speaker, render
+    from sera.corpora.voice import make_sentence, make_speaker, render
 
     pause = np.zeros(int(PAUSE_S * sample_rate), np.float32)
     pieces = []
