@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sera.augment import KINDS, Augmenter
+from sera.augment import Augmenter
+from sera.errors import LeakageError
 from sera.labels import LABELS
+from sera.options import SEED_AUGMENTS
 from sera.splits import (
-    LeakageError,
     check_disjoint,
     loso,
     random_split,
@@ -32,7 +33,7 @@ def speechlike(seconds: float = 0.5, seed: int = 0) -> np.ndarray:
     return (rng.standard_normal(n) * np.linspace(1, 0.1, n) * 0.3).astype(np.float32)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", SEED_AUGMENTS)
 def test_each_kind_is_deterministic_and_changes_the_signal(kind):
     y = speechlike()
     augmenter = Augmenter(seed=0)
@@ -120,8 +121,8 @@ def test_no_augmented_copy_of_a_held_out_utterance_reaches_training():
     split = speaker_split(manifest, test_size=0.25, val_size=0.125, seed=0)
     train = augmented_training_frame(manifest, split, augmenter)
     _, val, test = split.frames(manifest)
-    assert set(train["augment"].dropna()) == set(KINDS)
-    assert len(train) == len(split.train) * (1 + len(KINDS))
+    assert set(train["augment"].dropna()) == set(SEED_AUGMENTS)
+    assert len(train) == len(split.train) * (1 + len(SEED_AUGMENTS))
     for held_out in (val, test):
         assert not set(train["path"]) & set(held_out["path"])
         check_disjoint(train, held_out)
@@ -135,7 +136,7 @@ def test_the_seed_protocol_is_caught_leaking():
     """Augmenting every row and then splitting rows at random puts copies on both sides."""
     manifest = make_manifest()
     augmented = pd.concat([manifest.assign(augment=None)]
-                          + [manifest.assign(augment=kind) for kind in KINDS], ignore_index=True)
+                          + [manifest.assign(augment=kind) for kind in SEED_AUGMENTS], ignore_index=True)
     with pytest.warns(Warning, match="leakage"):
         split = random_split(augmented, test_size=0.2, seed=0)
     train, _, test = split.frames(augmented)

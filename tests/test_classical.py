@@ -11,8 +11,9 @@ import onnxruntime as ort
 import pytest
 from threadpoolctl import threadpool_limits
 
+from sera.errors import UnknownModelError
 from sera.labels import LABELS
-from sera.models import MODELS, UnknownModelError, get_model_spec
+from sera.models import MODELS, get_model_spec
 
 CLASSICAL = [name for name, spec in MODELS.items() if spec.kind == "sklearn"]
 PRESENT = np.array([0, 2, 3, 5])  # four of the seven labels; the others never occur

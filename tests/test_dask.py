@@ -121,9 +121,10 @@ def test_local_starts_and_closes_its_own_cluster():
 
 def test_an_unreachable_scheduler_is_one_line(corpus, monkeypatch):
     from sera import scale
+    from sera.errors import DaskError
 
     monkeypatch.setattr(scale, "CONNECT_TIMEOUT", 1.0)
-    with pytest.raises(scale.DaskError, match=r"cannot reach the Dask scheduler at "
+    with pytest.raises(DaskError, match=r"cannot reach the Dask scheduler at "
                                               r"'tcp://127\.0\.0\.1:9'") as caught:
         extract_features(corpus, "seed", dask="tcp://127.0.0.1:9", progress=False)
     assert "\n" not in str(caught.value)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 
 import librosa
 import numpy as np
 import pytest
 import soundfile as sf
 
-from sera.errors import SeraError
+from sera.errors import FeatureError, SeraError
 from sera.features import descriptors as fd
 from sera.features.sets import (
     FEATURE_SETS,
-    FeatureError,
     FeatureSet,
     fit_frames,
     get_feature_set,
@@ -207,7 +207,7 @@ def test_params_are_typed_so_equal_settings_are_equal_configs():
 
 
 def test_bad_names_params_and_versions_are_one_line_errors():
-    with pytest.raises(FeatureError, match="unknown feature set 'mfcc'; choose from seed"):
+    with pytest.raises(FeatureError, match="unknown feature set 'mfcc'; choose one of seed, stats"):
         get_feature_set("mfcc")
     with pytest.raises(SeraError, match="no parameter 'n_fft2'"):
         get_feature_set("seed", n_fft2=1)
@@ -216,6 +216,44 @@ def test_bad_names_params_and_versions_are_one_line_errors():
     with pytest.raises(FeatureError, match="version 99") as info:
         FeatureSet.from_config(config)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("name", "params", "problem"), [
+    ("stats", {"n_fft": 0}, "stats n_fft must be a positive number, not 0"),
+    ("stats", {"hop": -160}, "stats hop must be a positive number, not -160"),
+    ("stats", {"n_mels": 0}, "stats n_mels must be a positive number"),
+    ("stats", {"f0_min": 600.0, "f0_max": 60.0}, "stats f0_min (600.0) must be below f0_max"),
+    ("stats", {"f0_max": 9000.0}, "stats f0_max must be a number from 0 to 8000"),
+    ("stats", {"voicing_threshold": 1.5}, "voicing_threshold must be a number from 0 to 1"),
+    ("stats", {"sample_rate": 0}, "stats sample_rate must be a number from 1 to 192000"),
+    ("stats", {"n_fft": "big"}, "stats n_fft must be int, not 'big'"),
+    ("stats", {"n_fft": 512.5}, "stats n_fft must be int, not 512.5"),
+    ("stats", {"hop": True}, "stats hop must be int, not True"),
+    ("logmel", {"win_length": 1024}, "logmel win_length (1024) must not exceed n_fft (512)"),
+    ("logmel", {"fmin": 8000.0}, "logmel fmin (8000.0) must be below fmax"),
+    ("logmel", {"duration": 0.0}, "logmel duration must be a positive number"),
+    ("seed", {"offset": -0.1}, "seed offset must be a number of at least 0"),
+    ("seed", {"n_mfcc": 0}, "seed n_mfcc must be a positive number"),
+    ("compare", {"trim_db": float("nan")}, "compare trim_db must be a positive number"),
+])
+def test_parameters_out_of_range_are_refused_before_any_work(name, params, problem):
+    with pytest.raises(FeatureError, match=re.escape(problem)):
+        get_feature_set(name, **params)
+
+
+def test_parameters_in_range_are_kept_and_whole_floats_become_ints():
+    fs = get_feature_set("stats", n_fft=1024.0, hop=80, f0_min=50.0, f0_max=8000.0)
+    assert fs.params["n_fft"] == 1024 and isinstance(fs.params["n_fft"], int)
+    assert get_feature_set("logmel", win_length=512, fmin=20.0).shape == (64, 300)
+
+
+def test_check_name_refuses_a_misspelt_part_without_building_sets():
+    from sera.features.sets import check_name
+
+    assert check_name("compare+stats") == "compare+stats"
+    assert check_name("hf:facebook/wav2vec2-base") == "hf:facebook/wav2vec2-base"
+    with pytest.raises(FeatureError, match="unknown feature set 'stast'; choose one of seed"):
+        check_name("compare+stast")
 
 
 @pytest.mark.parametrize("name", ["stats", "logmel", "seed"])

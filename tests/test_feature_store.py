@@ -18,7 +18,8 @@ import pytest
 import soundfile as sf
 
 import sera
-from sera.features import FeatureError, extract_features, get_feature_set, read_features, store
+from sera.errors import FeatureError
+from sera.features import extract_features, get_feature_set, read_features, store
 from sera.features import sets as feature_sets
 
 SR = 16000

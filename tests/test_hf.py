@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from sera.features import FeatureError, extract_features, get_feature_set, read_features
+from sera.errors import FeatureError
+from sera.features import extract_features, get_feature_set, read_features
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

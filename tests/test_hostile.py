@@ -574,8 +574,8 @@ def _store_with(tmp_path, metadata: bytes | None = None, drop: str | None = None
     ({"columns": 10}, "1 feature columns, but its shape (2,) needs 2"),
 ])
 def test_odd_store_metadata_is_one_clear_error(tmp_path, store, problem):
+    from sera.errors import FeatureError
     from sera.features import read_features
-    from sera.features.sets import FeatureError
 
     path = _store_with(tmp_path, **store)
     with pytest.raises(FeatureError, match=re.escape(problem)) as caught:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sera.recipes import DEFAULT_RECIPE, load_recipe
+from sera.errors import FeatureError, InputError, SeraError, UnknownModelError
+from sera.recipes import DEFAULT_RECIPE, Recipe, load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted((ROOT / "recipes").rglob("*.toml"))
@@ -30,6 +31,53 @@ def test_default_recipe_file_is_the_default_recipe():
     recipe = load_recipe(ROOT / "recipes" / "default.toml")
     assert replace(recipe, data=()) == DEFAULT_RECIPE
     assert recipe.data  # it names its corpora
+
+
+@pytest.mark.parametrize(("fields", "error", "problem"), [
+    ({"adapt": "spekaer"}, InputError, "unknown adaptation 'spekaer'; choose one of none, "
+                                       "recording, speaker, corpus"),
+    ({"calibration": "tempreature"}, InputError, "unknown calibration 'tempreature'; choose "
+                                                 "one of temperature, temperature-corpus, none"),
+    ({"augment": ("noise", "nosie")}, InputError, "unknown augmentation 'nosie'; choose one of "
+                                                  "noise, stretch"),
+    ({"augment": "noise"}, InputError, "augment must be a list of augmentations, not 'noise'"),
+    ({"prior_weight": -1}, InputError, "prior_weight must be a number of at least 0, not -1"),
+    ({"prior_weight": "10"}, InputError, "prior_weight must be a number of at least 0"),
+    ({"seed": "x"}, InputError, "seed must be int, not 'x'"),
+    ({"seed": -1}, InputError, "seed must be a number from 0 to"),
+    ({"seed": 1.5}, InputError, "seed must be int, not 1.5"),
+    ({"model": "svn"}, UnknownModelError, "unknown model 'svn'; choose one of seed-cnn1d"),
+    ({"features": "compare+stast"}, FeatureError, "unknown feature set 'stast'"),
+    ({"estimator": "mode"}, InputError, "unknown estimator 'mode'; choose one of mean, median"),
+    ({"reference": "calm"}, InputError, "unknown reference 'calm'; choose one of neutral"),
+    ({"balance": "speaker"}, InputError, "unknown balance 'speaker'; choose one of none, corpus"),
+    ({"skew": "yes"}, InputError, "skew must be bool, not 'yes'"),
+    ({"params": [("C", 1)]}, InputError, "params must be dict"),
+    ({"data": "ravdess"}, InputError, "data must be tuple or list, not 'ravdess'"),
+])
+def test_a_bad_recipe_field_fails_at_construction_naming_it(fields, error, problem):
+    with pytest.raises(error, match=re.escape(problem)):
+        Recipe(**fields)
+
+
+def test_good_recipe_fields_are_kept_in_their_normal_form():
+    recipe = Recipe(model="svm", features="hf:facebook/wav2vec2-base", adapt="recording",
+                    augment=["noise", "floor"], prior_weight=0, seed=3, reference="neutral",
+                    balance="corpus", calibration="none", data=["a", "b"])
+    assert recipe.augment == ("noise", "floor") and recipe.data == ("a", "b")
+    assert recipe.prior_weight == 0.0 and isinstance(recipe.prior_weight, float)
+    assert replace(DEFAULT_RECIPE, augment=list(DEFAULT_RECIPE.augment)) == DEFAULT_RECIPE
+
+
+def test_load_recipe_reports_a_bad_value_as_one_line_naming_the_file(tmp_path):
+    path = tmp_path / "typo.toml"
+    path.write_text('[adaptation]\nmode = "spekaer"\n[training]\nseed = 1\n')
+    with pytest.raises(SeraError) as caught:
+        load_recipe(path)
+    assert str(caught.value) == (f"{path}: unknown adaptation 'spekaer'; choose one of none, "
+                                 f"recording, speaker, corpus")
+    path.write_text("[adaptation]\nprior_weight = 5\n")
+    assert load_recipe(path).prior_weight == 5.0
 
 
 def test_every_recipe_file_the_readme_names_exists():

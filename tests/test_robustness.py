@@ -12,8 +12,6 @@ from typer.testing import CliRunner
 
 from sera.audio import resample
 from sera.augment import (
-    CHANNEL_KINDS,
-    KINDS,
     Augmenter,
     add_floor,
     add_noise,
@@ -24,6 +22,7 @@ from sera.augment import (
     reverberate,
     telephone_band,
 )
+from sera.options import CHANNEL_AUGMENTS, SEED_AUGMENTS
 from sera.robustness import CONDITIONS, FLOORS, corrupt, crowd_of
 
 SR = 16000
@@ -64,13 +63,13 @@ def band_levels(y: np.ndarray, sr: int = SR) -> np.ndarray:
 # -- augmentation -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", CHANNEL_KINDS)
+@pytest.mark.parametrize("kind", CHANNEL_AUGMENTS)
 def test_channel_kinds_are_deterministic_keep_length_and_change_the_signal(kind):
     y = speechlike()
-    augmenter = Augmenter(kinds=CHANNEL_KINDS, seed=0)
+    augmenter = Augmenter(kinds=CHANNEL_AUGMENTS, seed=0)
     out = augmenter.augment(y, SR, kind, "/data/a.wav")
     assert out.dtype == np.float32 and out.shape == y.shape
-    assert np.array_equal(out, Augmenter(kinds=CHANNEL_KINDS, seed=0)
+    assert np.array_equal(out, Augmenter(kinds=CHANNEL_AUGMENTS, seed=0)
                           .augment(y, SR, kind, "/data/a.wav"))
     assert not np.allclose(out, y, atol=1e-5)
     assert np.array_equal(y, speechlike()), "the input must not be modified"
@@ -81,7 +80,7 @@ def test_channel_kinds_are_deterministic_keep_length_and_change_the_signal(kind)
 
 def test_the_default_kinds_and_their_parameters_are_the_seeds():
     augmenter = Augmenter()
-    assert augmenter.kinds == KINDS
+    assert augmenter.kinds == SEED_AUGMENTS
     assert set(augmenter.params) == {"kinds", "seed", "noise_amplitude", "stretch_rate",
                                      "shift_seconds", "pitch_semitones"}
     assert "snr_db" in Augmenter(kinds=("snr",)).params
@@ -163,14 +162,14 @@ def test_channel_kinds_feed_the_feature_store_as_training_augmentation(tmp_path)
     for i in range(2):
         paths.append(str(tmp_path / f"clip{i}.wav"))
         sf.write(paths[-1], 10 * speechlike(seed=i), SR)
-    augmenter = Augmenter(kinds=CHANNEL_KINDS, seed=0)
+    augmenter = Augmenter(kinds=CHANNEL_AUGMENTS, seed=0)
     table = extract_features(pd.DataFrame({"path": paths}), "stats", augment=augmenter,
                              progress=False)
     assert not table.failures
-    assert sorted(table.frame["augment"]) == sorted(["none", *CHANNEL_KINDS] * 2)
+    assert sorted(table.frame["augment"]) == sorted(["none", *CHANNEL_AUGMENTS] * 2)
     rows = table.frame.reset_index(drop=True)
     original = table.X[(rows["path"] == paths[0]) & (rows["augment"] == "none")]
-    for kind in CHANNEL_KINDS:
+    for kind in CHANNEL_AUGMENTS:
         copy = table.X[(rows["path"] == paths[0]) & (rows["augment"] == kind)]
         assert not np.allclose(copy, original), kind
 

@@ -6,12 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sera.errors import LeakageError, SplitError
 from sera.labels import LABELS
 from sera.splits import (
-    LeakageError,
     LeakageWarning,
     Split,
-    SplitError,
     check_disjoint,
     corpus_split,
     loso,

@@ -39,17 +39,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sera.errors import InputError
-
-#: Grouping modes, from the least to the most adapted.
-MODES = ("none", "recording", "speaker", "corpus")
+from sera.errors import InputError, check_choice
+from sera.options import ADAPTS, ESTIMATORS, REFERENCES, Adapt, Estimator, Reference
 
 #: Default prior weight ``k``, in utterances.
 PRIOR_WEIGHT = 10.0
-
-#: Location/spread estimators of a group: mean and standard deviation, or median and
-#: inter-quartile range (scaled to a normal's standard deviation).
-ESTIMATORS = ("mean", "median")
 
 #: IQR of a standard normal: IQR / this estimates a standard deviation.
 _IQR_NORMAL = 1.3489795
@@ -69,11 +63,11 @@ class Normalizer:
         Spread the model was trained at: the pooled within-group standard deviation
         for a group-normalised model, the global one otherwise, shape ``(D,)``.
     mode : str
-        The grouping the model was trained with (one of :data:`MODES`).
+        The grouping the model was trained with (one of :data:`sera.options.ADAPTS`).
     prior_weight : float
         Shrinkage weight ``k`` in utterances.
     estimator : str
-        How a group's location and spread are estimated (one of :data:`ESTIMATORS`).
+        How a group's location and spread are estimated (one of :data:`sera.options.ESTIMATORS`).
     reference : str, optional
         A label (``"neutral"``) whose clips alone make a group's statistics, each clip
         weighted by its probability of carrying it where that is its most probable label
@@ -82,15 +76,16 @@ class Normalizer:
 
     mean: np.ndarray
     std: np.ndarray
-    mode: str = "none"
+    mode: Adapt = "none"
     prior_weight: float = PRIOR_WEIGHT
-    estimator: str = "mean"
-    reference: str | None = None
+    estimator: Estimator = "mean"
+    reference: Reference | None = None
 
     @classmethod
-    def fit(cls, X: np.ndarray, groups: Sequence | None = None, mode: str = "none",
-            prior_weight: float = PRIOR_WEIGHT, estimator: str = "mean",
-            reference: str | None = None, weights: np.ndarray | None = None) -> Normalizer:
+    def fit(cls, X: np.ndarray, groups: Sequence | None = None, mode: Adapt = "none",
+            prior_weight: float = PRIOR_WEIGHT, estimator: Estimator = "mean",
+            reference: Reference | None = None, weights: np.ndarray | None = None
+            ) -> Normalizer:
         """Learn the training statistics.
 
         Parameters
@@ -104,15 +99,17 @@ class Normalizer:
         prior_weight : float
             Shrinkage weight ``k``.
         estimator : str
-            Group location/spread estimator (:data:`ESTIMATORS`).
+            Group location/spread estimator (:data:`sera.options.ESTIMATORS`).
         reference : str, optional
             The reference label (see the class notes).
         weights : np.ndarray, optional
             With ``reference``: each row's weight (1 for the reference label's rows, 0 for
             the others); the training location is their weighted mean.
         """
-        _check_mode(mode)
-        _check_estimator(estimator)
+        check_choice("adaptation", mode, ADAPTS)
+        check_choice("estimator", estimator, ESTIMATORS)
+        if reference is not None:
+            check_choice("reference", reference, REFERENCES)
         X = _rows(X)
         mean = X.mean(axis=0) if weights is None else np.average(X, axis=0, weights=weights)
         if mode == "none":
@@ -147,7 +144,7 @@ class Normalizer:
         return mean, np.sqrt(np.maximum(var, _EPS ** 2))
 
     def transform(self, X: np.ndarray, groups: Sequence | None = None,
-                  adapt: str | None = None, weights: np.ndarray | None = None) -> np.ndarray:
+                  adapt: Adapt | None = None, weights: np.ndarray | None = None) -> np.ndarray:
         """Normalise features, adapting to each group's own statistics.
 
         Parameters
@@ -170,7 +167,7 @@ class Normalizer:
             float32, the shape of ``X``.
         """
         adapt = self.mode if adapt is None else adapt
-        _check_mode(adapt)
+        check_choice("adaptation", adapt, ADAPTS)
         shape = np.shape(X)
         X = _rows(X)
         if adapt == "none" or groups is None:
@@ -195,7 +192,7 @@ class Normalizer:
     @classmethod
     def from_config(cls, config: dict) -> Normalizer:
         """Inverse of :meth:`to_config`."""
-        _check_mode(config.get("mode", "none"))
+        check_choice("adaptation", config.get("mode", "none"), ADAPTS)
         return cls(mean=np.asarray(config["mean"], dtype=np.float32),
                    std=np.asarray(config["std"], dtype=np.float32),
                    mode=config.get("mode", "none"),
@@ -292,16 +289,6 @@ def _location_spread(X: np.ndarray, estimator: str) -> tuple[np.ndarray, np.ndar
         return median, (high - low) / _IQR_NORMAL
     # Fewer than four rows have no meaningful quartiles: the mean and spread then.
     return X.mean(axis=0), X.std(axis=0)
-
-
-def _check_estimator(estimator: str) -> None:
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)}")
-
-
-def _check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise InputError(f"unknown adaptation {mode!r}; choose one of {', '.join(MODES)}")
 
 
 # --- Adaptation that never hurts: candidates scored by bench/dialogue.py ----------------------

@@ -1,7 +1,7 @@
 """Data augmentation of training utterances: the seed's four kinds and channel/codec kinds.
 
 The seed's kinds are noise, time stretch, shift and pitch shift. The channel kinds
-(:data:`CHANNEL_KINDS`) imitate recording conditions a model meets outside its corpus: a
+(:data:`sera.options.CHANNEL_AUGMENTS`) imitate recording conditions a model meets outside its corpus: a
 telephone band (``bandlimit``), a lossy MP3 or Ogg Vorbis round trip (``codec``), a gain of up
 to ±20 dB (``gain``), white or babble noise at 5-20 dB SNR (``snr``), a synthetic room
 (``room``: reverberation, RT60 0.2-0.6 s), a noise floor of white, pink or brown noise at an
@@ -34,17 +34,19 @@ import soundfile as sf
 from scipy import signal
 
 from sera.audio import resample
-from sera.errors import InputError
-
-#: The seed's four augmentations, in its order.
-KINDS: tuple[str, ...] = ("noise", "stretch", "shift", "pitch")
-
-#: Channel and codec augmentations (not in the default set: ask for them by name).
-CHANNEL_KINDS: tuple[str, ...] = ("bandlimit", "codec", "gain", "snr", "room", "floor",
-                                   "channel")
-
-#: Every kind :class:`Augmenter` knows.
-ALL_KINDS: tuple[str, ...] = KINDS + CHANNEL_KINDS
+from sera.errors import InputError, check_choice, check_positive
+from sera.options import (
+    AUGMENTS,
+    CHANNEL_AUGMENTS,
+    CODECS,
+    NOISE_COLOURS,
+    NOISES,
+    SEED_AUGMENTS,
+    Augment,
+    Codec,
+    Noise,
+    NoiseColour,
+)
 
 #: The telephone pass band in Hz (ITU-T G.712) and its sample rate.
 TELEPHONE_BAND = (300.0, 3400.0)
@@ -52,18 +54,19 @@ TELEPHONE_RATE = 8000
 
 #: Lossy formats: soundfile ``(format, subtype)``; libsndfile 1.2 writes every one. ``ulaw`` is
 #: G.711's 8-bit companding (the landline codec), ``opus`` the codec of VoIP and WebRTC.
-CODECS = {"mp3": ("MP3", "MPEG_LAYER_III"), "ogg": ("OGG", "VORBIS"), "opus": ("OGG", "OPUS"),
-          "ulaw": ("WAV", "ULAW")}
+CODEC_FORMATS: dict[Codec, tuple[str, str]] = {
+    "mp3": ("MP3", "MPEG_LAYER_III"), "ogg": ("OGG", "VORBIS"), "opus": ("OGG", "OPUS"),
+    "ulaw": ("WAV", "ULAW")}
 
 #: Colours of noise floors: the exponent of the power spectrum's fall with frequency
 #: (power ~ 1 / f**a: white 0, pink 1, brown 2).
-NOISE_COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0}
+COLOUR_EXPONENTS: dict[NoiseColour, float] = {"white": 0.0, "pink": 1.0, "brown": 2.0}
 
 #: The real channels ``channel`` draws from, with even odds.
 CHANNELS = ("babble", "room", "phone")
 
 #: Codecs of a phone line (``channel`` and :func:`phone_line`).
-PHONE_CODECS = ("ulaw", "mp3", "opus")
+PHONE_CODECS: tuple[Codec, ...] = ("ulaw", "mp3", "opus")
 
 #: Time-shifted copies summed into babble noise: enough that no one voice stands out.
 BABBLE_TALKERS = 6
@@ -75,7 +78,7 @@ class Augmenter:
     Parameters
     ----------
     kinds : tuple of str
-        The augmentations to make, a subset of :data:`ALL_KINDS` (default: the seed's four).
+        The augmentations to make, a subset of :data:`sera.options.AUGMENTS` (default: the seed's four).
     seed : int
         Seeds every random draw, together with the key and the kind.
     noise_amplitude : float
@@ -104,22 +107,20 @@ class Augmenter:
 
     #: Kinds that are recording conditions: the feature store applies them to the decoded file,
     #: before a feature set's trimming or window (:mod:`sera.features.executors`).
-    channel_kinds: tuple[str, ...] = CHANNEL_KINDS
+    channel_kinds: tuple[str, ...] = CHANNEL_AUGMENTS
 
-    def __init__(self, kinds: tuple[str, ...] = KINDS, seed: int = 0, *,
+    def __init__(self, kinds: tuple[Augment, ...] = SEED_AUGMENTS, seed: int = 0, *,
                  noise_amplitude: float = 0.035, stretch_rate: float = 0.8,
                  shift_seconds: float = 5000 / 22050, pitch_semitones: float = 0.7,
                  gain_db: float = 20.0, snr_db: tuple[float, float] = (5.0, 20.0),
                  rt60: tuple[float, float] = (0.2, 0.6),
                  codec_quality: tuple[float, float] = (0.7, 1.0),
                  floor_dbfs: tuple[float, float] = (-70.0, -35.0)):
-        unknown = sorted(set(kinds) - set(ALL_KINDS))
-        if unknown:
-            raise InputError(f"unknown augmentation(s) {', '.join(unknown)}; "
-                             f"choose from {', '.join(ALL_KINDS)}")
-        if stretch_rate <= 0:
-            raise InputError(f"stretch_rate must be positive, got {stretch_rate}")
-        self.kinds = tuple(kinds)
+        if isinstance(kinds, str):
+            raise InputError(f"kinds must be a sequence of augmentations, not the string "
+                             f"{kinds!r}")
+        self.kinds = tuple(check_choice("augmentation", kind, AUGMENTS) for kind in kinds)
+        check_positive("stretch_rate", stretch_rate)
         self.seed = seed
         self.noise_amplitude = noise_amplitude
         self.stretch_rate = stretch_rate
@@ -138,7 +139,7 @@ class Augmenter:
                   "noise_amplitude": self.noise_amplitude, "stretch_rate": self.stretch_rate,
                   "shift_seconds": self.shift_seconds, "pitch_semitones": self.pitch_semitones}
         # Only when used, so feature stores cached with the seed's kinds stay valid.
-        if set(self.kinds) & set(CHANNEL_KINDS):
+        if set(self.kinds) & set(CHANNEL_AUGMENTS):
             params.update(gain_db=self.gain_db, snr_db=list(self.snr_db), rt60=list(self.rt60),
                           codec_quality=list(self.codec_quality))
         if set(self.kinds) & {"floor", "channel"}:
@@ -190,7 +191,7 @@ class Augmenter:
         elif kind == "room":
             out = reverberate(y, sr, rng.uniform(*self.rt60), seed=int(rng.integers(2**32)))
         elif kind == "floor":
-            colour = _pick(rng, tuple(NOISE_COLOURS))
+            colour = _pick(rng, NOISE_COLOURS)
             out = add_floor(y, rng.uniform(*self.floor_dbfs), colour, seed=int(rng.integers(2**32)))
         else:
             out = self._channel(y, sr, rng)
@@ -209,7 +210,7 @@ class Augmenter:
             out = phone_line(y, sr, codec, quality=rng.uniform(*self.codec_quality))
         if rng.uniform() < 0.5:
             quiet = (self.floor_dbfs[0], min(self.floor_dbfs[1], -45.0))
-            colour = _pick(rng, tuple(NOISE_COLOURS))
+            colour = _pick(rng, NOISE_COLOURS)
             out = add_floor(out, rng.uniform(*quiet), colour, seed=int(rng.integers(2**32)))
         return out
 
@@ -232,7 +233,7 @@ def telephone_band(y: np.ndarray, sr: int) -> np.ndarray:
     return phone_line(y, sr, codec=None)
 
 
-def lossy_round_trip(y: np.ndarray, sr: int, codec: str = "mp3",
+def lossy_round_trip(y: np.ndarray, sr: int, codec: Codec = "mp3",
                      quality: float = 1.0) -> np.ndarray:
     """Encode to a lossy format in memory and decode again.
 
@@ -243,7 +244,7 @@ def lossy_round_trip(y: np.ndarray, sr: int, codec: str = "mp3",
     sr : int
         Its sample rate (MP3 takes 8-48 kHz).
     codec : str
-        ``"mp3"``, ``"ogg"`` (Vorbis), ``"opus"`` or ``"ulaw"``, see :data:`CODECS` (Opus takes
+        ``"mp3"``, ``"ogg"`` (Vorbis), ``"opus"`` or ``"ulaw"``, see :data:`CODEC_FORMATS` (Opus takes
         8, 12, 16, 24 or 48 kHz).
     quality : float
         libsndfile ``compression_level`` in [0, 1]; 1 is the lowest bitrate (MP3 at 16 kHz:
@@ -254,10 +255,8 @@ def lossy_round_trip(y: np.ndarray, sr: int, codec: str = "mp3",
     np.ndarray
         float32, the length of ``y`` (the decoder's padding cut, a short tail padded with zeros).
     """
-    if codec not in CODECS:
-        raise InputError(f"unknown codec {codec!r}; choose one of {', '.join(CODECS)}")
+    file_format, subtype = CODEC_FORMATS[check_choice("codec", codec, CODECS)]
     y = np.clip(np.asarray(y, dtype=np.float32), -1.0, 1.0)
-    file_format, subtype = CODECS[codec]
     buffer = io.BytesIO()
     # libsndfile refuses a compression level of exactly 1 for MP3; 0.99 is its lowest bitrate.
     # mu-law has one bitrate.
@@ -268,7 +267,7 @@ def lossy_round_trip(y: np.ndarray, sr: int, codec: str = "mp3",
     return _fit_length(decoded, y.size)
 
 
-def phone_line(y: np.ndarray, sr: int, codec: str | None = "ulaw", quality: float = 1.0
+def phone_line(y: np.ndarray, sr: int, codec: Codec | None = "ulaw", quality: float = 1.0
                ) -> np.ndarray:
     """A narrowband phone call: the 300-3400 Hz band at 8 kHz through a codec, back at ``sr``.
 
@@ -279,7 +278,7 @@ def phone_line(y: np.ndarray, sr: int, codec: str | None = "ulaw", quality: floa
     sr : int
         Its sample rate.
     codec : str or None
-        ``"ulaw"`` (G.711), ``"mp3"`` or ``"opus"`` (:data:`CODECS`), encoded at 8 kHz;
+        ``"ulaw"`` (G.711), ``"mp3"`` or ``"opus"`` (:data:`CODEC_FORMATS`), encoded at 8 kHz;
         ``None``: the band alone (:func:`telephone_band`).
     quality : float
         libsndfile ``compression_level`` of MP3 and Opus (1: the lowest bitrate).
@@ -302,8 +301,8 @@ def phone_line(y: np.ndarray, sr: int, codec: str | None = "ulaw", quality: floa
     return _fit_length(resample(narrow, TELEPHONE_RATE, sr), y.size)
 
 
-def coloured_noise(n: int, colour: str = "white", *, seed: int = 0) -> np.ndarray:
-    """Gaussian noise of unit RMS whose power falls as ``1 / f**a`` (:data:`NOISE_COLOURS`).
+def coloured_noise(n: int, colour: NoiseColour = "white", *, seed: int = 0) -> np.ndarray:
+    """Gaussian noise of unit RMS whose power falls as ``1 / f**a`` (:data:`COLOUR_EXPONENTS`).
 
     Parameters
     ----------
@@ -319,22 +318,21 @@ def coloured_noise(n: int, colour: str = "white", *, seed: int = 0) -> np.ndarra
     np.ndarray
         float64, ``n`` samples, RMS 1.
     """
-    if colour not in NOISE_COLOURS:
-        raise InputError(f"unknown noise colour {colour!r}; choose from "
-                         f"{', '.join(NOISE_COLOURS)}")
+    exponent = COLOUR_EXPONENTS[check_choice("noise colour", colour, NOISE_COLOURS)]
     white = np.random.default_rng(seed).standard_normal(n)
-    if n < 2 or NOISE_COLOURS[colour] == 0:
+    if n < 2 or exponent == 0:
         noise = white
     else:
         spectrum = np.fft.rfft(white)
         f = np.fft.rfftfreq(n)
         f[0] = f[1]  # the DC bin takes the lowest frequency's gain, not an infinite one
-        noise = np.fft.irfft(spectrum / f ** (NOISE_COLOURS[colour] / 2), n)
+        noise = np.fft.irfft(spectrum / f ** (exponent / 2), n)
     rms = np.sqrt(np.mean(np.square(noise)))
     return noise / rms if rms > 0 else noise
 
 
-def add_floor(y: np.ndarray, dbfs: float, colour: str = "white", *, seed: int = 0) -> np.ndarray:
+def add_floor(y: np.ndarray, dbfs: float, colour: NoiseColour = "white", *, seed: int = 0
+              ) -> np.ndarray:
     """Add a noise floor at an absolute level, whatever the speech's own level.
 
     Parameters
@@ -364,7 +362,8 @@ def apply_gain(y: np.ndarray, db: float) -> np.ndarray:
     return np.clip(np.asarray(y, dtype=np.float32) * np.float32(10 ** (db / 20)), -1.0, 1.0)
 
 
-def add_noise(y: np.ndarray, snr_db: float, noise: str = "white", *, seed: int = 0) -> np.ndarray:
+def add_noise(y: np.ndarray, snr_db: float, noise: Noise = "white", *, seed: int = 0
+              ) -> np.ndarray:
     """Add white or babble noise at a signal-to-noise ratio.
 
     The SNR is of the whole clip's mean power, pauses included, so speech in a clip with long
@@ -387,13 +386,10 @@ def add_noise(y: np.ndarray, snr_db: float, noise: str = "white", *, seed: int =
         float32, the length of ``y``.
     """
     y = np.asarray(y, dtype=np.float32)
-    rng = np.random.default_rng(seed)
-    if noise == "white":
-        n = rng.standard_normal(y.size)
-    elif noise == "babble":
-        n = babble(y, seed=seed)
+    if check_choice("noise", noise, NOISES) == "white":
+        n = np.random.default_rng(seed).standard_normal(y.size)
     else:
-        raise InputError(f"unknown noise {noise!r}; choose white or babble")
+        n = babble(y, seed=seed)
     return mix_at_snr(y, n, snr_db)
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sera.errors import InputError, check_positive
+
 #: Bins of :func:`expected_calibration_error` and of the reliability diagram.
 N_BINS = 10
 
@@ -36,8 +38,7 @@ def apply_temperature(proba: np.ndarray, temperature: float) -> np.ndarray:
     temperature : float
         ``T > 0``; ``1`` returns the probabilities unchanged (up to float rounding).
     """
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive, got {temperature!r}")
+    check_positive("temperature", temperature)
     logits = np.log(np.clip(np.asarray(proba, dtype=np.float64), _FLOOR, None)) / temperature
     logits -= logits.max(axis=1, keepdims=True)
     out = np.exp(logits)
@@ -73,7 +74,7 @@ def fit_temperature(proba: np.ndarray, y: np.ndarray,
 
     y = np.asarray(y, dtype=np.int64)
     if len(y) == 0:
-        raise ValueError("fitting a temperature needs at least one prediction")
+        raise InputError("fitting a temperature needs at least one prediction")
     result = minimize_scalar(
         lambda log_t: negative_log_likelihood(apply_temperature(proba, np.exp(log_t)), y),
         bounds=tuple(np.log(bounds)), method="bounded", options={"xatol": 1e-4})
@@ -113,7 +114,7 @@ def expected_calibration_error(proba: np.ndarray, y: np.ndarray, n_bins: int = N
     bins = reliability(proba, y, n_bins)
     n = sum(bins["count"])
     if n == 0:
-        raise ValueError("the expected calibration error needs at least one prediction")
+        raise InputError("the expected calibration error needs at least one prediction")
     return float(sum(c * abs(a - f) for c, a, f in
                      zip(bins["count"], bins["accuracy"], bins["confidence"], strict=True) if c) / n)
 

@@ -21,14 +21,11 @@ from typing import Protocol
 
 import numpy as np
 
-from sera.errors import InputError
+from sera.errors import InputError, check_choice
+from sera.options import RECORDING_ADAPTS, RecordingAdapt
 from sera.results import DEFAULT_SPEAKER, Segment, labelled
 from sera.scoring import BATCH_SIZE
 from sera.segment import SAMPLE_RATE, Utterance
-
-#: Adaptations that make sense within one recording: none, the whole recording, or each
-#: (diarized) speaker of it.
-RECORDING_MODES = ("none", "recording", "speaker")
 
 #: Utterances embedded by the speaker encoder together (one onnxruntime call for their windows).
 EMBED_BATCH = 16
@@ -49,11 +46,10 @@ class Classifier(Protocol):
                       groups=None) -> np.ndarray: ...
 
 
-def check_adapt(adapt: str) -> None:
-    """Raise ValueError unless ``adapt`` is one of :data:`RECORDING_MODES`."""
-    if adapt not in RECORDING_MODES:
-        raise InputError(f"a recording adapts per speaker, per recording or not at all "
-                         f"({', '.join(RECORDING_MODES)}), not {adapt!r}")
+def check_adapt(adapt: object) -> RecordingAdapt:
+    """``adapt`` if it is one of :data:`sera.options.RECORDING_ADAPTS`, else an
+    :class:`~sera.errors.InputError` naming them."""
+    return check_choice("recording adaptation", adapt, RECORDING_ADAPTS)
 
 
 def check_speakers(speakers: int | None, min_speakers: int | None = None,

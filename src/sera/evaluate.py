@@ -13,11 +13,11 @@ import os
 import numpy as np
 import pandas as pd
 
-from sera.adapt import MODES
 from sera.calibration import expected_calibration_error, reliability
 from sera.corpora.base import UNKNOWN_SPEAKER
-from sera.errors import SeraError
+from sera.errors import SeraError, check_choice
 from sera.metrics import breakdown, evaluate_predictions
+from sera.options import ADAPTS
 from sera.train import GROUP_COLUMNS, load_manifest
 
 #: Placeholder speaker ids that say nothing about who is speaking.
@@ -66,8 +66,7 @@ def evaluate(model, source, *, adapt: str | None = None, include_training_speake
     """
     manifest = load_manifest(source)
     adapt = adapt or default_adapt(manifest)
-    if adapt not in MODES:
-        raise SeraError(f"unknown adaptation {adapt!r}; choose one of {', '.join(MODES)}")
+    check_choice("adaptation", adapt, ADAPTS)
     heard = set(model.config.get("training", {}).get("speaker_ids", []))
     excluded = sorted(heard & set(manifest["speaker"])) if not include_training_speakers else []
     if excluded:

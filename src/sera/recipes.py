@@ -11,8 +11,8 @@ A recipe file says everything a trained model depends on, one table per concern:
     [training]      balance = "corpus"  seed = 0
     [calibration]   method = "temperature"
 
-Every key has the default of :class:`Recipe`; an unknown table or key is an error
-(a typo must not silently train something else). ``sera train --recipe FILE`` runs one, and the
+Every key has the default of :class:`Recipe`; an unknown table or key, or a value of the wrong
+type or out of range, is an error (a typo must not silently train something else). ``sera train --recipe FILE`` runs one, and the
 bundle records it (``config.json`` → ``training.recipe``, with ``name`` the file's stem).
 """
 
@@ -22,14 +22,40 @@ import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sera.adapt import PRIOR_WEIGHT
-from sera.errors import SeraError
+from sera.errors import (
+    InputError,
+    SeraError,
+    UnknownModelError,
+    check_choice,
+    check_range,
+    check_type,
+)
+from sera.options import (
+    ADAPTS,
+    AUGMENTS,
+    BALANCES,
+    CALIBRATIONS,
+    ESTIMATORS,
+    REFERENCES,
+    Adapt,
+    Augment,
+    Balance,
+    Calibration,
+    Estimator,
+    Reference,
+)
+
+if TYPE_CHECKING:
+    from sera.features import FeatureSet
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -79,32 +105,72 @@ class Recipe:
         that name no corpus.
     name : str, optional
         The recipe's name (its file's stem), recorded in bundles and reports.
+
+    Raises
+    ------
+    InputError
+        At construction, for a field of the wrong type or out of range: an unknown model,
+        feature set, adaptation, augmentation, estimator, reference, balance or calibration,
+        a negative prior weight or seed (:class:`~sera.errors.UnknownModelError` and
+        :class:`~sera.errors.FeatureError` for the names of a model and a feature set).
     """
 
     model: str = "logreg"
     features: str | None = None
-    adapt: str = "speaker"
-    augment: tuple[str, ...] = ()
-    params: dict = field(default_factory=dict)
+    adapt: Adapt = "speaker"
+    augment: tuple[Augment, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
-    estimator: str = "mean"
+    estimator: Estimator = "mean"
     prior_weight: float = PRIOR_WEIGHT
-    reference: str | None = None
+    reference: Reference | None = None
     skew: bool = False
-    balance: str = "none"
-    calibration: str = "temperature"
+    balance: Balance = "none"
+    calibration: Calibration = "temperature"
     data: tuple[str, ...] = ()
     name: str | None = None
 
+    def __post_init__(self) -> None:
+        # Every check before any work: a typo fails here, not after an hour of fitting.
+        from sera.features.sets import check_name
+        from sera.models import MODELS
+
+        check_choice("model", self.model, MODELS, error=UnknownModelError)
+        if self.features is not None:
+            check_name(self.features)
+        check_choice("adaptation", self.adapt, ADAPTS)
+        if isinstance(self.augment, str):
+            raise InputError(f"augment must be a list of augmentations, not {self.augment!r}")
+        augment = tuple(check_choice("augmentation", kind, AUGMENTS)
+                        for kind in check_type("augment", self.augment, tuple, list))
+        check_type("params", self.params, dict)
+        check_range("seed", check_type("seed", self.seed, int), 0, 2**32 - 1)
+        check_choice("estimator", self.estimator, ESTIMATORS)
+        prior_weight = float(check_range("prior_weight", self.prior_weight, 0))
+        if self.reference is not None:
+            check_choice("reference", self.reference, REFERENCES)
+        check_type("skew", self.skew, bool)
+        check_choice("balance", self.balance, BALANCES)
+        check_choice("calibration", self.calibration, CALIBRATIONS)
+        data = tuple(check_type("corpus", corpus, str)
+                     for corpus in check_type("data", self.data, tuple, list))
+        if self.name is not None:
+            check_type("name", self.name, str)
+        # The normal forms, so that equal recipes compare and serialise alike (a TOML list is a
+        # tuple here, an integer prior weight a float).
+        object.__setattr__(self, "augment", augment)
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "prior_weight", prior_weight)
+
     @property
-    def feature_set(self):
+    def feature_set(self) -> FeatureSet:
         """The feature set this recipe trains on."""
         from sera.features import get_feature_set
         from sera.models import get_model_spec
 
         return get_feature_set(self.features or get_model_spec(self.model).features)
 
-    def to_config(self) -> dict:
+    def to_config(self) -> dict[str, Any]:
         """JSON-ready description for bundles and reports."""
         from sera.models import get_model_spec
 
@@ -135,7 +201,7 @@ KEYS = {
 TOP_KEYS = ("name", "description")
 
 
-def load_recipe(path: str | os.PathLike):
+def load_recipe(path: str | os.PathLike[str]) -> Recipe:
     """Read a recipe file.
 
     ``[data]`` corpora are kept as written (so a bundle records the same recipe on every
@@ -148,7 +214,8 @@ def load_recipe(path: str | os.PathLike):
     Raises
     ------
     SeraError
-        The file is missing, is not TOML, or has an unknown table or key.
+        The file is missing, is not TOML, has an unknown table or key, or a value that
+        :class:`Recipe` refuses: one line, ``<file>: <problem>``.
     """
     path = Path(path)
     try:
@@ -157,7 +224,7 @@ def load_recipe(path: str | os.PathLike):
         raise SeraError(f"{path}: no such recipe file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise SeraError(f"{path}: not a valid TOML recipe ({err})") from None
-    fields = {"name": document.get("name", path.stem)}
+    fields: dict[str, Any] = {"name": document.get("name", path.stem)}
     for table, values in document.items():
         if table in TOP_KEYS:
             continue
@@ -169,21 +236,54 @@ def load_recipe(path: str | os.PathLike):
                 raise SeraError(f"{path}: unknown key {key!r} in [{table}]; known: "
                                 f"{', '.join(KEYS[table])}")
             fields[KEYS[table][key]] = value
-    if "data" in fields:
-        fields["data"] = tuple(fields["data"])
-    if "augment" in fields:
-        fields["augment"] = tuple(fields["augment"])
-    if "prior_weight" in fields:
-        fields["prior_weight"] = float(fields["prior_weight"])
     try:
         return Recipe(**fields)
-    except TypeError as err:
+    except InputError as err:
         raise SeraError(f"{path}: {err}") from None
 
 
-def recipe_sources(recipe, path: str | os.PathLike) -> list[str]:
+def recipe_sources(recipe: Recipe, path: str | os.PathLike[str]) -> list[str]:
     """The ``[data]`` corpora of a recipe read from ``path``, relative ones resolved against
     the recipe file's folder."""
     folder = Path(path).resolve().parent
     return [corpus if os.path.isabs(corpus) else str((folder / corpus).resolve())
             for corpus in recipe.data]
+
+
+def recipe_from_options(model: str | None = None, features: str | None = None,
+                        adapt: Adapt = "speaker", seed: int = 0,
+                        augment: tuple[Augment, ...] | None = None,
+                        epochs: int | None = None) -> Recipe:
+    """The recipe of ``sera train`` options that name no recipe file.
+
+    Parameters
+    ----------
+    model : str, optional
+        A name in :data:`sera.models.MODELS` (its own features and default parameters);
+        ``None``: :data:`DEFAULT_RECIPE`.
+    features : str, optional
+        The feature set, instead of the model's or the default recipe's.
+    adapt : str
+        The adaptation.
+    seed : int
+        The seed.
+    augment : tuple of str, optional
+        The augmentations; ``None``: the recipe's own (none for a named model).
+    epochs : int, optional
+        ``max_epochs`` of a torch model.
+
+    Raises
+    ------
+    InputError
+        As :class:`Recipe` does for a bad value.
+    """
+    from dataclasses import replace
+
+    if model is None:
+        recipe = replace(DEFAULT_RECIPE, adapt=adapt, seed=seed)
+        if augment is not None:
+            recipe = replace(recipe, augment=augment)
+        return recipe if features is None else replace(recipe, features=features)
+    params = {"max_epochs": epochs} if epochs else {}
+    return Recipe(model=model, features=features, adapt=adapt, augment=augment or (),
+                  params=params, seed=seed)

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from sera.augment import (
-    NOISE_COLOURS,
     add_floor,
     add_noise,
     apply_gain,
@@ -28,7 +27,8 @@ from sera.augment import (
     reverberate,
     telephone_band,
 )
-from sera.errors import InputError, SeraError
+from sera.errors import SeraError, check_choice
+from sera.options import ADAPTS, NOISE_COLOURS
 
 #: Noise floors: colour and level in dBFS (the floor's RMS re full scale). RAVDESS speech peaks
 #: near -30 dBFS, so -60 sits about 30 dB under it and -30 as loud as it.
@@ -86,8 +86,7 @@ def corrupt(y: np.ndarray, sr: int, condition: str, *, seed: int = 0,
         float32, the length of ``y``.
     """
     y = np.asarray(y, dtype=np.float32)
-    if condition not in CONDITIONS:
-        raise InputError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS)}")
+    check_choice("condition", condition, CONDITIONS)
     kind, _, level = condition.partition("-")
     if condition == "clean":
         return y.copy()
@@ -183,17 +182,13 @@ def robustness_curve(model, source, conditions: Sequence[str] = CONDITIONS, *,
         ``conditions``; ``failures`` lists ``{"path", "error"}`` of utterances that could not be
         read or classified under that condition.
     """
-    from sera.adapt import MODES
     from sera.audio import load
     from sera.metrics import evaluate_predictions
     from sera.train import GROUP_COLUMNS, load_manifest
 
-    unknown = [c for c in conditions if c not in CONDITIONS]
-    if unknown:
-        raise SeraError(f"unknown condition(s) {', '.join(unknown)}; "
-                        f"choose from {', '.join(CONDITIONS)}")
-    if adapt not in MODES:
-        raise SeraError(f"unknown adaptation {adapt!r}; choose one of {', '.join(MODES)}")
+    for condition in conditions:
+        check_choice("condition", condition, CONDITIONS)
+    check_choice("adaptation", adapt, ADAPTS)
     manifest = load_manifest(source)
     if not include_training_speakers:
         heard = set(model.config.get("training", {}).get("speaker_ids", []))

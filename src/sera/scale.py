@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sera.errors import SeraError
+from sera.errors import DaskError
 
 #: The address that starts a LocalCluster instead of connecting to a scheduler.
 LOCAL = "local"
@@ -25,10 +25,6 @@ LOCAL_THREADS_PER_WORKER = 1
 
 #: Seconds to wait for a scheduler to answer, and for it to have at least one worker.
 CONNECT_TIMEOUT = 20.0
-
-
-class DaskError(SeraError):
-    """An unreachable scheduler, a cluster without workers, or a task the cluster lost."""
 
 
 @contextmanager

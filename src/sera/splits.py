@@ -17,15 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sera.errors import SeraError
-
-
-class SplitError(SeraError, ValueError):
-    """A manifest that cannot be split the way that was asked."""
-
-
-class LeakageError(SplitError):
-    """The same speaker or source utterance on both sides of a split."""
+from sera.errors import LeakageError, SplitError
 
 
 class LeakageWarning(UserWarning):

@@ -101,11 +101,14 @@ def _clips_and_groups(paths: list[Path], adapt: str, group_by: str | None,
     Folders are searched for audio files; a CSV manifest lists its files. When speakers or
     corpora (or ``group_by``) are needed, folders are scanned as corpora for them.
     """
-    from sera.adapt import MODES
     from sera.audio import audio_files
+    from sera.errors import InputError, check_choice
+    from sera.options import ADAPTS
 
-    if adapt not in MODES:
-        _fail(f"--adapt must be one of {', '.join(MODES)}, not {adapt!r}")
+    try:
+        check_choice("adaptation", adapt, ADAPTS)
+    except InputError as error:
+        _fail(f"--adapt: {error}")
     column = group_by or (adapt if adapt in ("speaker", "corpus") else None)
     clips, groups, unreadable = [], [], []
     for path in paths:

@@ -12,10 +12,10 @@ The store (:mod:`sera.features.store`: pandas and pyarrow) is imported on first 
 names, so computing features for inference never imports either.
 """
 
-from sera.features.sets import FEATURE_SETS, FeatureError, FeatureSet, get_feature_set
+from sera.features.sets import FEATURE_SETS, FeatureSet, get_feature_set
 
-__all__ = ["FEATURE_SETS", "FeatureError", "FeatureSet", "FeatureTable", "extract_features",
-           "get_feature_set", "read_features"]
+__all__ = ["FEATURE_SETS", "FeatureSet", "FeatureTable", "extract_features", "get_feature_set",
+           "read_features"]
 
 #: Names served by :mod:`sera.features.store`, imported on first use.
 _STORE = frozenset({"FeatureTable", "extract_features", "read_features"})

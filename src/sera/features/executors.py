@@ -23,8 +23,8 @@ from typing import Protocol
 import numpy as np
 
 from sera import audio
-from sera.errors import AudioError, SeraError
-from sera.features.sets import FeatureError, FeatureSet, get_feature_set
+from sera.errors import AudioError, FeatureError, SeraError
+from sera.features.sets import FeatureSet, get_feature_set
 
 #: The ``augment`` value of an original (not augmented) utterance.
 ORIGINAL = "none"

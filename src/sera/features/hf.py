@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from sera.features.sets import FeatureError, FeatureSet
+from sera.errors import FeatureError
+from sera.features.sets import FeatureSet
 
 #: The prefix that names an encoder in every command's ``--set`` / ``--features``.
 PREFIX = "hf:"

@@ -29,14 +29,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sera import audio
-from sera.errors import SeraError
+from sera.errors import FeatureError, check_choice, check_positive, check_range, check_type
 from sera.features import descriptors as fd
 from sera.features import smile
-
-
-class FeatureError(SeraError, ValueError):
-    """An unknown feature set or parameter, a configuration from another version, or a file
-    that is not a sera feature store."""
 
 
 class FeatureSet:
@@ -47,6 +42,12 @@ class FeatureSet:
     **params
         Overrides of the set's :attr:`defaults`; each is converted to its default's type so
         equal settings always give the same configuration (and the same feature-store key).
+
+    Raises
+    ------
+    FeatureError
+        An unknown parameter, or one of the wrong type or out of range (:meth:`check`), before
+        any work.
 
     Attributes
     ----------
@@ -68,8 +69,24 @@ class FeatureSet:
             raise FeatureError(f"feature set '{self.name}' has no parameter "
                                   f"{', '.join(map(repr, unknown))} "
                                   f"(it takes {', '.join(self.defaults)})")
-        self.params = {key: type(default)(params.get(key, default))
+        self.params = {key: _parameter(self.name, key, params.get(key, default), default)
                        for key, default in self.defaults.items()}
+        self.check()
+
+    def check(self) -> None:
+        """Raise :class:`~sera.errors.FeatureError` for a parameter out of range; each set
+        checks its own besides the sample rate."""
+        check_range(f"{self.name} sample_rate", self.params["sample_rate"], 1,
+                    audio.MAX_SAMPLE_RATE, error=FeatureError)
+
+    def _check_positive(self, *keys: str) -> None:
+        for key in keys:
+            check_positive(f"{self.name} {key}", self.params[key], error=FeatureError)
+
+    def _check_below(self, low: str, high: str) -> None:
+        if not self.params[low] < self.params[high]:
+            raise FeatureError(f"{self.name} {low} ({self.params[low]}) must be below {high} "
+                               f"({self.params[high]})")
 
     @property
     def sample_rate(self) -> int:
@@ -156,6 +173,11 @@ class SeedFeatures(FeatureSet):
     defaults = {"sample_rate": 22050, "offset": 0.6, "duration": 2.5, "n_fft": 2048,
                 "hop": 512, "n_mfcc": 20}
 
+    def check(self) -> None:
+        super().check()
+        check_range(f"{self.name} offset", self.params["offset"], 0, error=FeatureError)
+        self._check_positive("duration", "n_fft", "hop", "n_mfcc")
+
     @property
     def n_frames(self) -> int:
         """Frames per clip: 108 with the seed's settings."""
@@ -240,6 +262,16 @@ class StatsFeatures(FeatureSet):
     defaults = {"sample_rate": 16000, "n_fft": 512, "hop": 160, "n_mels": 40, "n_mfcc": 20,
                 "trim_db": 40.0, "f0_min": 60.0, "f0_max": 600.0, "pitch_frame": 1024,
                 "voicing_threshold": 0.5}
+
+    def check(self) -> None:
+        super().check()
+        self._check_positive("n_fft", "hop", "n_mels", "n_mfcc", "trim_db", "f0_min",
+                             "pitch_frame")
+        self._check_below("f0_min", "f0_max")
+        check_range(f"{self.name} f0_max", self.params["f0_max"], 0, self.sample_rate / 2,
+                    error=FeatureError)
+        check_range(f"{self.name} voicing_threshold", self.params["voicing_threshold"], 0, 1,
+                    error=FeatureError)
 
     @property
     def tracks(self) -> list[str]:
@@ -357,6 +389,10 @@ class CompareFeatures(FeatureSet):
     name = "compare"
     defaults = {"sample_rate": 16000, "trim_db": 40.0}
 
+    def check(self) -> None:
+        super().check()
+        self._check_positive("trim_db")
+
     @property
     def shape(self) -> tuple[int, ...]:
         return (len(self.names),)
@@ -388,6 +424,18 @@ class LogmelFeatures(FeatureSet):
                 "hop": 160, "fmin": 0.0, "fmax": 8000.0, "duration": 3.0, "trim_db": 40.0,
                 "floor_db": 80.0}
 
+    def check(self) -> None:
+        super().check()
+        self._check_positive("n_mels", "n_fft", "win_length", "hop", "duration", "trim_db",
+                             "floor_db")
+        if self.params["win_length"] > self.params["n_fft"]:
+            raise FeatureError(f"{self.name} win_length ({self.params['win_length']}) must not "
+                               f"exceed n_fft ({self.params['n_fft']})")
+        check_range(f"{self.name} fmin", self.params["fmin"], 0, error=FeatureError)
+        self._check_below("fmin", "fmax")
+        check_range(f"{self.name} fmax", self.params["fmax"], 0, self.sample_rate / 2,
+                    error=FeatureError)
+
     @property
     def n_frames(self) -> int:
         """Frames per patch."""
@@ -413,6 +461,20 @@ class LogmelFeatures(FeatureSet):
         mel = fd.mel_spectrogram(power, self.sample_rate, p["n_mels"], p["fmin"], p["fmax"])
         db = fd.power_to_db(mel, ref=float(mel.max()), top_db=p["floor_db"])
         return fit_frames(db, self.n_frames, fill=float(db.min())).astype(np.float32)
+
+
+def _parameter(set_name: str, key: str, value: Any, default: Any) -> Any:
+    """``value`` as its default's type: a whole number for an ``int`` (``512.0`` is ``512``,
+    ``512.5`` an error), never a ``bool`` for a number."""
+    kind = type(default)
+    try:
+        converted = kind(value)
+    except (TypeError, ValueError):
+        converted = None
+    fractional = kind is int and isinstance(value, float) and not value.is_integer()
+    if converted is None or fractional or (kind is not str and isinstance(value, bool)):
+        raise FeatureError(f"{set_name} {key} must be {kind.__name__}, not {value!r}")
+    return converted
 
 
 def fit_frames(x: np.ndarray, frames: int, fill: float) -> np.ndarray:
@@ -540,7 +602,24 @@ def _lookup(name: object) -> type[FeatureSet]:
 
         module, cls = LAZY_FEATURE_SETS[name]
         return getattr(importlib.import_module(module), cls)
-    if name not in FEATURE_SETS:
-        raise FeatureError(f"unknown feature set {name!r}; choose from "
-                              f"{', '.join(FEATURE_SETS)} or hf:<model id or path>")
-    return FEATURE_SETS[name]
+    return FEATURE_SETS[check_choice("feature set", name, FEATURE_SET_NAMES, error=FeatureError)]
+
+
+#: What a feature set's name may be, as error messages list it.
+FEATURE_SET_NAMES: tuple[str, ...] = (*FEATURE_SETS, "hf:<model id or path>")
+
+
+def check_name(name: object) -> str:
+    """``name`` if it names a feature set (``"stats"``, ``"compare+stats"``, ``"hf:<model>"``),
+    else a :class:`~sera.errors.FeatureError` listing the sets; builds nothing.
+
+    >>> check_name("compare+stast")
+    Traceback (most recent call last):
+    ...
+    sera.errors.FeatureError: unknown feature set 'stast'; choose one of seed, stats, egemaps, \
+compare, logmel, hf:<model id or path>
+    """
+    for part in check_type("feature set", name, str).split("+"):
+        if not part.strip().startswith("hf:"):
+            check_choice("feature set", part.strip(), FEATURE_SET_NAMES, error=FeatureError)
+    return name

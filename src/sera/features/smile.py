@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sera.errors import SeraError
+from sera.errors import OpenSmileError
 
 #: Configuration file of each supported set, under opensmile's ``core/config``.
 CONFIGS = {"ComParE_2016": "compare/ComParE_2016.conf", "eGeMAPSv02": "egemaps/v02/eGeMAPSv02.conf"}
@@ -33,10 +33,6 @@ SOURCE, SINK = "extsource", "extsink"
 
 _LOCAL = threading.local()
 _LOCK = threading.Lock()
-
-
-class OpenSmileError(SeraError, RuntimeError):
-    """openSMILE is missing or failed on a signal."""
 
 
 def _core() -> Path:

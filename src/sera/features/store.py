@@ -38,9 +38,9 @@ import pyarrow.parquet as pq
 
 import sera
 from sera.corpora import COLUMNS as MANIFEST_COLUMNS
-from sera.errors import os_problem
+from sera.errors import FeatureError, os_problem
 from sera.features.executors import ORIGINAL, Augmentation, compute
-from sera.features.sets import FeatureError, FeatureSet, get_feature_set
+from sera.features.sets import FeatureSet, get_feature_set
 
 #: Columns between the manifest's and the features: content hash and augmentation kind.
 ROW_COLUMNS: tuple[str, ...] = (*MANIFEST_COLUMNS, "sha1", "augment")

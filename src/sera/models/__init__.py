@@ -14,11 +14,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 
-from sera.errors import SeraError
-
-
-class UnknownModelError(SeraError, ValueError):
-    """A model name that is not in the registry."""
+from sera.errors import UnknownModelError, check_choice
 
 
 @dataclass(frozen=True)
@@ -77,8 +73,4 @@ def get_model_spec(name: str) -> ModelSpec:
     UnknownModelError
         Naming the models there are.
     """
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise UnknownModelError(f"unknown model {name!r}; choose from "
-                                f"{', '.join(MODELS)}") from None
+    return MODELS[check_choice("model", name, MODELS, error=UnknownModelError)]

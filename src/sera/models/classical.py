@@ -20,6 +20,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.svm import SVC
 
+from sera.errors import InputError
 from sera.labels import LABELS
 
 #: ONNX opsets of the exported graphs: old enough for any onnxruntime of the last years.
@@ -52,7 +53,7 @@ class _ClassicalClassifier:
         """
         X, y = _flat(X), _label_indices(y)
         if len(np.unique(y)) < 2:
-            raise ValueError("training needs at least two classes")
+            raise InputError("training needs at least two classes")
         self.classes_ = np.unique(y)
         self.n_features_ = X.shape[1]
         self.estimator_ = self._estimator()
@@ -193,14 +194,14 @@ class LogisticClassifier(_ClassicalClassifier):
         X, y = _flat(X).astype(np.float64), _label_indices(y)
         classes = np.unique(y)
         if len(classes) < 2:
-            raise ValueError("training needs at least two classes")
+            raise InputError("training needs at least two classes")
         n, d = X.shape
         k = len(classes)
         target = np.searchsorted(classes, y)
         mask = np.ones((n, k), dtype=bool) if label_mask is None else \
             np.asarray(label_mask, dtype=bool)[:, classes]
         if mask.shape != (n, k) or not mask[np.arange(n), target].all():
-            raise ValueError("label_mask must be (n, 7) and allow each row's own label")
+            raise InputError("label_mask must be (n, 7) and allow each row's own label")
         # Balanced class weights (scikit-learn's, from the row-weighted counts), within each set
         # of rows that share a mask (a corpus): a label competes only where it is allowed, so
         # it is balanced against those rows alone; one mask for every row is scikit-learn's
@@ -395,5 +396,5 @@ def _label_indices(y) -> np.ndarray:
     """Label indices as int64, checked against :data:`LABELS`."""
     y = np.asarray(y)
     if y.dtype.kind not in "iu" or (y.size and (y.min() < 0 or y.max() >= len(LABELS))):
-        raise ValueError(f"y must hold label indices 0..{len(LABELS) - 1}")
+        raise InputError(f"y must hold label indices 0..{len(LABELS) - 1}")
     return y.astype(np.int64)

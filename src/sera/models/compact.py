@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sera.errors import InputError
 from sera.labels import LABELS
 from sera.models.torch_train import TorchClassifier
 
@@ -139,7 +140,7 @@ class CompactCNN(TorchClassifier):
 
     def _build_network(self, input_shape: tuple[int, ...]) -> nn.Module:
         if len(input_shape) != 2:
-            raise ValueError(f"compact-cnn takes (n_mels, frames) patches, got samples of "
+            raise InputError(f"compact-cnn takes (n_mels, frames) patches, got samples of "
                              f"shape {input_shape}")
         return CompactCNNNetwork(tuple(self.channels), self.dropout)
 

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sera.errors import InputError
 from sera.labels import LABELS
 from sera.models.torch_train import TorchClassifier
 
@@ -108,6 +109,6 @@ class SeedCNN1D(TorchClassifier):
 
     def _build_network(self, input_shape: tuple[int, ...]) -> nn.Module:
         if len(input_shape) != 1:
-            raise ValueError(f"seed-cnn1d takes feature vectors (n, L), got samples of shape "
+            raise InputError(f"seed-cnn1d takes feature vectors (n, L), got samples of shape "
                              f"{input_shape}")
         return SeedCNN1DNetwork(input_shape[0])

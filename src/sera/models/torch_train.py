@@ -48,8 +48,9 @@ from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import DataLoader, TensorDataset
 
-from sera.errors import SeraError
+from sera.errors import InputError, SeraError, check_choice
 from sera.labels import LABELS
+from sera.options import OPTIMIZERS, Optimizer
 
 N_CLASSES = len(LABELS)
 
@@ -134,11 +135,11 @@ def stratified_holdout(
 
     Raises
     ------
-    ValueError
+    InputError
         If the data are too few to hold anything out.
     """
     if not 0.0 < fraction < 1.0:
-        raise ValueError(f"val_fraction must be between 0 and 1, not {fraction}")
+        raise InputError(f"val_fraction must be between 0 and 1, not {fraction}")
     classes, counts = np.unique(y, return_counts=True)
     quota = fraction * counts
     take = np.floor(quota).astype(int)
@@ -149,7 +150,7 @@ def stratified_holdout(
     val_index = np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == label))[:n]
                                         for label, n in zip(classes, take, strict=True)]))
     if val_index.size == 0:
-        raise ValueError(
+        raise InputError(
             f"{len(y)} training samples are too few to hold out {fraction:.0%} for validation; "
             "pass X_val and y_val"
         )
@@ -360,22 +361,22 @@ class TorchClassifier(BaseEstimator, abc.ABC):
         self
         """
         if self.monitor not in MONITORABLE:
-            raise ValueError(f"monitor={self.monitor!r} is not a logged metric; "
+            raise InputError(f"monitor={self.monitor!r} is not a logged metric; "
                              f"choose one of {', '.join(MONITORABLE)}")
         if self.max_epochs < 1:
-            raise ValueError(f"max_epochs must be at least 1, not {self.max_epochs}")
+            raise InputError(f"max_epochs must be at least 1, not {self.max_epochs}")
         if self.resume and self.checkpoint_dir is None:
-            raise ValueError("resume=True needs a checkpoint_dir")
+            raise InputError("resume=True needs a checkpoint_dir")
         X, y = _check_xy(X, y)
         if len(X) < 2:
-            raise ValueError(f"need at least 2 training samples, got {len(X)}")
+            raise InputError(f"need at least 2 training samples, got {len(X)}")
         if X_val is None:
             train_index, val_index = stratified_holdout(y, self.val_fraction, self.seed)
             X, y, X_val, y_val = X[train_index], y[train_index], X[val_index], y[val_index]
         else:
             X_val, y_val = _check_xy(X_val, y_val)
             if X_val.shape[1:] != X.shape[1:]:
-                raise ValueError(f"X_val has shape {X_val.shape[1:]} per sample, "
+                raise InputError(f"X_val has shape {X_val.shape[1:]} per sample, "
                                  f"X has {X.shape[1:]}")
         with _DeterministicAlgorithms():
             network, history = self._train(X, y, X_val, y_val)
@@ -389,7 +390,7 @@ class TorchClassifier(BaseEstimator, abc.ABC):
         check_is_fitted(self, "network_")
         X = _check_x(X)
         if X.shape[1:] != self.input_shape_:
-            raise ValueError(f"X has shape {X.shape[1:]} per sample; the model was fitted on "
+            raise InputError(f"X has shape {X.shape[1:]} per sample; the model was fitted on "
                              f"{self.input_shape_}")
         graph = _WithSoftmax(self.network_).eval()
         with torch.no_grad():
@@ -524,12 +525,10 @@ class TorchClassifier(BaseEstimator, abc.ABC):
                 unweighted_average_recall(truth, predicted))
 
     def _make_optimizer(self, network: nn.Module) -> torch.optim.Optimizer:
-        optimizers = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
-        if self.optimizer not in optimizers:
-            raise ValueError(f"optimizer={self.optimizer!r}; choose one of "
-                             f"{', '.join(optimizers)}")
-        return optimizers[self.optimizer](network.parameters(), lr=self.lr,
-                                          weight_decay=self.weight_decay)
+        optimizers: dict[Optimizer, type[torch.optim.Optimizer]] = {
+            "adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
+        optimizer = optimizers[check_choice("optimizer", self.optimizer, OPTIMIZERS)]
+        return optimizer(network.parameters(), lr=self.lr, weight_decay=self.weight_decay)
 
     def _checkpoint_params(self) -> str:
         """The parameters a checkpoint must share with the run that resumes it, as JSON."""
@@ -552,7 +551,7 @@ def _evaluate(network, X, y, class_weights, batch_size) -> tuple[float, float, f
 def _check_x(X) -> np.ndarray:
     X = np.ascontiguousarray(X, dtype=np.float32)
     if X.ndim < 2:
-        raise ValueError(f"X must have shape (n, *shape), got {X.shape}")
+        raise InputError(f"X must have shape (n, *shape), got {X.shape}")
     return X
 
 
@@ -560,9 +559,9 @@ def _check_xy(X, y) -> tuple[np.ndarray, np.ndarray]:
     X = _check_x(X)
     y = np.asarray(y)
     if y.shape != (len(X),) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"y must be {len(X)} integer class indices, got {y.dtype} {y.shape}")
+        raise InputError(f"y must be {len(X)} integer class indices, got {y.dtype} {y.shape}")
     if y.size and (y.min() < 0 or y.max() >= N_CLASSES):
-        raise ValueError(f"class indices must lie in 0..{N_CLASSES - 1}")
+        raise InputError(f"class indices must lie in 0..{N_CLASSES - 1}")
     return X, y.astype(np.int64)
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sera.errors import InputError
 from sera.speaker.encoder import (
     EMBEDDING_SIZE,
     HOP,
@@ -259,7 +260,7 @@ def cluster(embeddings: np.ndarray, speakers: int | None = None,
     X = np.asarray(embeddings, dtype=np.float64)
     n = X.shape[0]
     if speakers is not None and speakers < 1:
-        raise ValueError(f"speakers must be at least 1, got {speakers}")
+        raise InputError(f"speakers must be at least 1, got {speakers}")
     if n < 2 or speakers == 1:
         return np.zeros(n, dtype=int)
     # The tree is grown on the embeddings centred on the recording's mean; whether a cut

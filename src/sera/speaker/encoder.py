@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sera.errors import InputError
 from sera.features.descriptors import stft_power
 
 SAMPLE_RATE = 16000
@@ -70,7 +71,7 @@ def window_starts(n_samples: int, rate: float = 1.3, min_coverage: float = 0.75)
     n_frames = int(np.ceil((n_samples + 1) / HOP))
     step = int(np.round(SAMPLE_RATE / rate / HOP))
     if not 0 < step <= WINDOW_FRAMES:
-        raise ValueError(f"rate {rate} must be between {SAMPLE_RATE / HOP / WINDOW_FRAMES:.3f} "
+        raise InputError(f"rate {rate} must be between {SAMPLE_RATE / HOP / WINDOW_FRAMES:.3f} "
                          f"and {SAMPLE_RATE / HOP:.0f} windows a second")
     starts = np.arange(0, max(1, n_frames - WINDOW_FRAMES + step + 1), step)
     coverage = (n_samples - starts[-1] * HOP) / (WINDOW_FRAMES * HOP)
