@@ -69,8 +69,8 @@ def test_labels_agree_with_predict_on_the_isolated_utterances(model, analyzed, c
     # (silence or noise) and the VAD's own error, which move the functionals of the edges.
     # Measured: 9 of the 12 labels agree; a clear majority must.
     _, y, truth = conversation
-    isolated = model.predict([y[round(start * SR):round(end * SR)] for start, end in truth],
-                             sample_rate=SR)
+    isolated, _ = model.predict_many([y[round(start * SR):round(end * SR)]
+                                      for start, end in truth], sample_rate=SR)
     pairs = [(p.label, s.label) for p, s in zip(isolated, analyzed, strict=True)]
     assert len({label for label, _ in pairs}) >= 3, pairs     # agreement is not trivial
     assert sum(a == b for a, b in pairs) > len(pairs) / 2, pairs
@@ -103,6 +103,19 @@ def test_stream_at_another_rate_and_as_integer_pcm_finds_the_utterances(model, c
     for start, end in truth:
         assert sum(abs(s.start - start) <= TOLERANCE and abs(s.end - end) <= TOLERANCE
                    for s in streamed) == 1
+
+
+def test_a_stereo_integer_stream_is_heard_as_its_float_mono_mix(model, conversation):
+    # Integer stereo chunks were once averaged with integer weights (1 // 2 = 0): silence.
+    _, y, _ = conversation
+    pcm = (y * 16384).astype(np.int16)
+    stereo = np.stack([pcm, pcm], axis=1)
+    as_float = list(model.stream((pcm[i:i + 8000] / 32768.0 for i in range(0, pcm.size, 8000)),
+                                 SR, adapt="none"))
+    as_stereo = list(model.stream((stereo[i:i + 8000] for i in range(0, pcm.size, 8000)), SR,
+                                  adapt="none"))
+    assert len(as_stereo) == len(as_float) > 0
+    assert [s.label for s in as_stereo] == [s.label for s in as_float]
 
 
 def test_recording_adaptation_uses_the_whole_recordings_statistics(model, conversation):

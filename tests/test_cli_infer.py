@@ -79,7 +79,7 @@ def test_predict_json_lists_results_and_failures_and_exits_1(bundle_dir, corpus,
     assert [item["path"] for item in items] == files
     assert items[-1] == {"path": str(bad), "error": items[-1]["error"]}
     assert "not a readable audio file" in items[-1]["error"]
-    expected = model.predict(files[:-1])
+    expected, _ = model.predict_many(files[:-1])
     for item, prediction in zip(items, expected, strict=False):
         assert set(item) == {"path", "label", "scores", "arousal", "valence"}
         assert item["arousal"] == round(prediction.arousal, 4)
@@ -114,7 +114,7 @@ def test_predict_adapts_per_speaker_from_the_corpus_layout(bundle_dir, corpus, m
     items = json.loads(result.stdout)
     files = [item["path"] for item in items]
     speakers = [Path(path).parent.name for path in files]
-    expected = model.predict(files, adapt="speaker", groups=speakers)
+    expected, _ = model.predict_many(files, adapt="speaker", groups=speakers)
     assert [item["label"] for item in items] == [p.label for p in expected]
     for item, p in zip(items, expected, strict=True):
         assert item["scores"] == pytest.approx(p.scores, abs=1e-4)
@@ -281,7 +281,7 @@ def test_export_writes_a_matching_graph_and_says_what_it_takes(bundle_dir, model
     files = sorted(corpus.rglob("*.flac"))[:4]
     X = model.normalizer.transform(np.stack([model.feature_set.extract(f) for f in files]))
     np.testing.assert_allclose(session.run(None, {"features": X})[0],
-                               [list(p.scores.values()) for p in model.predict(files)],
+                               [list(p.scores.values()) for p in model.predict_many(files)[0]],
                                atol=1e-6)
     result = invoke("export", tmp_path / "nowhere", "--onnx", tmp_path / "x.onnx")
     assert result.exit_code != 0 and not (tmp_path / "x.onnx").exists()

@@ -14,10 +14,12 @@ import sera
 import sera.cli.train  # noqa: F401  registers `sera train` and `sera cv`
 from sera.calibration import apply_temperature, temperature_for
 from sera.cli._app import app
+from sera.corpora import load_manifest
 from sera.corpora.synth import synthesize
+from sera.crossval import cross_validate
 from sera.errors import SeraError
 from sera.recipes import Recipe, load_recipe, recipe_sources
-from sera.train import cross_validate, load_manifest, sample_weights, train
+from sera.train import sample_weights, train
 
 FAST = Recipe(model="logreg", features="stats", params={"C": 1.0}, balance="corpus")
 
@@ -183,15 +185,15 @@ def _read(path):
 
 
 def test_combined_features_from_part_stores(two_corpora, cache):
-    from sera.train import features_for
+    from sera.features.store import cached_features
 
     manifest = load_manifest(two_corpora).iloc[:4]
-    both = features_for(manifest, "stats+egemaps", cache_dir=cache, progress=False)
-    stats = features_for(manifest, "stats", cache_dir=cache, progress=False)
+    both = cached_features(manifest, "stats+egemaps", cache_dir=cache, progress=False)
+    stats = cached_features(manifest, "stats", cache_dir=cache, progress=False)
     assert both.X.shape == (4, 497 + 88)
     np.testing.assert_array_equal(both.X[:, :497], stats.X)
     assert both.feature_names[0].startswith("stats:")
-    empty = features_for(manifest.iloc[:0], "stats+egemaps", cache_dir=cache, progress=False)
+    empty = cached_features(manifest.iloc[:0], "stats+egemaps", cache_dir=cache, progress=False)
     assert empty.X.shape == (0, 497 + 88)
 
 

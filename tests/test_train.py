@@ -63,7 +63,7 @@ def test_bundle_predictions_match_the_training_framework(trained, corpus):
     manifest = load_manifest(corpus).iloc[::9]
     table = extract_features(manifest, "stats", progress=False)
     expected = result.fitted.predict_proba(table.X, table.frame, adapt="none")
-    got = np.array([list(p.scores.values()) for p in model.predict(list(manifest["path"]))])
+    got = np.array([list(p.scores.values()) for p in model.predict_many(list(manifest["path"]))[0]])
     np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
@@ -107,6 +107,11 @@ def test_random_split_warns_that_it_leaks(corpus, cache):
                        progress=False)
     assert any(issubclass(w.category, LeakageWarning) for w in caught)
     assert result.training["rows_with_augmentation"] > result.training["utterances"]
+    # The figures themselves say so, wherever they go (JSON, reports), not only the CLI.
+    assert result.metrics["warning"] == "inflated by leakage (random split over augmented rows)"
+    honest = train(corpus, Recipe(model="logreg", features="stats", adapt="none"),
+                   split="speaker", cache_dir=cache, progress=False)
+    assert "warning" not in honest.metrics
 
 
 def test_augmentation_only_touches_training_speakers(corpus, cache):

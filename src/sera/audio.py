@@ -230,8 +230,22 @@ def to_mono(y: np.ndarray) -> np.ndarray:
         raise InputError(f"expected 1-D or (frames, channels) audio, got shape {y.shape}")
     if y.shape[1] == 1:
         return y[:, 0]
-    # A matrix-vector product is ~4x faster than mean(axis=1) and bit-identical for stereo.
-    return y @ np.full(y.shape[1], 1.0 / y.shape[1], dtype=y.dtype)
+    # A matrix-vector product is ~4x faster than mean(axis=1) and bit-identical for stereo
+    # (integer PCM is averaged in float64: weights of its own dtype would be 0).
+    weight = y.dtype if np.issubdtype(y.dtype, np.floating) else np.float64
+    return y @ np.full(y.shape[1], 1.0 / y.shape[1], dtype=weight)
+
+
+def float_mono(y: np.ndarray) -> np.ndarray:
+    """Audio as contiguous float32 mono: channels averaged, integer PCM scaled to [-1, 1).
+
+    >>> float_mono(np.array([[-32768, 0], [16384, 16384]], dtype=np.int16))
+    array([-0.5,  0.5], dtype=float32)
+    """
+    y = np.asarray(y)
+    if not np.issubdtype(y.dtype, np.floating):
+        y = _int_to_float(y)
+    return np.ascontiguousarray(to_mono(y), dtype=np.float32)
 
 
 def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:

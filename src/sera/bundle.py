@@ -225,6 +225,55 @@ def _load(directory: Path, shown: Path) -> Bundle:
                   feature_config=config["features"], normalizer=normalizer, session=session)
 
 
+def export_graph(bundle: Bundle, path: str | os.PathLike, feature_set) -> str:
+    """Write a bundle's ONNX graph to ``path``, checked, and describe it.
+
+    The copy is loaded by onnxruntime and must give the bundle's probabilities on a probe
+    batch before it replaces ``path``.
+
+    Parameters
+    ----------
+    bundle : Bundle
+        The bundle whose graph is copied.
+    path : path
+        The ``.onnx`` file to write.
+    feature_set : sera.features.FeatureSet
+        The bundle's feature set (named in the description).
+
+    Returns
+    -------
+    str
+        What the graph takes and gives, in one paragraph.
+
+    Raises
+    ------
+    BundleError
+        The copy does not load or does not match.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.partial")
+    shutil.copyfile(bundle.path / MODEL, staging)
+    try:
+        shape = tuple(feature_set.shape)
+        probe = np.random.default_rng(0).standard_normal((4, *shape)).astype(np.float32)
+        session = ort.InferenceSession(str(staging), providers=["CPUExecutionProvider"])
+        copied = session.run([OUTPUT], {INPUT: probe})[0]
+        if not np.allclose(copied, bundle.predict_proba(probe), atol=1e-6):
+            raise BundleError(f"{path}: the copied graph does not reproduce the bundle")
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+    dims = ", ".join(map(str, shape))
+    return (f"{path}: ONNX graph. Input '{INPUT}': float32 (N, {dims}), the "
+            f"'{feature_set.name}' features of N utterances "
+            f"(sera.features.get_feature_set({feature_set.to_config()!r})), each "
+            f"standardised as (x - mean) / std with the mean and std in "
+            f"{bundle.path / CONFIG} under 'normalization'. Output '{OUTPUT}': float32 "
+            f"(N, {len(bundle.labels)}), the probabilities of "
+            f"{', '.join(bundle.labels)}.")
+
+
 def _check_own_file(directory: Path, name: str, shown: Path) -> None:
     """Refuse a bundle file that is missing, a symbolic link, or (through a linked folder)
     somewhere else than the bundle folder: a bundle from someone else must not make sera read

@@ -165,3 +165,27 @@ def os_problem(err: OSError) -> str:
     text = err.strerror or str(err) or type(err).__name__
     return f"{text} ({name})" if name else text
 
+
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none.
+
+    >>> first_line(RuntimeError("bad header\\nat byte 12"))
+    'bad header'
+    """
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def problem_of(err: BaseException) -> str:
+    """What went wrong with one item of a batch, in one line: an :class:`AudioError`'s
+    problem, another :class:`SeraError`'s message, or ``"<Type>: <first line>"`` for whatever
+    a bad file makes a library raise.
+
+    >>> problem_of(AudioError("a.wav", "empty file"))
+    'empty file'
+    >>> problem_of(ZeroDivisionError("division by zero"))
+    'ZeroDivisionError: division by zero'
+    """
+    if isinstance(err, SeraError):
+        return getattr(err, "problem", None) or str(err)
+    return f"{type(err).__name__}: {first_line(err)}"

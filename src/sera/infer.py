@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sera.audio import SAMPLE_RATE, info, resample, to_mono, validate
-from sera.bundle import CARD, INPUT, MODEL, OUTPUT, Bundle, load_bundle
+from sera.audio import SAMPLE_RATE, float_mono, info, resample, validate
+from sera.bundle import CARD, Bundle, export_graph, load_bundle
 from sera.conversation import (
     STREAM_HISTORY,
     check_adapt,
@@ -45,7 +45,7 @@ from sera.conversation import (
     label_stream,
     label_utterances,
 )
-from sera.errors import AudioError, BundleError, InputError, SeraError
+from sera.errors import AudioError, BundleError, InputError, SeraError, problem_of
 from sera.features import get_feature_set
 from sera.results import Analysis, Prediction, Segment, labelled
 from sera.scoring import BATCH_SIZE, Scorer
@@ -210,47 +210,15 @@ class Model:
                 f"features from {str(self.path)!r}>")
 
     def export_onnx(self, path: str | os.PathLike) -> str:
-        """Write the model's ONNX graph to ``path``, checked, and describe it.
-
-        The copy is loaded by onnxruntime and must give the bundle's probabilities on a probe
-        batch before it replaces ``path``.
-
-        Returns
-        -------
-        str
-            What the graph takes and gives, in one paragraph.
+        """Write the model's ONNX graph to ``path``, checked, and describe it
+        (:func:`sera.bundle.export_graph`).
 
         Raises
         ------
         BundleError
             The copy does not load or does not match.
         """
-        import shutil
-
-        import onnxruntime as ort
-
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".{path.name}.partial")
-        shutil.copyfile(self.path / MODEL, staging)
-        try:
-            shape = tuple(self.feature_set.shape)
-            probe = np.random.default_rng(0).standard_normal((4, *shape)).astype(np.float32)
-            session = ort.InferenceSession(str(staging), providers=["CPUExecutionProvider"])
-            copied = session.run([OUTPUT], {INPUT: probe})[0]
-            if not np.allclose(copied, self.bundle.predict_proba(probe), atol=1e-6):
-                raise BundleError(f"{path}: the copied graph does not reproduce the bundle")
-            os.replace(staging, path)
-        finally:
-            staging.unlink(missing_ok=True)
-        dims = ", ".join(map(str, shape))
-        return (f"{path}: ONNX graph. Input '{INPUT}': float32 (N, {dims}), the "
-                f"'{self.feature_set.name}' features of N utterances "
-                f"(sera.features.get_feature_set({self.feature_set.to_config()!r})), each "
-                f"standardised as (x - mean) / std with the mean and std in "
-                f"{self.path / 'config.json'} under 'normalization'. Output '{OUTPUT}': float32 "
-                f"(N, {len(self.bundle.labels)}), the probabilities of "
-                f"{', '.join(self.bundle.labels)}.")
+        return export_graph(self.bundle, path, self.feature_set)
 
     # --- features and scores -------------------------------------------------------------
 
@@ -311,46 +279,31 @@ class Model:
 
     # --- clips ---------------------------------------------------------------------------
 
-    def predict(self, clips, sample_rate: int | None = None, *, adapt: str = "none",
-                groups: Sequence | None = None, workers: int | None = None):
-        """The emotion of a clip, or of each clip of a list.
+    def predict(self, clip, sample_rate: int | None = None) -> Prediction:
+        """The emotion of one clip, normalised by the training statistics.
 
         Parameters
         ----------
-        clips : path, array, or a list of them
-            Audio files (any format :func:`sera.audio.load` reads) or waveforms.
+        clip : path or np.ndarray
+            An audio file (any format :func:`sera.audio.load` reads) or a waveform.
         sample_rate : int, optional
-            The rate of array input (required for arrays).
-        adapt : str
-            Normalisation: ``"none"`` (default: the training statistics) or, with ``groups``,
-            ``"recording"``, ``"speaker"`` or ``"corpus"``.
-        groups : sequence, optional
-            For a list: the group (recording, speaker, corpus) of each clip.
-        workers : int, optional
-            Processes that read files and compute features (default: one per CPU core, used
-            only for long lists).
+            The rate of an array (required for arrays).
 
         Returns
         -------
-        Prediction or list of Prediction
-            One for a clip; a list, in order, for a list.
+        Prediction
 
         Raises
         ------
         AudioError
-            For an unusable clip (for a list, the first; :meth:`predict_many` goes on past
-            them instead).
+            The clip is unusable (unreadable, silent, too short, ...).
+        InputError
+            A list or tuple of clips: :meth:`predict_many` classifies many.
         """
-        if isinstance(clips, (list, tuple)):
-            predictions, failures = self.predict_many(clips, sample_rate, adapt=adapt,
-                                                      groups=groups, workers=workers)
-            if failures:
-                path, problem = failures[0]
-                more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-                raise AudioError(path, problem + more)
-            return predictions
-        predictions, failures = self.predict_many([clips], sample_rate, adapt=adapt,
-                                                  groups=None if groups is None else [groups])
+        if isinstance(clip, (list, tuple)):
+            raise InputError(f"predict takes one clip, not a {type(clip).__name__} of "
+                             f"{len(clip)}: predict_many classifies many")
+        predictions, failures = self.predict_many([clip], sample_rate, workers=1)
         if failures:
             raise AudioError(*failures[0])
         return predictions[0]
@@ -368,8 +321,18 @@ class Model:
         Parameters
         ----------
         clips : sequence of paths or arrays
-        sample_rate, adapt, groups, workers
-            As for :meth:`predict`. Group statistics use the clips that could be read.
+            Audio files (any format :func:`sera.audio.load` reads) or waveforms.
+        sample_rate : int, optional
+            The rate of array items (required for arrays).
+        adapt : str
+            Normalisation: ``"none"`` (default: the training statistics) or, with ``groups``,
+            ``"recording"``, ``"speaker"`` or ``"corpus"``. Group statistics use the clips
+            that could be read.
+        groups : sequence, optional
+            The group (recording, speaker, corpus) of each clip.
+        workers : int, optional
+            Processes that read files and compute features (default: one per CPU core, used
+            only for long lists).
         progress : bool
             A progress bar on stderr while features are computed.
         dask : str, optional
@@ -611,11 +574,8 @@ def _features_or_problem(compute, *args) -> np.ndarray | str:
     """``compute(*args)``, or the one-line problem it had: a batch goes on past a bad clip."""
     try:
         x = compute(*args)
-    except SeraError as err:
-        return getattr(err, "problem", str(err))
     except Exception as err:  # noqa: BLE001  (whatever a bad file makes a library raise)
-        lines = str(err).strip().splitlines()
-        return f"{type(err).__name__}: {lines[0] if lines else 'failed'}"
+        return problem_of(err)
     if not np.isfinite(x).all():
         return f"{int((~np.isfinite(x)).sum())} features are NaN or infinite"
     return x
@@ -635,16 +595,7 @@ def _progress(items, enabled: bool, total: int | None = None):
 def _utterances(chunks: Iterable[np.ndarray], sample_rate: int,
                 params: SegmenterParams | None) -> Iterator[Utterance]:
     """The utterances of a stream of chunks at any rate, as each one closes."""
-    return segment_chunks((_float_mono(chunk) for chunk in chunks), sample_rate, params)
-
-
-def _float_mono(chunk: np.ndarray) -> np.ndarray:
-    """A stream chunk as contiguous float32 mono (integer PCM scaled to [-1, 1))."""
-    y = to_mono(np.asarray(chunk))
-    if not np.issubdtype(y.dtype, np.floating):
-        scale = float(np.iinfo(y.dtype).max) + 1.0
-        return y.astype(np.float32) / scale
-    return np.ascontiguousarray(y, dtype=np.float32)
+    return segment_chunks((float_mono(chunk) for chunk in chunks), sample_rate, params)
 
 
 def _source(clip, index: int, as_path: bool = False) -> str | None:

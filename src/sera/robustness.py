@@ -184,7 +184,7 @@ def robustness_curve(model, source, conditions: Sequence[str] = CONDITIONS, *,
     """
     from sera.audio import load
     from sera.metrics import evaluate_predictions
-    from sera.train import GROUP_COLUMNS, load_manifest
+    from sera.corpora import GROUP_COLUMNS, load_manifest
 
     for condition in conditions:
         check_choice("condition", condition, CONDITIONS)

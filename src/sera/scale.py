@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sera.errors import DaskError
+from sera.errors import DaskError, first_line
 
 #: The address that starts a LocalCluster instead of connecting to a scheduler.
 LOCAL = "local"
@@ -56,7 +56,7 @@ def client_for(address: str) -> Iterator:
         client = Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, ValueError, TypeError) as err:
         raise DaskError(f"cannot reach the Dask scheduler at {address!r}: "
-                        f"{_first_line(err)}") from None
+                        f"{first_line(err)}") from None
     with client:
         try:
             client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
@@ -96,7 +96,7 @@ def map_unordered(client, function, items: list, *args, in_flight: int) -> Itera
         try:
             result = future.result()
         except Exception as err:
-            raise DaskError(f"a Dask task failed: {type(err).__name__}: {_first_line(err)} "
+            raise DaskError(f"a Dask task failed: {type(err).__name__}: {first_line(err)} "
                             f"(does every worker have sera installed and the files?)") from None
         finally:
             future.release()
@@ -105,7 +105,3 @@ def map_unordered(client, function, items: list, *args, in_flight: int) -> Itera
             running.add(submit(following))
         yield result
 
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

@@ -39,6 +39,9 @@ from sera.recipes import DEFAULT_RECIPE, Recipe
 from sera.scoring import Scorer
 from sera.splits import Split, corpus_split, random_split, rows_to_augment, speaker_split
 
+#: What the figures of the seed's ``random`` protocol carry (``metrics["warning"]``).
+LEAKAGE_WARNING = "inflated by leakage (random split over augmented rows)"
+
 
 @dataclass
 class FittedModel:
@@ -261,6 +264,8 @@ def train(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "speaker",
         proba = fitted.predict_proba(*test_rows)
         metrics = heldout_figures(test_rows[1], proba)
         metrics["ece"] = expected_calibration_error(proba, _label_indices(test_rows[1]))
+        if split == "random":
+            metrics["warning"] = LEAKAGE_WARNING
     history = list(getattr(fitted.estimator, "history", []) or [])
     training = {**_training_summary(manifest, rows[1], recipe, split, test_corpus),
                 "history": history}

@@ -123,21 +123,10 @@ def load_model_and_corpus(paths: list, labels: str | None = None):
 
 
 def recipe_from_options(model, features, adapt, seed, augment=None, epochs=None):
-    """The default recipe, or the named model with its own features and parameters.
-
-    ``augment`` is the ``--augment`` text (``None``: the recipe's own, ``"none"``: none).
-    """
-    from dataclasses import replace
-
-    from sera.recipes import DEFAULT_RECIPE, Recipe
+    """:func:`sera.recipes.recipe_from_options` of the CLI's options; ``augment`` is the
+    ``--augment`` text (``None``: the recipe's own, ``"none"``: none)."""
+    from sera.recipes import recipe_from_options as from_options
 
     kinds = None if augment is None else tuple(k.strip() for k in augment.split(",")
                                                if k.strip() and k.strip() != "none")
-    if model is None:
-        recipe = replace(DEFAULT_RECIPE, adapt=adapt, seed=seed)
-        if kinds is not None:
-            recipe = replace(recipe, augment=kinds)
-        return recipe if features is None else replace(recipe, features=features)
-    params = {"max_epochs": epochs} if epochs else {}
-    return Recipe(model=model, features=features, adapt=adapt, augment=kinds or (),
-                  params=params, seed=seed)
+    return from_options(model, features, adapt, seed, kinds, epochs)

@@ -95,13 +95,9 @@ def predict(
 
 def _clips_and_groups(paths: list[Path], adapt: str, group_by: str | None,
                       ) -> tuple[list[str], list[str] | None, list[tuple[str, str]]]:
-    """The files to classify, for ``adapt`` the group of each, and the folders that could
-    not be read (failures, like files that cannot be).
-
-    Folders are searched for audio files; a CSV manifest lists its files. When speakers or
-    corpora (or ``group_by``) are needed, folders are scanned as corpora for them.
-    """
-    from sera.audio import audio_files
+    """The files to classify, for ``adapt`` the group of each (:func:`sera.corpora.
+    collect_clips`: speakers or corpora from the corpus layout), and the unreadable folders."""
+    from sera.corpora.scan import collect_clips
     from sera.errors import InputError, check_choice
     from sera.options import ADAPTS
 
@@ -110,30 +106,10 @@ def _clips_and_groups(paths: list[Path], adapt: str, group_by: str | None,
     except InputError as error:
         _fail(f"--adapt: {error}")
     column = group_by or (adapt if adapt in ("speaker", "corpus") else None)
-    clips, groups, unreadable = [], [], []
-    for path in paths:
-        if column is not None or (path.is_file() and path.suffix.lower() == ".csv"):
-            if path.is_file() and path.suffix.lower() != ".csv":
-                _fail(f"{path}: --adapt {adapt} needs the {column} of each clip: give the "
-                      f"corpus folder or a CSV manifest, not a single file")
-            from sera.corpora import scan  # pandas: only for manifests and corpus layouts
-
-            manifest = scan(path).manifest
-            if column is not None and column not in manifest.columns:
-                _fail(f"{path}: the manifest has no column {column!r} "
-                      f"(it has {', '.join(manifest.columns)})")
-            files = manifest["path"].tolist()
-            clips += files
-            groups += (manifest[column].astype(str).tolist() if column is not None else files)
-        elif path.is_dir():
-            found, refused = audio_files(path)
-            files = [str(file) for file in found]
-            unreadable += refused
-            clips += files
-            groups += files
-        else:
-            clips.append(str(path))
-            groups.append(str(path))
+    try:
+        clips, groups, unreadable = collect_clips(paths, column)
+    except InputError as error:
+        _fail(str(error))
     return clips, (groups if adapt != "none" else None), unreadable
 
 
@@ -344,21 +320,14 @@ def _analyze_into(model, paths: list[str], out: Path, workers: int | None, dask:
 def _stream_json_lines(model, file: str, rate: int, params, adapt: str,
                        speakers: int | None) -> None:
     """Analyze a pipe (``-``) or a file as a stream, one JSON line per utterance."""
-    from sera.audio import read_pipe
+    from sera.audio import mono_blocks, read_pipe
 
     if file == "-":
         sample_rate, chunks = read_pipe(sys.stdin.buffer, rate)
     else:
-        sample_rate, chunks = _file_chunks(file)
+        sample_rate, chunks = mono_blocks(file, seconds=1.0)
     for segment in model.stream(chunks, sample_rate, params, adapt=adapt, speakers=speakers):
         _print_json_line(segment.to_dict())
-
-
-def _file_chunks(file: str, seconds: float = 1.0):
-    """The rate of a file and its mono float32 chunks, read block by block."""
-    from sera.audio import mono_blocks
-
-    return mono_blocks(file, seconds)
 
 
 def _print_json_line(obj) -> None:

@@ -85,8 +85,6 @@ def train_command(
                    workers=workers, checkpoint_dir=out.parent / f".{out.name}-checkpoints",
                    resume=resume)
     if result.metrics is not None:
-        if split == "random":
-            result.metrics["warning"] = "inflated by leakage (random split over augmented rows)"
         _summary(result.metrics, f"{split} split, test speakers unseen"
                  if split != "random" else "random split (LEAKY)")
         if json_out:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sera.audio import AUDIO_EXTENSIONS, audio_files
 from sera.corpora import ased, cremad, csvfile, emodb, emovo, folder, nemo, ravdess, savee, tess
 from sera.corpora.base import ScanResult, Unlabelled, Utterance, build_result
-from sera.errors import CorpusError
+from sera.errors import CorpusError, InputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -118,3 +118,60 @@ def load_manifest(source) -> pd.DataFrame:
     if result.manifest.empty:
         raise CorpusError(f"{source}: no labelled utterances found")
     return result.manifest
+
+
+def collect_clips(paths: list[str | os.PathLike], group_by: str | None = None
+                  ) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """The audio files named by files, folders and CSV manifests, the group of each, and the
+    folders that could not be read.
+
+    Parameters
+    ----------
+    paths : list of path
+        Audio files, folders (searched for audio files) and CSV manifests (their files).
+    group_by : str, optional
+        A manifest column (``"speaker"``, ``"corpus"``, ...) whose value groups each file:
+        folders are then scanned as corpora for it. ``None``: each file is its own group.
+
+    Returns
+    -------
+    clips : list of str
+        The files, in the order given (a folder's in its sorted order).
+    groups : list of str
+        The group of each clip.
+    unreadable : list of (str, str)
+        ``(folder, problem)`` of what could not be searched (failures, like files that
+        cannot be read).
+
+    Raises
+    ------
+    InputError
+        ``group_by`` for a single audio file (its group is unknown), or a manifest without
+        that column.
+    """
+    clips: list[str] = []
+    groups: list[str] = []
+    unreadable: list[tuple[str, str]] = []
+    for path in map(Path, paths):
+        manifest_file = path.is_file() and path.suffix.lower() == ".csv"
+        if group_by is not None or manifest_file:
+            if path.is_file() and not manifest_file:
+                raise InputError(f"{path}: grouping by {group_by} needs the {group_by} of each "
+                                 f"clip: give the corpus folder or a CSV manifest, not a "
+                                 f"single file")
+            manifest = scan(path).manifest
+            if group_by is not None and group_by not in manifest.columns:
+                raise InputError(f"{path}: the manifest has no column {group_by!r} (it has "
+                                 f"{', '.join(manifest.columns)})")
+            files = manifest["path"].tolist()
+            clips += files
+            groups += manifest[group_by].astype(str).tolist() if group_by else files
+        elif path.is_dir():
+            found, refused = audio_files(path)
+            clips += map(str, found)
+            groups += map(str, found)
+            unreadable += refused
+        else:
+            clips.append(str(path))
+            groups.append(str(path))
+    return clips, groups, unreadable

@@ -14,11 +14,11 @@ names, so computing features for inference never imports either.
 
 from sera.features.sets import FEATURE_SETS, FeatureSet, get_feature_set
 
-__all__ = ["FEATURE_SETS", "FeatureSet", "FeatureTable", "extract_features", "get_feature_set",
-           "read_features"]
+__all__ = ["FEATURE_SETS", "FeatureSet", "FeatureTable", "cached_features", "extract_features",
+           "get_feature_set", "read_features"]
 
 #: Names served by :mod:`sera.features.store`, imported on first use.
-_STORE = frozenset({"FeatureTable", "extract_features", "read_features"})
+_STORE = frozenset({"FeatureTable", "cached_features", "extract_features", "read_features"})
 
 
 def __getattr__(name: str):

@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from sera import audio
-from sera.errors import AudioError, FeatureError, SeraError
+from sera.errors import AudioError, FeatureError, problem_of
 from sera.features.sets import FeatureSet, get_feature_set
 
 #: The ``augment`` value of an original (not augmented) utterance.
@@ -80,10 +80,8 @@ class _Extractor:
         # that file's one-line problem.
         try:
             return self.extract(path, kinds)
-        except SeraError as err:
-            return getattr(err, "problem", str(err))
-        except Exception as err:
-            return f"{type(err).__name__}: {_first_line(err)}"
+        except Exception as err:  # noqa: BLE001
+            return problem_of(err)
 
     def extract(self, path: str, kinds: tuple[str, ...]) -> list[np.ndarray]:
         """Flattened float32 features of ``path`` for each kind (``"none"``: the original)."""
@@ -218,7 +216,3 @@ def pool_context(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
     context.set_forkserver_preload(list(preload))
     return context
 
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__

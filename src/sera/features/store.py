@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 import sera
 from sera.corpora import COLUMNS as MANIFEST_COLUMNS
-from sera.errors import FeatureError, os_problem
+from sera.errors import FeatureError, first_line, os_problem
 from sera.features.executors import ORIGINAL, Augmentation, compute
 from sera.features.sets import FeatureSet, get_feature_set
 
@@ -311,7 +311,7 @@ def _read_store(path: Path) -> tuple[dict, pa.Table]:
             meta = _check_meta(path, parquet.schema_arrow.metadata or {})
             table = parquet.read()
     except (OSError, pa.ArrowException) as err:
-        raise FeatureError(f"{path}: not a readable Parquet file ({_first_line(err)})") from None
+        raise FeatureError(f"{path}: not a readable Parquet file ({first_line(err)})") from None
     _check_columns(path, table, meta)
     return meta, table
 
@@ -411,10 +411,6 @@ def _sha1(path: str) -> str | None:
     return digest.hexdigest()
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
 
 @contextmanager
 def _progress_bar(enabled: bool, name: str, total: int, reused: int):
@@ -438,3 +434,61 @@ def _progress_bar(enabled: bool, name: str, total: int, reused: int):
                   console=Console(stderr=True)) as progress:
         task = progress.add_task(f"features {name}{note}", total=total)
         yield lambda: progress.advance(task)
+
+
+def cached_features(manifest: pd.DataFrame, feature_set, *,
+                    cache_dir: str | os.PathLike | None, workers: int = 1, augment=None,
+                    progress: bool = True) -> FeatureTable:
+    """Features of a manifest through a Parquet store in ``cache_dir``.
+
+    The store's name is a digest of the set of files, the feature set and the augmentation, so
+    runs over the same files reuse each other's work. A combined set (``compare+stats``) keeps a
+    store per part, so ``stats`` rows computed once serve every set that contains it.
+
+    Parameters
+    ----------
+    manifest : pandas.DataFrame
+        The utterances (manifest columns).
+    feature_set : str, dict or FeatureSet
+        As :func:`sera.features.get_feature_set` takes it.
+    cache_dir : path or None
+        The folder of the stores; ``None`` computes without a store.
+    workers, augment, progress
+        As for :func:`extract_features`.
+    """
+    fs = get_feature_set(feature_set)
+    if getattr(fs, "parts", None) and cache_dir is not None:
+        # A combined set is its parts side by side: each part keeps a store of its own, so
+        # `stats` rows computed once serve `stats`, `egemaps+stats` and `compare+stats`.
+        tables = [cached_features(manifest, part, cache_dir=cache_dir, workers=workers,
+                                  augment=augment, progress=progress) for part in fs.parts]
+        return _side_by_side(tables, fs)
+    out = None
+    if cache_dir is not None:
+        key = json.dumps([sorted(manifest["path"]), fs.to_config(),
+                          augment.params if augment is not None else None], sort_keys=True)
+        digest = hashlib.sha1(key.encode()).hexdigest()[:12]
+        out = Path(cache_dir) / f"{fs.name}-{digest}.parquet"
+        out.parent.mkdir(parents=True, exist_ok=True)
+    table = extract_features(manifest, fs, out=out, workers=workers, augment=augment,
+                             progress=progress)
+    return table
+
+
+def _side_by_side(tables: list[FeatureTable], fs) -> FeatureTable:
+    """One table of a combined feature set from the tables of its parts (rows every part has,
+    in the first part's order)."""
+    keys = [list(zip(t.frame["path"], t.frame["augment"], strict=True)) for t in tables]
+    common = set(keys[0]).intersection(*map(set, keys[1:]))
+    first = tables[0].frame
+    keep = np.array([k in common for k in keys[0]])
+    blocks = [first.loc[keep, list(ROW_COLUMNS)].reset_index(drop=True)]
+    for table, key in zip(tables, keys, strict=True):
+        position = {k: i for i, k in enumerate(key)}
+        rows = [position[k] for k, kept in zip(keys[0], keep, strict=True) if kept]
+        values = table.X.reshape(len(table.frame), int(np.prod(table.shape)))[rows]
+        blocks.append(pd.DataFrame(values, columns=[f"{table.feature_set.name}:{n}" for n in
+                                                    table.feature_names]))
+    failures = sorted({f for t in tables for f in t.failures})
+    meta = {**tables[0].meta, "feature_set": fs.to_config(), "shape": list(fs.shape)}
+    return FeatureTable(frame=pd.concat(blocks, axis=1), failures=failures, meta=meta)
