@@ -1,5 +1,6 @@
-"""Recipe files: every one loads, the default one is the code's default, and every README
-figure that names a recipe file is the figure its study JSON holds."""
+"""Recipe files: every one loads, the default one is the code's default, and every figure of
+the results page (docs/results.md) and the README's headline that names a recipe file or a
+study is the figure its study JSON (or the shipped bundle) holds."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from sera.recipes import DEFAULT_RECIPE, Recipe, load_recipe
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted((ROOT / "recipes").rglob("*.toml"))
 README = (ROOT / "README.md").read_text()
+RESULTS = (ROOT / "docs" / "results.md").read_text()
+DOCS = [README, *(path.read_text() for path in sorted((ROOT / "docs").rglob("*.md")))]
 STUDY = ROOT / "docs" / "results" / "transfer.json"
 
 
@@ -80,22 +83,22 @@ def test_load_recipe_reports_a_bad_value_as_one_line_naming_the_file(tmp_path):
     assert load_recipe(path).prior_weight == 5.0
 
 
-def test_every_recipe_file_the_readme_names_exists():
-    named = set(re.findall(r"`(recipes/[\w/+.-]+\.toml)`", README))
-    assert named, "the README's results name no recipe file"
+def test_every_recipe_file_the_docs_name_exists():
+    named = {path for text in DOCS for path in re.findall(r"`(recipes/[\w/+.-]+\.toml)`", text)}
+    assert len(named) >= 10, "the results page names no recipe file"
     for path in named:
         assert (ROOT / path).is_file(), path
 
 
-#: Each committed study and the README paragraph its table follows.
+#: Each committed study and the results page's paragraph its table follows.
 STUDIES = {STUDY: "**What transfers: two corpora, two languages**",
            ROOT / "docs" / "results" / "transfer-masked.json": "**With label masks**"}
 
 
 @pytest.mark.parametrize("study", STUDIES, ids=lambda path: path.name)
-def test_readme_study_rows_are_the_study_figures(study):
+def test_results_study_rows_are_the_study_figures(study):
     document = json.loads(study.read_text())
-    lines = README[README.index(STUDIES[study]):].splitlines()
+    lines = RESULTS[RESULTS.index(STUDIES[study]):].splitlines()
     checked = 0
     for row in document["rows"]:
         line = next((line for line in lines if f"`{row['file']}`" in line), None)
@@ -109,27 +112,47 @@ def test_readme_study_rows_are_the_study_figures(study):
         checked += 1
     assert checked >= 3
     if "nested" in document:
-        # The nested figure the README quotes follows the paragraph's table.
+        # The nested figure the page quotes follows the paragraph's table.
         nested = document["nested"]["balanced"]
         text = "\n".join(lines)
         assert f"{nested['uar_ravdess']:.3f}" in text and f"{nested['uar_nemo']:.3f}" in text
 
 
-def test_readme_shipped_model_figures_are_the_bundle_figures():
+def shipped_metrics() -> dict:
     from sera.infer import DEFAULT_MODEL
 
     config_path = DEFAULT_MODEL / "config.json"
     if not config_path.is_file():
         pytest.skip("the default model has not been built")
-    config = json.loads(config_path.read_text())
-    section = README[README.index("## The shipped model"):README.index("## Measured results")]
+    return json.loads(config_path.read_text())["metrics"]
+
+
+#: The corpora of the shipped model, as the pages name them.
+CORPORA = {"ravdess": "RAVDESS", "nemo": "nEMO", "emovo": "EMOVO", "ased": "ASED"}
+
+
+def test_readme_headline_figures_are_the_bundle_figures():
+    """Each row of the README's results table is its corpus's adapted UAR in the bundle, on
+    unseen speakers and with the corpus held out."""
+    metrics = shipped_metrics()
+    section = README[README.index("## Results"):]
+    section = section[:section.index("\n## ", 1)]
+    assert "`recipes/default.toml`" in section and "(docs/results.md)" in section
+    for corpus, name in CORPORA.items():
+        line = next(line for line in section.splitlines() if line.startswith(f"| {name} ("))
+        speakers = metrics["by_corpus"][f"{corpus} (speaker folds)"]["uar_adapted"]
+        held_out = metrics["leave_one_corpus_out"][f"{corpus} (held out)"]["uar_adapted"]
+        assert line.endswith(f"| {speakers:.3f} | {held_out:.3f} |"), (corpus, line)
+
+
+def test_results_shipped_model_figures_are_the_bundle_figures():
+    metrics = shipped_metrics()
+    section = RESULTS[RESULTS.index("## The shipped model"):RESULTS.index("## Measured results")]
     assert "`recipes/default.toml`" in section
-    metrics = config["metrics"]
-    names = {"ravdess": "RAVDESS", "nemo": "nEMO", "emovo": "EMOVO", "ased": "ASED"}
     # Each corpus's rows of the section's table are that corpus's figures in the bundle.
     for table, protocol, label in (("by_corpus", "speaker folds", "unseen speakers"),
                                    ("leave_one_corpus_out", "held out", "corpus held out")):
-        for corpus, name in names.items():
+        for corpus, name in CORPORA.items():
             figures = metrics[table][f"{corpus} ({protocol})"]
             line = next(line for line in section.splitlines()
                         if line.strip().startswith(f"| {name}, {label} |"))
@@ -150,10 +173,10 @@ def test_readme_shipped_model_figures_are_the_bundle_figures():
             assert f"{figure:.3f}" in section, (name, figure)
 
 
-def test_readme_channel_study_rows_are_the_committed_figures():
-    """Every row of the README's "Real microphones" table is its recipe's row of the study."""
+def test_results_channel_study_rows_are_the_committed_figures():
+    """Every row of the "Real microphones" table is its recipe's row of the study."""
     study = json.loads((ROOT / "docs" / "results" / "channel.json").read_text())
-    section = README[README.index("**Real microphones"):]
+    section = RESULTS[RESULTS.index("**Real microphones"):]
     section = section[:section.index("\n**", 10)]
     for row in study["rows"]:
         assert (ROOT / row["recipe"]).is_file()
@@ -168,10 +191,10 @@ def test_readme_channel_study_rows_are_the_committed_figures():
 TWO_CORPUS = ROOT / "docs" / "results" / "two-corpus-loso.json"
 
 
-def test_readme_two_corpus_rows_are_the_committed_figures():
+def test_results_two_corpus_rows_are_the_committed_figures():
     result = json.loads(TWO_CORPUS.read_text())
     assert (ROOT / result["recipe"]).is_file()
-    lines = README.splitlines()
+    lines = RESULTS.splitlines()
     for name, key, table in (("RAVDESS (LOSO)", "ravdess (LOSO)", "by_corpus"),
                              ("nEMO (LOSO)", "nemo (LOSO)", "by_corpus"),
                              ("RAVDESS held out", "ravdess (held out)", "leave_one_corpus_out"),
@@ -182,19 +205,19 @@ def test_readme_two_corpus_rows_are_the_committed_figures():
             assert f"{figures[field]:.3f}" in line, (name, field)
 
 
-def test_readme_two_corpus_compare_figures_are_the_committed_figures():
+def test_results_two_corpus_compare_figures_are_the_committed_figures():
     result = json.loads((ROOT / "docs" / "results" / "two-corpus-loso-compare.json").read_text())
     assert (ROOT / result["recipe"]).is_file()
-    paragraph = README[README.index("`docs/results/two-corpus-loso-compare.json`"):]
+    paragraph = RESULTS[RESULTS.index("`docs/results/two-corpus-loso-compare.json`"):]
     paragraph = paragraph[:paragraph.index("\n\n")]
     for key in ("ravdess (LOSO)", "nemo (LOSO)"):
         for field in ("uar_adapted", "uar_single_clip"):
             assert f"{result['by_corpus'][key][field]:.3f}" in paragraph, (key, field)
 
 
-def test_readme_cnn_probe_figures_are_the_committed_figures():
+def test_results_cnn_probe_figures_are_the_committed_figures():
     result = json.loads((ROOT / "docs" / "results" / "cnn-probe.json").read_text())
-    paragraph = README[README.index("`docs/results/cnn-probe.json`"):]
+    paragraph = RESULTS[RESULTS.index("`docs/results/cnn-probe.json`"):]
     paragraph = paragraph[:paragraph.index("\n\n")]
     for row in result["rows"]:
         assert (ROOT / row["recipe"]).is_file()
@@ -205,11 +228,11 @@ def test_readme_cnn_probe_figures_are_the_committed_figures():
 DIALOGUE = ROOT / "docs" / "results" / "dialogue.json"
 
 
-def test_readme_dialogue_rows_are_the_bench_figures():
-    """Every row of the README's dialogue table is the committed bench run's figure, every
+def test_results_dialogue_rows_are_the_bench_figures():
+    """Every row of the dialogue table is the committed bench run's figure, every
     candidate on every mix, and the default it reports matches the selection."""
     result = json.loads(DIALOGUE.read_text())
-    section = README[README.index("**Dialogues: speakers, emotions and adaptation**"):]
+    section = RESULTS[RESULTS.index("**Dialogues: speakers, emotions and adaptation**"):]
     lines = section.splitlines()
     header = next(line for line in lines if line.startswith("| | "))
     kinds = [cell.strip() for cell in header.strip("|").split("|")][1:]
@@ -236,9 +259,9 @@ def test_readme_dialogue_rows_are_the_bench_figures():
     assert inspect.signature(Model.analyze).parameters["adapt"].default == "speaker"
 
 
-def test_readme_second_dialogue_draw_is_its_json():
+def test_results_second_dialogue_draw_is_its_json():
     result = json.loads((ROOT / "docs" / "results" / "dialogue-seed1.json").read_text())
-    paragraph = README[README.index("`docs/results/dialogue-seed1.json`"):][:900]
+    paragraph = RESULTS[RESULTS.index("`docs/results/dialogue-seed1.json`"):][:900]
     kinds = [k for k, v in result.items() if isinstance(v, dict) and "uar" in v]
     assert len(kinds) == 6
     for candidate in ("none", "speaker", "entropy shrinkage", "speaker, guarded"):
@@ -248,9 +271,9 @@ def test_readme_second_dialogue_draw_is_its_json():
     assert {v["chosen"] for v in result["selection"].values() if isinstance(v, dict)} == {"none"}
 
 
-def test_readme_conditions_bench_figures_are_the_committed_figures():
+def test_results_conditions_bench_figures_are_the_committed_figures():
     result = json.loads((ROOT / "docs" / "results" / "bench-conditions.json").read_text())
-    section = README[README.index("**Recording conditions, RAVDESS alone**"):]
+    section = RESULTS[RESULTS.index("**Recording conditions, RAVDESS alone**"):]
     section = section[:section.index("\n**", 10)]
     assert result["recipe"]["augment"] == ["floor", "channel"]
     line = next(line for line in section.splitlines() if line.startswith("| UAR |"))
