@@ -118,5 +118,15 @@ def test_no_module_defines_an_error_type_outside_errors():
     for module in (sera.features.sets, sera.features.smile, sera.models, sera.scale, sera.splits):
         own = [name for name, value in vars(module).items()
                if isinstance(value, type) and issubclass(value, Exception)
-               and value.__module__ == module.__name__]
+               and not issubclass(value, Warning) and value.__module__ == module.__name__]
         assert own == [], (module.__name__, own)
+
+
+def test_the_docstring_examples_of_errors_and_options_hold():
+    import doctest
+
+    import sera.errors
+
+    for module in (sera.errors, options):
+        result = doctest.testmod(module)
+        assert result.attempted and not result.failed, module.__name__

@@ -18,7 +18,6 @@ from typing import TypeVar
 
 #: The type of a checked value, returned unchanged.
 T = TypeVar("T")
-R = TypeVar("R", bound=Real)
 
 
 class SeraError(Exception):
@@ -103,7 +102,7 @@ def check_choice(name: str, value: object, choices: Iterable[T], *,
     raise error(f"unknown {name} {value!r}; choose one of {', '.join(map(str, allowed))}")
 
 
-def check_positive(name: str, value: R, *, error: type[SeraError] = InputError) -> R:
+def check_positive(name: str, value: T, *, error: type[SeraError] = InputError) -> T:
     """``value`` if it is a finite number above zero (``True`` is not a number here).
 
     >>> check_positive("n_fft", 0)
@@ -111,13 +110,14 @@ def check_positive(name: str, value: R, *, error: type[SeraError] = InputError) 
     ...
     sera.errors.InputError: n_fft must be a positive number, not 0
     """
-    if _is_number(value) and math.isfinite(value) and value > 0:
+    number = _finite(value)
+    if number is not None and number > 0:
         return value
     raise error(f"{name} must be a positive number, not {value!r}")
 
 
-def check_range(name: str, value: R, low: float, high: float = math.inf, *,
-                error: type[SeraError] = InputError) -> R:
+def check_range(name: str, value: T, low: float, high: float = math.inf, *,
+                error: type[SeraError] = InputError) -> T:
     """``value`` if it is a finite number with ``low <= value <= high``.
 
     >>> check_range("prior_weight", -1.0, 0)
@@ -129,7 +129,8 @@ def check_range(name: str, value: R, low: float, high: float = math.inf, *,
     ...
     sera.errors.InputError: threshold must be a number from 0 to 1, not 2
     """
-    if _is_number(value) and math.isfinite(value) and low <= value <= high:
+    number = _finite(value)
+    if number is not None and low <= number <= high:
         return value
     bounds = f"of at least {low:g}" if high == math.inf else f"from {low:g} to {high:g}"
     raise error(f"{name} must be a number {bounds}, not {value!r}")
@@ -148,8 +149,12 @@ def check_type(name: str, value: T, *types: type) -> T:
     raise InputError(f"{name} must be {' or '.join(t.__name__ for t in types)}, not {value!r}")
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)
+def _finite(value: object) -> float | None:
+    """``value`` as a float if it is a finite number, else ``None``. numpy's numbers are
+    :class:`numbers.Real` too; a ``bool`` is not a number in a setting."""
+    if isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
 
 
 def os_problem(err: OSError) -> str:

@@ -32,7 +32,7 @@ class Split:
     val: np.ndarray
     test: np.ndarray
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for part in ("train", "val", "test"):
             object.__setattr__(self, part, np.sort(np.asarray(getattr(self, part), dtype=np.int64)))
 
@@ -210,7 +210,8 @@ def _stratified_order(speakers: pd.Series, rng: np.random.Generator) -> list[str
     return [speaker for *_, speaker in sorted(keys)]
 
 
-def _split_by(speaker_column: pd.Series, val_speakers: Iterable, test_speakers: Iterable) -> Split:
+def _split_by(speaker_column: pd.Series, val_speakers: Iterable[object],
+              test_speakers: Iterable[object]) -> Split:
     """Rows whose speaker is in the test set, the validation set, or neither (training)."""
     speaker = speaker_column.astype(str).to_numpy()
     is_test = np.isin(speaker, [str(s) for s in test_speakers])
