@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from sera.calibration import expected_calibration_error, reliability
+from sera.corpora import GROUP_COLUMNS, load_manifest
 from sera.corpora.base import UNKNOWN_SPEAKER
 from sera.errors import SeraError, check_choice
 from sera.metrics import breakdown, evaluate_predictions
 from sera.options import ADAPTS
-from sera.corpora import GROUP_COLUMNS, load_manifest
 
 #: Placeholder speaker ids that say nothing about who is speaking.
 _UNKNOWN_SPEAKER_SUFFIX = f"-{UNKNOWN_SPEAKER}"

@@ -183,8 +183,8 @@ def robustness_curve(model, source, conditions: Sequence[str] = CONDITIONS, *,
         read or classified under that condition.
     """
     from sera.audio import load
-    from sera.metrics import evaluate_predictions
     from sera.corpora import GROUP_COLUMNS, load_manifest
+    from sera.metrics import evaluate_predictions
 
     for condition in conditions:
         check_choice("condition", condition, CONDITIONS)
