@@ -91,3 +91,13 @@ def test_site_builds_strictly_and_offline(tmp_path):
     reference = (site / "reference" / "sera.html").read_text()
     for name in ("load", "Model", "Prediction", "Segment", "Analysis"):
         assert re.search(rf'id="sera\.[\w.]*\b{name}"', reference), name
+
+
+def test_readme_is_a_front_page_whose_links_resolve():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) < 300
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", readme)
+    local = [link for link in links if not re.match(r"[a-z]+://", link)]
+    assert len(local) >= 10
+    for link in local:
+        assert (ROOT / link).exists(), link
