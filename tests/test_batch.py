@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -25,7 +26,9 @@ from typer.testing import CliRunner
 
 import sera
 import sera.cli.infer  # noqa: F401  (registers the commands)
-from sera.batch import INDEX, table_figures, write_tables
+from sera.batch import AUDIO_SECONDS, RECORDINGS
+from sera.batch.outputs import table_figures, write_tables
+from sera.batch.resume import INDEX
 from sera.cli._app import app
 from sera.corpora.synth import dialogue
 from sera.errors import AudioError, InputError
@@ -211,12 +214,19 @@ def test_bad_arguments_are_one_line(calls, tmp_path):
 
 # --- resume ----------------------------------------------------------------------------------
 
-def run_counting(model, paths, out, **options) -> tuple[list, object]:
-    """The results and the last progress report of a batch."""
+def run_counting(model, paths, out, **options) -> tuple[list, SimpleNamespace]:
+    """The results of a batch and what its progress reports said: recordings ``done`` in
+    the end, of ``total``; ``resumed`` (done by an earlier run: the first report, before any
+    work); seconds of audio analysed, ``audio_done_s`` of ``audio_s``; every recordings
+    report as ``steps``."""
     reports = []
-    results = list(model.analyze_many(paths, out, progress=reports.append, workers=1,
-                                      **options))
-    return results, reports[-1]
+    results = list(model.analyze_many(paths, out, progress=lambda *call: reports.append(call),
+                                      workers=1, **options))
+    steps = [(done, total) for what, done, total in reports if what == RECORDINGS]
+    audio = [(done, total) for what, done, total in reports if what == AUDIO_SECONDS]
+    return results, SimpleNamespace(done=steps[-1][0], total=steps[-1][1], resumed=steps[0][0],
+                                    audio_done_s=audio[-1][0], audio_s=audio[-1][1],
+                                    steps=steps)
 
 
 def test_a_rerun_skips_done_work_and_redoes_changed_content_and_options(own_calls, tmp_path,
@@ -224,12 +234,14 @@ def test_a_rerun_skips_done_work_and_redoes_changed_content_and_options(own_call
     out = tmp_path / "out"
     first, state = run_counting(model, [own_calls], out)
     assert (state.done, state.resumed) == (3, 0)
+    assert state.steps == [(0, 3), (1, 3), (2, 3), (3, 3)]
     assert state.audio_done_s == state.audio_s == pytest.approx(
-        sum(analysis.duration for _, analysis in first))
+        sum(analysis.duration for _, analysis in first), abs=1)
     files = tree(out)
 
     again, state = run_counting(model, [own_calls], out)
-    assert (state.done, state.resumed, state.audio_s) == (3, 3, 0.0)
+    assert (state.done, state.resumed, state.audio_s) == (3, 3, 0)
+    assert state.steps == [(3, 3)]
     assert tree(out) == files
     for (_, fresh), (_, read_back) in zip(first, again, strict=True):
         assert [(s.speaker, s.label) for s in read_back] == [(s.speaker, s.label)
@@ -307,7 +319,7 @@ def test_two_workers_give_the_files_of_one(calls, tmp_path, model):
 
 
 def test_a_dask_worker_with_another_model_refuses(calls):
-    from sera.batch import AnalyzeOptions, _analyze_on_dask_worker
+    from sera.batch.work import AnalyzeOptions, _analyze_on_dask_worker
 
     with pytest.raises(sera.errors.BundleError, match="model is not the client's"):
         _analyze_on_dask_worker(None, "0" * 64, AnalyzeOptions(), (0, str(calls / "a.wav")))

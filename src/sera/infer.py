@@ -47,6 +47,7 @@ from sera.conversation import (
 )
 from sera.errors import AudioError, BundleError, InputError, SeraError, problem_of
 from sera.features import get_feature_set
+from sera.progress import ProgressReport, track
 from sera.results import Analysis, Prediction, Segment, labelled
 from sera.scoring import BATCH_SIZE, Scorer
 from sera.segment import SegmenterParams, Utterance, segment_chunks, segment_file
@@ -310,7 +311,7 @@ class Model:
 
     def predict_many(self, clips: Sequence, sample_rate: int | None = None, *,
                      adapt: str = "none", groups: Sequence | None = None,
-                     workers: int | None = None, progress: bool = False,
+                     workers: int | None = None, progress: ProgressReport | None = None,
                      dask: str | None = None,
                      ) -> tuple[list[Prediction], list[tuple[str, str]]]:
         """Classify many clips, going on past unusable ones.
@@ -333,8 +334,9 @@ class Model:
         workers : int, optional
             Processes that read files and compute features (default: one per CPU core, used
             only for long lists).
-        progress : bool
-            A progress bar on stderr while features are computed.
+        progress : ProgressReport, optional
+            Told of each file's features as they are computed (``"features"``, of the
+            distinct files; :mod:`sera.progress`).
         dask : str, optional
             A Dask scheduler address (``"local"`` starts a LocalCluster): the cluster's
             workers read the files and compute their features.
@@ -360,7 +362,7 @@ class Model:
         return predictions, failures
 
     def _clip_features(self, clips: Sequence, sample_rate: int | None, workers: int | None,
-                       progress: bool, dask: str | None = None,
+                       progress: ProgressReport | None, dask: str | None = None,
                        ) -> tuple[dict[int, np.ndarray], dict[int, str]]:
         """Raw features by item index, and the problem of each item that failed."""
         results: dict[int, np.ndarray | str] = {}
@@ -378,7 +380,7 @@ class Model:
             by_path = self._features_in_pool(unique, workers, progress, dask)
         else:
             by_path = {path: _features_or_problem(self._extract, path)
-                       for path in _progress(unique, progress)}
+                       for path in track(unique, progress, "features")}
         results.update((i, by_path[path]) for i, path in files.items())
         rows = {i: r for i, r in results.items() if not isinstance(r, str)}
         problems = {i: r for i, r in results.items() if isinstance(r, str)}
@@ -388,7 +390,8 @@ class Model:
         """Raw features of a file (``feature_set.extract``, parts side by side)."""
         return self._clip_transform(self.feature_set.load(path))
 
-    def _features_in_pool(self, paths: list[str], workers: int | None, progress: bool,
+    def _features_in_pool(self, paths: list[str], workers: int | None,
+                          progress: ProgressReport | None,
                           dask: str | None = None) -> dict[str, np.ndarray | str]:
         """Features (or the problem) of each file, computed by worker processes or Dask."""
         from sera.features.executors import ORIGINAL, compute, cpu_count
@@ -398,7 +401,7 @@ class Model:
         shape = self.feature_set.shape
         found: dict[str, np.ndarray | str] = {}
         results = compute(todo, self.feature_set, None, workers, dask)
-        for i, result in _progress(results, progress, total=len(todo)):
+        for i, result in track(results, progress, "features", total=len(todo)):
             found[paths[i]] = result if isinstance(result, str) else result[0].reshape(shape)
         return found
 
@@ -468,7 +471,8 @@ class Model:
 
     def analyze_many(self, paths: Iterable[str | os.PathLike],
                      out: str | os.PathLike | None = None, *, workers: int | None = None,
-                     dask: str | None = None, progress=None, formats: Sequence[str] = ("json",),
+                     dask: str | None = None, progress: ProgressReport | None = None,
+                     formats: Sequence[str] = ("json",),
                      params: SegmenterParams | None = None, adapt: str = "speaker",
                      speakers: int | None = None, min_speakers: int | None = None,
                      max_speakers: int | None = None,
@@ -497,9 +501,10 @@ class Model:
             A Dask scheduler address, or ``"local"`` for a LocalCluster: each recording is one
             task there (every worker needs sera, the audio at the same paths, and a non-default
             bundle at the same path).
-        progress : callable, optional
-            Called with a :class:`sera.batch.BatchProgress` before any work and after each
-            recording finishes.
+        progress : ProgressReport, optional
+            Told of the recordings done and the seconds of audio analysed
+            (:data:`sera.batch.RECORDINGS`, :data:`sera.batch.AUDIO_SECONDS`; :mod:`sera.progress`)
+            before any work and after each recording finishes.
         formats : sequence of str
             Files per recording besides ``"json"``: ``"csv"``, ``"srt"``.
         params, adapt, speakers, min_speakers, max_speakers
@@ -579,17 +584,6 @@ def _features_or_problem(compute, *args) -> np.ndarray | str:
     if not np.isfinite(x).all():
         return f"{int((~np.isfinite(x)).sum())} features are NaN or infinite"
     return x
-
-
-def _progress(items, enabled: bool, total: int | None = None):
-    """``items``, with a progress bar on stderr when ``enabled``."""
-    if not enabled:
-        return items
-    from rich.console import Console
-    from rich.progress import track
-
-    return track(items, description="features", total=total, console=Console(stderr=True),
-                 transient=True)
 
 
 def _utterances(chunks: Iterable[np.ndarray], sample_rate: int,

@@ -23,6 +23,7 @@ from sera.cli._app import (
     shown,
     utf8_text,
 )
+from sera.cli._progress import progress_bars
 
 ADAPT_HELP = ("Normalise features by the statistics of each group of clips: none (the training "
               "statistics), recording (each file), speaker or corpus (from the corpus layout "
@@ -76,9 +77,10 @@ def predict(
         report_failures(unreadable)
         _fail(f"no audio files in {', '.join(map(str, paths))}")
     model = load_model(model_dir, labels)
-    predictions, failures = model.predict_many(clips, adapt=adapt, groups=groups,
-                                               workers=workers, progress=len(clips) > 1,
-                                               dask=dask)
+    with progress_bars() as progress:
+        predictions, failures = model.predict_many(clips, adapt=adapt, groups=groups,
+                                                   workers=workers, dask=dask,
+                                                   progress=progress if len(clips) > 1 else None)
     # Results and failures in the order of the clips, then the folders that could not be read.
     rows = (_in_order(clips, [p.to_dict() for p in predictions],
                       [{"path": path, "error": problem} for path, problem in failures])
@@ -284,36 +286,28 @@ def analyze(
 
 def _analyze_into(model, paths: list[str], out: Path, workers: int | None, dask: str | None,
                   formats: list[str], options: dict) -> int:
-    """``sera analyze PATH... --out DIR``: the batch, a progress bar, one line per failed
-    recording; how many failed."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    """``sera analyze PATH... --out DIR``: the batch under progress bars, one line per failed
+    recording, then what was done; how many failed."""
+    from sera.batch import RECORDINGS
 
-    bar = Progress(TextColumn("analyze"), BarColumn(), TextColumn("{task.fields[recordings]}"),
-                   TextColumn("{task.fields[hours]}"), TimeRemainingColumn(), console=err,
-                   transient=True, disable=not err.is_terminal)
-    task = None
-    last = None
-
-    def report(state) -> None:
-        nonlocal task, last
-        last = state
-        fields = {"recordings": f"{state.done}/{state.total} recordings",
-                  "hours": f"{state.audio_done_s / 3600:.2f}/{state.audio_s / 3600:.2f} h audio"}
-        if task is None:
-            task = bar.add_task("analyze", total=state.audio_s, **fields)
-        bar.update(task, completed=state.audio_done_s, **fields)
-
+    recordings: list[tuple[int, int]] = []  # (done, total); the first: before any work
     failed = 0
-    with bar:
+    with progress_bars() as bars:
+        def report(description: str, done: int, total: int | None) -> None:
+            if description == RECORDINGS:
+                recordings.append((done, total))
+            if bars is not None:
+                bars(description, done, total)
+
         for _, result in model.analyze_many(paths, out, workers=workers, dask=dask,
                                             progress=report, formats=formats, **options):
             if isinstance(result, Exception):
                 failed += 1
                 print_error(result)
-    analysed = last.done - last.resumed - last.failed
-    err.print(f"{last.total} recording(s): {analysed} analysed, {last.resumed} already done, "
-              f"{failed} failed; tables in {out / 'summary.csv'} and {out / 'speakers.csv'}",
-              soft_wrap=True, markup=False)
+    (resumed, total), (done, _) = recordings[0], recordings[-1]
+    err.print(f"{total} recording(s): {done - resumed - failed} analysed, {resumed} already "
+              f"done, {failed} failed; tables in {out / 'summary.csv'} and "
+              f"{out / 'speakers.csv'}", soft_wrap=True, markup=False)
     return failed
 
 
