@@ -24,7 +24,7 @@ from sera.models.torch_train import (
 
 # Tiny log-mel-like patches and a compact network small enough for many quick fits.
 SHAPE = (16, 32)
-TINY = {"channels": (4, 8), "progress": False}
+TINY = {"channels": (4, 8)}
 
 
 def random_data(n: int, shape=SHAPE, seed: int = 0):
@@ -88,7 +88,7 @@ def test_seed_cnn1d_flattens_time_major_like_keras():
 
 def test_seed_cnn1d_fits_and_exports_an_onnx_graph_that_matches(tmp_path):
     X, y = random_data(24, shape=(128,))
-    model = SeedCNN1D(max_epochs=1, batch_size=24, progress=False).fit(X, y)
+    model = SeedCNN1D(max_epochs=1, batch_size=24).fit(X, y)
     assert len(model.history) == 1
     assert_onnx_matches(model, tmp_path / "seed.onnx", random_data(5, shape=(128,), seed=1)[0])
 
@@ -106,7 +106,7 @@ def test_compact_cnn_is_small_and_takes_any_number_of_frames():
 def test_compact_cnn_refuses_inputs_that_are_not_patches():
     X, y = random_data(20, shape=(64,))
     with pytest.raises(ValueError, match=r"\(n_mels, frames\) patches"):
-        CompactCNN(progress=False).fit(X, y)
+        CompactCNN().fit(X, y)
 
 
 def test_spec_augment_zeroes_whole_bands_within_the_width_limits():
@@ -220,8 +220,7 @@ def test_early_stopping_and_lr_schedule_follow_validation_uar_on_random_labels()
     # Random labels: nothing to learn, so validation UAR wanders around chance and plateaus.
     X, y = random_data(80)
     X_val, y_val = random_data(40, seed=1)
-    settings = {"patience": 5, "lr_patience": 1, "lr": 3e-3, "channels": (8, 16),
-                "progress": False}
+    settings = {"patience": 5, "lr_patience": 1, "lr": 3e-3, "channels": (8, 16)}
     model = CompactCNN(max_epochs=40, **settings).fit(X, y, X_val, y_val)
     history = model.history
     val_uar = [record["val_uar"] for record in history]
@@ -285,15 +284,23 @@ def test_resume_refuses_a_checkpoint_from_other_parameters_or_data(tmp_path):
         CompactCNN(max_epochs=2, checkpoint_dir=tmp_path, resume=True, **TINY).fit(X, y)
 
 
-def test_no_progress_output_when_progress_is_off(capfd):
-    X, y = random_data(30)
-    CompactCNN(max_epochs=1, **TINY).fit(X, y)
-    assert capfd.readouterr().err == ""
+def test_training_draws_nothing_and_reports_epochs_and_batches(capfd):
+    X, y = random_data(40)
+    reports = []
+    model = CompactCNN(max_epochs=2, batch_size=16, progress=lambda *call: reports.append(call),
+                       **TINY).fit(X, y)
+    assert capfd.readouterr() == ("", "")  # the library reports; only the CLI draws bars
+    epochs = [call for call in reports if call[0] == "epochs"]
+    assert epochs == [("epochs", 0, 2), ("epochs", 1, 2), ("epochs", 2, 2)]
+    batches = [call for call in reports if call[0] == "batches"]
+    n_batches = -(-36 // 16)  # 40 samples less the 10 % held out for validation
+    assert batches == [("batches", done, n_batches) for done in range(1, n_batches + 1)] * 2
+    assert len(model.history) == 2
 
 
 def test_a_last_batch_of_one_sample_is_skipped_not_fatal():
     X, y = random_data(33, shape=(64,))
-    model = SeedCNN1D(max_epochs=1, batch_size=16, progress=False)
+    model = SeedCNN1D(max_epochs=1, batch_size=16)
     model.fit(X[:17], y[:17], X[17:], y[17:])  # batches of 16 and 1: BatchNorm needs 2
     assert len(model.history) == 1 and np.isfinite(model.history[0]["loss"])
 

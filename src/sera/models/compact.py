@@ -124,7 +124,7 @@ class CompactCNN(TorchClassifier):
                  freq_mask_width=8, time_masks=2, time_mask_width=25, mixup_alpha=0.2, seed=0,
                  max_epochs=60, batch_size=32, lr=3e-3, optimizer="adam", weight_decay=1e-4,
                  patience=12, lr_patience=4, lr_factor=0.5, min_lr=1e-5, monitor="val_uar",
-                 val_fraction=0.1, checkpoint_dir=None, resume=False, progress=True):
+                 val_fraction=0.1, checkpoint_dir=None, resume=False, progress=None):
         super().__init__(
             seed=seed, max_epochs=max_epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
             weight_decay=weight_decay, patience=patience, lr_patience=lr_patience,

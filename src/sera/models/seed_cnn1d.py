@@ -99,7 +99,7 @@ class SeedCNN1D(TorchClassifier):
     def __init__(self, *, seed=0, max_epochs=50, batch_size=64, lr=1e-3, optimizer="adam",
                  weight_decay=0.0, patience=10, lr_patience=4, lr_factor=0.5, min_lr=1e-5,
                  monitor="val_uar", mixup_alpha=0.0, val_fraction=0.1, checkpoint_dir=None,
-                 resume=False, progress=True):
+                 resume=False, progress=None):
         super().__init__(
             seed=seed, max_epochs=max_epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
             weight_decay=weight_decay, patience=patience, lr_patience=lr_patience,

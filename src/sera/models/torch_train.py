@@ -14,10 +14,11 @@ during training only (:meth:`TorchClassifier._augment_batch`). The loop gives ev
   generator), dropout and the batch augmentations; deterministic algorithms are switched on for
   the duration of ``fit``, so the same data and parameters give the same model;
 - an optional mixup (``mixup_alpha``) on the training batches;
-- a rich progress bar on stderr (``progress=False`` turns it off);
-- a checkpoint after every epoch (``checkpoint_dir``), written atomically, holding the weights,
-  optimizer, scheduler, early-stopping state, history and every random-number state; ``resume``
-  continues from it and ends exactly where an uninterrupted run would;
+- progress reported per epoch and per batch to a ``progress`` callback (:mod:`sera.progress`);
+- a checkpoint after every epoch (``checkpoint_dir``, :mod:`sera.models.checkpoint`), written
+  atomically, holding the weights, optimizer, scheduler, early-stopping state, history and every
+  random-number state; ``resume`` continues from it and ends exactly where an uninterrupted run
+  would;
 - a validation set: ``X_val, y_val`` when given, else a stratified, seeded ``val_fraction`` of the
   training data held out inside ``fit`` (see :func:`stratified_holdout`).
 """
@@ -26,20 +27,14 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import hashlib
 import json
 import logging
-import os
-import pickle
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sklearn.base import BaseEstimator
 from sklearn.metrics import recall_score
 from sklearn.utils.class_weight import compute_class_weight
@@ -48,9 +43,17 @@ from torch import nn
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import DataLoader, TensorDataset
 
-from sera.errors import InputError, SeraError, check_choice
+from sera.errors import InputError, check_choice
 from sera.labels import LABELS
+from sera.models.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_NAME,
+    fingerprint,
+    read_checkpoint,
+    write_checkpoint,
+)
 from sera.options import OPTIMIZERS, Optimizer
+from sera.progress import ProgressReport
 
 N_CLASSES = len(LABELS)
 
@@ -64,9 +67,6 @@ MONITORABLE = ("loss", "accuracy", "uar", "val_loss", "val_accuracy", "val_uar")
 #: Constructor parameters that say how to run a fit, not what model to fit: left out of
 #: :attr:`TorchClassifier.params` and of the checkpoint's parameter check.
 OPERATIONAL_PARAMS = ("checkpoint_dir", "resume", "progress")
-
-CHECKPOINT_NAME = "last.pt"
-CHECKPOINT_FORMAT = "sera-torch-checkpoint"
 
 
 def unweighted_average_recall(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -301,14 +301,15 @@ class TorchClassifier(BaseEstimator, abc.ABC):
         Continue from the checkpoint in ``checkpoint_dir`` if there is one (a fresh run
         otherwise). The checkpoint must come from the same parameters (``max_epochs`` aside) and
         the same data.
-    progress : bool
-        Show a progress bar on stderr.
+    progress : ProgressReport, optional
+        Told of each epoch (``"epochs"``, of ``max_epochs``) and each batch of the epoch
+        (``"batches"``) as training goes (:mod:`sera.progress`).
     """
 
     def __init__(self, *, seed=0, max_epochs=50, batch_size=64, lr=1e-3, optimizer="adam",
                  weight_decay=0.0, patience=10, lr_patience=4, lr_factor=0.5, min_lr=1e-5,
                  monitor="val_uar", mixup_alpha=0.0, val_fraction=0.1, checkpoint_dir=None,
-                 resume=False, progress=True):
+                 resume=False, progress: ProgressReport | None = None):
         self.seed = seed
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -447,9 +448,9 @@ class TorchClassifier(BaseEstimator, abc.ABC):
         checkpoint = (Path(self.checkpoint_dir) / CHECKPOINT_NAME
                       if self.checkpoint_dir is not None else None)
         identity = {"params": self._checkpoint_params(),
-                    "data": _fingerprint(X, y, X_val, y_val)}
+                    "data": fingerprint(X, y, X_val, y_val)}
         if self.resume and checkpoint.is_file():
-            state = _read_checkpoint(checkpoint, identity)
+            state = read_checkpoint(checkpoint, identity)
             network.load_state_dict(state["network"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
@@ -465,48 +466,45 @@ class TorchClassifier(BaseEstimator, abc.ABC):
                             batch_size=self.batch_size, shuffle=True,
                             drop_last=len(X) % self.batch_size == 1,
                             generator=shuffle_generator)
-        with _progress_bar(self.progress) as bar:
-            epochs = bar.add_task("epochs", total=self.max_epochs, completed=len(history))
-            batches = bar.add_task("batches", total=len(loader))
-            while len(history) < self.max_epochs and not stopper.should_stop:
-                epoch = len(history) + 1
-                lr = optimizer.param_groups[0]["lr"]
-                bar.reset(batches, total=len(loader), description=f"epoch {epoch}")
-                loss, accuracy, uar = self._train_epoch(
-                    network, loader, optimizer, class_weights, augment_rng,
-                    lambda: bar.advance(batches))
-                val_loss, val_accuracy, val_uar = _evaluate(network, X_val, y_val,
-                                                            class_weights, self.batch_size)
-                record = dict(zip(HISTORY_KEYS, (epoch, loss, accuracy, uar, val_loss,
-                                                 val_accuracy, val_uar, lr), strict=True))
-                history.append(record)
-                stopper.update(record[self.monitor], epoch, network)
-                scheduler.step(record[self.monitor])
-                if checkpoint is not None:
-                    _write_checkpoint(checkpoint, {
-                        **identity, "format": CHECKPOINT_FORMAT,
-                        "network": network.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "early_stopping": stopper.state_dict(), "history": history,
-                        "torch_rng": torch.get_rng_state(),
-                        "shuffle_rng": shuffle_generator.get_state(),
-                        "augment_rng": json.dumps(augment_rng.bit_generator.state),
-                    })
-                bar.update(epochs, completed=epoch, description=(
-                    f"{self.monitor} {record[self.monitor]:.3f} "
-                    f"(best {stopper.best:.3f}, epoch {stopper.best_epoch})"))
+        report = self.progress or (lambda description, done, total: None)
+        report("epochs", len(history), self.max_epochs)
+        while len(history) < self.max_epochs and not stopper.should_stop:
+            epoch = len(history) + 1
+            lr = optimizer.param_groups[0]["lr"]
+            loss, accuracy, uar = self._train_epoch(
+                network, loader, optimizer, class_weights, augment_rng,
+                lambda done: report("batches", done, len(loader)))
+            val_loss, val_accuracy, val_uar = _evaluate(network, X_val, y_val,
+                                                        class_weights, self.batch_size)
+            record = dict(zip(HISTORY_KEYS, (epoch, loss, accuracy, uar, val_loss,
+                                             val_accuracy, val_uar, lr), strict=True))
+            history.append(record)
+            stopper.update(record[self.monitor], epoch, network)
+            scheduler.step(record[self.monitor])
+            if checkpoint is not None:
+                write_checkpoint(checkpoint, {
+                    **identity, "format": CHECKPOINT_FORMAT,
+                    "network": network.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "early_stopping": stopper.state_dict(), "history": history,
+                    "torch_rng": torch.get_rng_state(),
+                    "shuffle_rng": shuffle_generator.get_state(),
+                    "augment_rng": json.dumps(augment_rng.bit_generator.state),
+                })
+            report("epochs", epoch, self.max_epochs)
         network.load_state_dict(stopper.best_state)
         return network, history
 
     def _train_epoch(self, network, loader, optimizer, class_weights, augment_rng, on_batch):
-        """One pass over the training data; returns the epoch's loss, accuracy and UAR.
+        """One pass over the training data, calling ``on_batch(done)`` after each batch;
+        returns the epoch's loss, accuracy and UAR.
 
         The figures are running ones, over the (augmented) training batches in training mode,
         as Keras reports them.
         """
         network.train()
         total_loss, predicted, truth = 0.0, [], []
-        for xb, yb in loader:
+        for done, (xb, yb) in enumerate(loader, start=1):
             xb = self._augment_batch(xb, augment_rng)
             targets = F.one_hot(yb, N_CLASSES).float()
             if self.mixup_alpha > 0:
@@ -519,7 +517,7 @@ class TorchClassifier(BaseEstimator, abc.ABC):
             total_loss += loss.item() * len(yb)
             predicted.append(logits.argmax(dim=1))
             truth.append(yb)
-            on_batch()
+            on_batch(done)
         predicted, truth = torch.cat(predicted).numpy(), torch.cat(truth).numpy()
         return (total_loss / len(truth), float(np.mean(predicted == truth)),
                 unweighted_average_recall(truth, predicted))
@@ -565,46 +563,6 @@ def _check_xy(X, y) -> tuple[np.ndarray, np.ndarray]:
     return X, y.astype(np.int64)
 
 
-def _fingerprint(*arrays: np.ndarray) -> str:
-    """SHA-256 of the training and validation data, to refuse resuming on other data."""
-    digest = hashlib.sha256()
-    for array in arrays:
-        digest.update(str(array.shape).encode())
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
-
-
-def _write_checkpoint(path: Path, state: dict) -> None:
-    """Save atomically: a temporary file in the same directory, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(state, file)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _read_checkpoint(path: Path, identity: dict) -> dict:
-    """Load a checkpoint (tensors and plain data only, never arbitrary pickles) and check it
-    belongs to this run."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError) as error:
-        raise SeraError(f"{path}: not a readable checkpoint ({error.__class__.__name__})") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise SeraError(f"{path}: not a sera training checkpoint")
-    if state["params"] != identity["params"]:
-        raise SeraError(f"{path}: made with other model parameters; resume with the same ones "
-                        "or remove the checkpoint")
-    if state["data"] != identity["data"]:
-        raise SeraError(f"{path}: made on other training or validation data; resume on the "
-                        "same data or remove the checkpoint")
-    return state
-
-
 @contextlib.contextmanager
 def _quiet_onnx_exporter():
     """Hide the torch.export-based exporter's chatter (missing optional packages such as
@@ -618,9 +576,3 @@ def _quiet_onnx_exporter():
             yield
     finally:
         logger.setLevel(level)
-
-
-def _progress_bar(enabled: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled,
-                    transient=True)
