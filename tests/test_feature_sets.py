@@ -12,12 +12,8 @@ import soundfile as sf
 
 from sera.errors import FeatureError, SeraError
 from sera.features import descriptors as fd
-from sera.features.sets import (
-    FEATURE_SETS,
-    FeatureSet,
-    fit_frames,
-    get_feature_set,
-)
+from sera.features.frames import fit_frames
+from sera.features.sets import FEATURE_SETS, FeatureSet, get_feature_set
 
 SR16 = 16000
 

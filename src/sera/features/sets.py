@@ -32,6 +32,13 @@ from sera import audio
 from sera.errors import FeatureError, check_choice, check_positive, check_range, check_type
 from sera.features import descriptors as fd
 from sera.features import smile
+from sera.features.frames import (
+    STATS_FUNCTIONALS,
+    fit_frames,
+    functionals,
+    peak_normalize,
+    trim_silence,
+)
 
 
 class FeatureSet:
@@ -219,10 +226,6 @@ STATS_TRACKS: tuple[str, ...] = (
     "spectral_entropy", "spectral_flux", "spectral_rolloff",
 )
 
-#: Functionals of each track in the ``stats`` set, in column order.
-STATS_FUNCTIONALS: tuple[str, ...] = ("mean", "std", "p10", "p50", "p90", "iqr", "slope",
-                                      "delta")
-
 #: Pitch classes of the chroma rows.
 PITCH_CLASSES: tuple[str, ...] = ("C", "Cs", "D", "Ds", "E", "F", "Fs", "G", "Gs", "A", "As",
                                   "B")
@@ -296,7 +299,7 @@ class StatsFeatures(FeatureSet):
     def transform(self, y: np.ndarray) -> np.ndarray:
         p, sr = self.params, self.sample_rate
         n_fft, hop = p["n_fft"], p["hop"]
-        y = _peak_normalize(y)
+        y = peak_normalize(y)
         power = fd.stft_power(y, n_fft, hop)
         magnitude = np.sqrt(power)
         frame_energy = fd.energy(y, n_fft, hop)
@@ -321,35 +324,6 @@ class StatsFeatures(FeatureSet):
                     else np.zeros(len(STATS_FUNCTIONALS)))
         return np.concatenate([functionals(tracks, times).ravel(), f0_stats,
                                [voiced.mean()]]).astype(np.float32)
-
-
-def functionals(tracks: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """The :data:`STATS_FUNCTIONALS` of each row of ``tracks``.
-
-    Parameters
-    ----------
-    tracks : np.ndarray
-        ``(n_tracks, n_frames)``, ``n_frames >= 1``.
-    times : np.ndarray
-        Time (s) of each frame, for the slope.
-
-    Returns
-    -------
-    np.ndarray
-        ``(n_tracks, 8)``: mean, std, p10, p50, p90, interquartile range, slope (per second),
-        mean absolute delta.
-    """
-    tracks = np.asarray(tracks, dtype=np.float64)
-    centred_t = times - times.mean()
-    spread = np.sum(centred_t**2)
-    # einsum, not BLAS: the same sums whatever BLAS's thread count (see features.descriptors).
-    slope = (np.einsum("ij,j->i", tracks, centred_t) / spread if spread > 0
-             else np.zeros(tracks.shape[0]))
-    delta = (np.abs(np.diff(tracks, axis=1)).mean(axis=1) if tracks.shape[1] > 1
-             else np.zeros(tracks.shape[0]))
-    p10, p25, p50, p75, p90 = np.percentile(tracks, [10, 25, 50, 75, 90], axis=1)
-    return np.column_stack([tracks.mean(axis=1), tracks.std(axis=1), p10, p50, p90, p75 - p25,
-                            slope, delta])
 
 
 class EgemapsFeatures(FeatureSet):
@@ -405,7 +379,7 @@ class CompareFeatures(FeatureSet):
         return trim_silence(y, self.params["trim_db"], 512, 160)
 
     def transform(self, y: np.ndarray) -> np.ndarray:
-        return smile.functionals(_peak_normalize(y), "ComParE_2016", self.sample_rate)
+        return smile.functionals(peak_normalize(y), "ComParE_2016", self.sample_rate)
 
 
 class LogmelFeatures(FeatureSet):
@@ -475,29 +449,6 @@ def _parameter(set_name: str, key: str, value: Any, default: Any) -> Any:
     if converted is None or fractional or (kind is not str and isinstance(value, bool)):
         raise FeatureError(f"{set_name} {key} must be {kind.__name__}, not {value!r}")
     return converted
-
-
-def fit_frames(x: np.ndarray, frames: int, fill: float) -> np.ndarray:
-    """Centre-crop or centre-pad (with ``fill``) the last axis of ``x`` to ``frames``."""
-    excess = x.shape[-1] - frames
-    if excess >= 0:
-        return x[..., excess // 2:excess // 2 + frames]
-    before = -excess // 2
-    return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(before, -excess - before)],
-                  constant_values=fill)
-
-
-def trim_silence(y: np.ndarray, trim_db: float, frame_length: int, hop: int) -> np.ndarray:
-    """Drop leading and trailing audio whose frames are ``trim_db`` below the loudest frame."""
-    return fd.trim(y, trim_db, frame_length, hop)
-
-
-def _peak_normalize(y: np.ndarray) -> np.ndarray:
-    """``y`` scaled to a peak magnitude of exactly 1 (openSMILE's 16-bit conversion clips,
-    so a peak of +1.0 does not wrap; see :mod:`sera.features.smile`)."""
-    y = np.asarray(y, dtype=np.float32)
-    peak = float(np.abs(y).max(initial=0.0))
-    return y / peak if peak > 0 else y
 
 
 class CombinedFeatures(FeatureSet):
