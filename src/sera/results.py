@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sera.labels import affect
 
@@ -41,10 +42,10 @@ class Prediction:
     arousal: float | None = None
     valence: float | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         _fill_affect(self)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The ``sera predict --json`` item: ``{"path", "label", "scores", "arousal",
         "valence"}``."""
         return {"path": self.path, "label": self.label, "scores": rounded(self.scores),
@@ -67,14 +68,14 @@ class Segment:
     arousal: float | None = None
     valence: float | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         _fill_affect(self)
 
     @property
     def duration(self) -> float:
         return self.end - self.start
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The ``sera analyze --json`` item: ``{"start", "end", "speaker", "label", "scores",
         "arousal", "valence"}``, times rounded to the millisecond."""
         return {"start": round(self.start, 3), "end": round(self.end, 3),
@@ -117,7 +118,7 @@ class Analysis:
     def __iter__(self) -> Iterator[Segment]:
         return iter(self.segments)
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: int) -> Segment:
         return self.segments[index]
 
 

@@ -21,12 +21,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from sera.adapt import Normalizer, reference_weights
 from sera.calibration import apply_temperature, temperature_for
 from sera.errors import InputError
+from sera.options import Adapt
 
 #: Rows per classifier call of a graph (and utterances per feature-and-classify step of a
 #: recording, :mod:`sera.conversation`).
@@ -57,7 +59,7 @@ class Scorer:
     normalizer: Normalizer
     classify: Callable[[np.ndarray], np.ndarray]
     labels: tuple[str, ...]
-    calibration: dict | None = None
+    calibration: dict[str, Any] | None = None
     batch_size: int | None = None
     allowed: np.ndarray | None = None
 
@@ -69,8 +71,8 @@ class Scorer:
         return tuple(label for label, kept in zip(self.labels, self.allowed, strict=True)
                      if kept)
 
-    def predict_proba(self, X: np.ndarray, adapt: str = "none",
-                      groups: Sequence | None = None) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray, adapt: Adapt = "none",
+                      groups: Sequence[object] | None = None) -> np.ndarray:
         """Calibrated probabilities ``(n, len(output_labels))`` of raw features ``(n, *shape)``.
 
         Parameters
@@ -103,8 +105,9 @@ class Scorer:
         proba = apply_temperature(proba, temperature_for(self.calibration, adapt))
         if self.allowed is None:
             return proba
-        kept = proba[:, self.allowed]
-        return (kept / kept.sum(axis=1, keepdims=True)).astype(np.float32)
+        kept: np.ndarray = proba[:, self.allowed]
+        restricted: np.ndarray = (kept / kept.sum(axis=1, keepdims=True)).astype(np.float32)
+        return restricted
 
     def with_labels(self, labels: Sequence[str] | None) -> Scorer:
         """This scorer answering among ``labels`` only.
@@ -137,4 +140,5 @@ class Scorer:
 
     def _classify(self, X: np.ndarray) -> np.ndarray:
         size = self.batch_size or max(X.shape[0], 1)
-        return np.concatenate([self.classify(X[i:i + size]) for i in range(0, X.shape[0], size)])
+        return np.concatenate([np.asarray(self.classify(X[i:i + size]), dtype=np.float32)
+                               for i in range(0, X.shape[0], size)])
