@@ -190,16 +190,16 @@ def part_dask(context: Context) -> tuple[dict, list[Row]]:
         address = client.scheduler.address
         # The first call pays the workers' imports (librosa, numba's cache).
         start = time.perf_counter()
-        extract_features(manifest.iloc[:8], "seed", dask=address, progress=False)
+        extract_features(manifest.iloc[:8], "seed", dask=address)
         result["first_call_8_files_s"] = round(time.perf_counter() - start, 2)
         # Alternated, best pass of each: a burst of load elsewhere does not decide the ratio.
         passes = {"pool": [], "dask": []}
         for _ in range(DASK_PASSES):
             start = time.perf_counter()
-            pool = extract_features(manifest, "seed", workers=2, progress=False)
+            pool = extract_features(manifest, "seed", workers=2)
             passes["pool"].append(round(time.perf_counter() - start, 2))
             start = time.perf_counter()
-            on_dask = extract_features(manifest, "seed", dask=address, progress=False)
+            on_dask = extract_features(manifest, "seed", dask=address)
             passes["dask"].append(round(time.perf_counter() - start, 2))
     result["passes_s"] = passes
     result.update({f"{name}_s": min(seconds) for name, seconds in passes.items()})
@@ -310,8 +310,7 @@ def part_train(context: Context) -> tuple[dict, list[Row]]:
     with tempfile.TemporaryDirectory() as cache:
         for run in ("with_features", "from_cache"):
             start = time.perf_counter()
-            trained = train(context.data_dir, recipe, split="none", cache_dir=cache, workers=2,
-                            progress=False)
+            trained = train(context.data_dir, recipe, split="none", cache_dir=cache, workers=2)
             result[f"{run}_s"] = round(time.perf_counter() - start, 2)
     result["utterances"] = trained.training["utterances"]
     what = (f"sera.train.train(data, DEFAULT_RECIPE = {recipe.model} on {recipe.feature_set.name}, "

@@ -274,8 +274,7 @@ def guard_threshold(data_dir: Path, out: Path, draws: int = 20, seed: int = 0) -
 
     model, _, manifest, _ = heldout_model(data_dir, out, GUARD_FIT_ACTORS)
     rows = manifest[manifest["speaker"].isin([f"ravdess-{a:02d}" for a in GUARD_TEST_ACTORS])]
-    table = cached_features(rows.reset_index(drop=True), model.feature_set, cache_dir=CACHE,
-                         progress=False)
+    table = cached_features(rows.reset_index(drop=True), model.feature_set, cache_dir=CACHE)
     frame, X = table.frame, table.X
     rng = np.random.default_rng(seed)
     distances = []
@@ -330,7 +329,7 @@ def heldout_model(data_dir: Path, out: Path, actors=TRAIN_ACTORS):
         json.dumps(recipe, default=list))
     if not kept:
         train(train_rows.reset_index(drop=True), Recipe(**recipe), split="none", out=out,
-              cache_dir=CACHE, workers=2, progress=False)
+              cache_dir=CACHE, workers=2)
     return sera.load(out), recipe, manifest, train_rows.reset_index(drop=True)
 
 

@@ -134,10 +134,10 @@ def run(data_dir, workers=(1, 2)) -> dict:
     scaling = {}
     for n in workers:
         start = time.perf_counter()
-        extract_features(manifest.iloc[:2 * n], seed, workers=n, progress=False)
+        extract_features(manifest.iloc[:2 * n], seed, workers=n)
         startup = time.perf_counter() - start
         start = time.perf_counter()
-        table = extract_features(manifest, seed, workers=n, progress=False)
+        table = extract_features(manifest, seed, workers=n)
         wall = time.perf_counter() - start
         assert not table.failures, table.failures[:3]
         scaling[n] = {"wall_s": round(wall, 3), "ms_per_file": round(1e3 * wall / len(paths), 3),

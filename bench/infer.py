@@ -62,7 +62,7 @@ def train_bundle(data_dir: Path, out: Path, feature_set: str) -> Path:
     manifest = scan(data_dir).manifest
     manifest = manifest[manifest["speaker"].isin([f"ravdess-{a:02d}" for a in TRAIN_ACTORS])]
     table = extract_features(manifest.iloc[::3].reset_index(drop=True), feature_set,
-                             workers=2, progress=False)
+                             workers=2)
     y = np.array([LABELS.index(e) for e in table.frame["emotion"]])
     normalizer = Normalizer.fit(table.X)
     model = get_model_spec("logreg").build().fit(normalizer.transform(table.X), y)

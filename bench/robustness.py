@@ -57,7 +57,7 @@ def run(ravdess: Path, *, conditions=None, adapts=("none", "speaker"), recipe=No
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     train(train_rows, recipe, split="none", out=out / "model", cache_dir=cache,
-          workers=workers, progress=False)
+          workers=workers)
     trained = time.perf_counter() - started
     model = sera.load(out / "model")
     curves, seconds = {}, {}
@@ -124,8 +124,7 @@ def main() -> None:
                "cross_corpus": matrix}
     (args.out / "robustness.json").write_text(json.dumps(summary, indent=2))
     clean = curves["adapt speaker"]["clean"]
-    write_report(args.out / "report.html", metrics=evaluate(model, test_rows, adapt="speaker",
-                                                            progress=False),
+    write_report(args.out / "report.html", metrics=evaluate(model, test_rows, adapt="speaker"),
                  robustness=curves, cross_corpus=matrix,
                  title="sera robustness: RAVDESS actors 15-18",
                  subtitle=f"{recipe.model} on {recipe.feature_set.name}, trained on actors "

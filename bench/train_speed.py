@@ -36,10 +36,10 @@ def random_split(n: int, shape: tuple[int, ...], seed: int = 0):
 def seconds_per_epoch(name: str, samples: int, epochs: int) -> float:
     estimator, shape = MODELS[name]
     warm = random_split(32, shape)
-    estimator(max_epochs=1, progress=False).fit(*warm)
+    estimator(max_epochs=1).fit(*warm)
     X, y, X_val, y_val = random_split(samples, shape)
     start = time.perf_counter()
-    model = estimator(max_epochs=epochs, patience=epochs, progress=True).fit(X, y, X_val, y_val)
+    model = estimator(max_epochs=epochs, patience=epochs).fit(X, y, X_val, y_val)
     assert len(model.history) == epochs
     return (time.perf_counter() - start) / epochs
 

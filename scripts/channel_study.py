@@ -255,7 +255,7 @@ def main() -> None:
     manifest = load_manifest(recipe_sources(first, args.recipes[0]))
     fs = first.feature_set
     pool = cached_features(manifest, fs, cache_dir=args.cache, workers=args.workers,
-                        augment=Augmenter(POOL_KINDS, seed=first.seed), progress=False)
+                           augment=Augmenter(POOL_KINDS, seed=first.seed))
     pool_X, pool_frame = pool.X, pool.frame.reset_index(drop=True)
     original = pool_frame[pool_frame["augment"] == "none"].reset_index(drop=True)
     ravdess = original[original["corpus"] == "ravdess"].reset_index(drop=True)

@@ -38,7 +38,7 @@ def real_bundle(ravdess_dir: Path, out: Path) -> Path:
     manifest = manifest[manifest["speaker"].isin([f"ravdess-{a:02d}" for a in TRAIN_ACTORS])]
     # Every third clip, so each actor and emotion is represented.
     manifest = manifest.iloc[::3].reset_index(drop=True)
-    table = extract_features(manifest, FEATURES, workers=2, progress=False)
+    table = extract_features(manifest, FEATURES, workers=2)
     assert not table.failures, table.failures
     X = table.X
     y = np.array([LABELS.index(e) for e in table.frame["emotion"]])

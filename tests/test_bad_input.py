@@ -127,7 +127,7 @@ def test_real_48k_stereo_release_files_load(ravdess_original_dir):
 def test_a_batch_goes_on_past_bad_files_and_lists_them(bad_files):
     good, bad = bad_files
     manifest = pd.DataFrame({"path": [str(good), *map(str, bad)]})
-    table = extract_features(manifest, "stats", progress=False)
+    table = extract_features(manifest, "stats")
     assert list(table.frame["path"]) == [str(good)]
     failed = dict(table.failures)
     assert set(failed) == set(map(str, bad))

@@ -56,9 +56,8 @@ def corpus(tmp_path_factory):
 
 def test_dask_gives_the_process_pools_rows(corpus, scheduler):
     augment = Augmenter(kinds=("noise", "shift"), seed=3)
-    pool = extract_features(corpus, "stats", augment=augment, workers=2, progress=False)
-    on_dask = extract_features(corpus, "stats", augment=augment, dask=scheduler,
-                               progress=False)
+    pool = extract_features(corpus, "stats", augment=augment, workers=2)
+    on_dask = extract_features(corpus, "stats", augment=augment, dask=scheduler)
     pd.testing.assert_frame_equal(on_dask.frame, pool.frame)
     np.testing.assert_array_equal(on_dask.X, pool.X)
     assert len(on_dask.frame) == 3 * (len(corpus) - 1)
@@ -68,8 +67,8 @@ def test_dask_gives_the_process_pools_rows(corpus, scheduler):
 
 def test_the_client_writes_one_store_that_resumes(corpus, scheduler, tmp_path):
     out = tmp_path / "seed.parquet"
-    first = extract_features(corpus.iloc[:4], "seed", out=out, progress=False)
-    resumed = extract_features(corpus, "seed", out=out, dask=scheduler, progress=False)
+    first = extract_features(corpus.iloc[:4], "seed", out=out)
+    resumed = extract_features(corpus, "seed", out=out, dask=scheduler)
     assert (resumed.reused, resumed.computed) == (4, len(corpus) - 1 - 4)
     np.testing.assert_array_equal(resumed.X[:4], first.X)
     stored = read_features(out)
@@ -78,7 +77,7 @@ def test_the_client_writes_one_store_that_resumes(corpus, scheduler, tmp_path):
     assert [p for p, _ in stored.failures] == [corpus["path"].iloc[-1]]
     # Nothing temporary is left beside the store: the client wrote it, atomically.
     assert sorted(os.listdir(tmp_path)) == ["seed.parquet"]
-    again = extract_features(corpus, "seed", out=out, dask=scheduler, progress=False)
+    again = extract_features(corpus, "seed", out=out, dask=scheduler)
     assert (again.reused, again.computed) == (len(corpus) - 1, 0)
 
 
@@ -88,8 +87,8 @@ def test_tasks_are_bounded_and_every_file_comes_back(corpus, scheduler, monkeypa
     # One file per task and one task in flight per thread: many more tasks than the window.
     monkeypatch.setattr(executors, "TASK_FILES", 1)
     monkeypatch.setattr(executors, "DASK_TASKS_PER_THREAD", 1)
-    table = extract_features(corpus, "seed", dask=scheduler, progress=False)
-    serial = extract_features(corpus, "seed", progress=False)
+    table = extract_features(corpus, "seed", dask=scheduler)
+    serial = extract_features(corpus, "seed")
     pd.testing.assert_frame_equal(table.frame, serial.frame)
 
 
@@ -106,7 +105,7 @@ def test_cli_runs_on_a_cluster(corpus, scheduler, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     stored = read_features(tmp_path / "features-seed.parquet")
     np.testing.assert_array_equal(
-        stored.X, extract_features(corpus.iloc[:-1], "seed", progress=False).X)
+        stored.X, extract_features(corpus.iloc[:-1], "seed").X)
 
 
 def test_local_starts_and_closes_its_own_cluster():
@@ -126,7 +125,7 @@ def test_an_unreachable_scheduler_is_one_line(corpus, monkeypatch):
     monkeypatch.setattr(scale, "CONNECT_TIMEOUT", 1.0)
     with pytest.raises(DaskError, match=r"cannot reach the Dask scheduler at "
                                               r"'tcp://127\.0\.0\.1:9'") as caught:
-        extract_features(corpus, "seed", dask="tcp://127.0.0.1:9", progress=False)
+        extract_features(corpus, "seed", dask="tcp://127.0.0.1:9")
     assert "\n" not in str(caught.value)
 
 
@@ -137,8 +136,7 @@ def test_the_process_pool_never_imports_dask(corpus, tmp_path):
         import sys
         import pandas as pd
         import sera.features
-        table = sera.features.extract_features(pd.read_csv(sys.argv[1]), "seed", workers=2,
-                                               progress=False)
+        table = sera.features.extract_features(pd.read_csv(sys.argv[1]), "seed", workers=2)
         assert len(table.frame) == 4, table.failures
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("dask", "distributed")))
     """)
@@ -154,7 +152,7 @@ def test_predict_on_a_cluster_equals_predict_here(corpus, scheduler, tmp_path):
 
     manifest = corpus.dropna(subset=["speaker"])
     train(manifest, Recipe(model="logreg", features="stats", adapt="none", params={"C": 1.0}),
-          split="none", out=tmp_path / "bundle", progress=False)
+          split="none", out=tmp_path / "bundle")
     model = sera.load(tmp_path / "bundle")
     paths = list(corpus["path"])
     here, failed_here = model.predict_many(paths, workers=1)

@@ -89,7 +89,7 @@ def count_transforms(monkeypatch):
 
 def test_columns_follow_the_store_contract(manifest, tmp_path):
     out = tmp_path / "features.parquet"
-    table = extract_features(manifest, "seed", out=out, progress=False)
+    table = extract_features(manifest, "seed", out=out)
     seed = get_feature_set("seed")
     frame = table.frame
     assert list(frame.columns) == [*store.ROW_COLUMNS, *seed.names]
@@ -116,7 +116,7 @@ def test_columns_follow_the_store_contract(manifest, tmp_path):
 def test_relative_paths_become_absolute(manifest, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     relative = manifest.assign(path=[os.path.relpath(p) for p in manifest["path"]])
-    table = extract_features(relative, "seed", progress=False)
+    table = extract_features(relative, "seed")
     assert table.frame["path"].tolist() == manifest["path"].tolist()
 
 
@@ -127,7 +127,7 @@ def test_bad_files_are_failures_and_the_batch_goes_on(manifest, tmp_path):
     empty.write_bytes(b"")
     bad = pd.DataFrame({"path": [str(not_audio), str(tmp_path / "missing.wav"), str(empty)]})
     table = extract_features(pd.concat([bad, manifest], ignore_index=True), "seed",
-                             out=tmp_path / "f.parquet", progress=False)
+                             out=tmp_path / "f.parquet")
     assert len(table.frame) == N_FILES
     problems = dict(table.failures)
     assert list(problems) == [str(not_audio), str(tmp_path / "missing.wav"), str(empty)]
@@ -140,9 +140,9 @@ def test_bad_files_are_failures_and_the_batch_goes_on(manifest, tmp_path):
 
 def test_second_run_reuses_every_row(manifest, tmp_path, count_transforms):
     out = tmp_path / "f.parquet"
-    first = extract_features(manifest, "seed", out=out, progress=False)
+    first = extract_features(manifest, "seed", out=out)
     assert len(count_transforms) == N_FILES
-    second = extract_features(manifest, "seed", out=out, progress=False)
+    second = extract_features(manifest, "seed", out=out)
     assert len(count_transforms) == N_FILES  # nothing recomputed
     assert (second.computed, second.reused) == (0, N_FILES)
     pd.testing.assert_frame_equal(second.frame, first.frame)
@@ -150,22 +150,20 @@ def test_second_run_reuses_every_row(manifest, tmp_path, count_transforms):
 
 def test_a_changed_file_or_config_is_recomputed(manifest, tmp_path, count_transforms):
     out = tmp_path / "f.parquet"
-    extract_features(manifest, "seed", out=out, progress=False)
+    extract_features(manifest, "seed", out=out)
     sf.write(manifest["path"][1], 0.5 * _clip(9), SR, subtype="PCM_16")
-    again = extract_features(manifest, "seed", out=out, progress=False)
+    again = extract_features(manifest, "seed", out=out)
     assert (again.computed, again.reused) == (1, N_FILES - 1)
     np.testing.assert_array_equal(again.X[1],
                                   get_feature_set("seed").extract(manifest["path"][1]))
-    other = extract_features(manifest, get_feature_set("seed", offset=0.1), out=out,
-                             progress=False)
+    other = extract_features(manifest, get_feature_set("seed", offset=0.1), out=out)
     assert (other.computed, other.reused) == (N_FILES, 0)
     assert read_features(out).meta["feature_set"]["params"]["offset"] == 0.1
 
 
 def test_augmented_copies_follow_their_originals(manifest, tmp_path):
     gain = Gain()
-    table = extract_features(manifest, "seed", augment=gain, out=tmp_path / "f.parquet",
-                             progress=False)
+    table = extract_features(manifest, "seed", augment=gain, out=tmp_path / "f.parquet")
     frame = table.frame
     assert frame["augment"].tolist() == ["none", "quiet"] * N_FILES
     assert frame["path"].tolist() == [p for p in manifest["path"] for _ in range(2)]
@@ -180,14 +178,14 @@ def test_augmented_copies_follow_their_originals(manifest, tmp_path):
 def test_augmented_rows_are_reused_only_with_the_same_settings(manifest, tmp_path,
                                                                count_transforms):
     out = tmp_path / "f.parquet"
-    extract_features(manifest, "seed", augment=Gain(), out=out, progress=False)
-    same = extract_features(manifest, "seed", augment=Gain(), out=out, progress=False)
+    extract_features(manifest, "seed", augment=Gain(), out=out)
+    same = extract_features(manifest, "seed", augment=Gain(), out=out)
     assert (same.computed, same.reused) == (0, 2 * N_FILES)
-    louder = extract_features(manifest, "seed", augment=Gain(0.7), out=out, progress=False)
+    louder = extract_features(manifest, "seed", augment=Gain(0.7), out=out)
     assert (louder.computed, louder.reused) == (N_FILES, N_FILES)
-    unnamed = extract_features(manifest, "seed", augment=Unnamed(0.7), out=out, progress=False)
+    unnamed = extract_features(manifest, "seed", augment=Unnamed(0.7), out=out)
     assert (unnamed.computed, unnamed.reused) == (N_FILES, N_FILES)
-    plain = extract_features(manifest, "seed", out=out, progress=False)
+    plain = extract_features(manifest, "seed", out=out)
     assert (plain.computed, plain.reused) == (0, N_FILES)
     assert len(count_transforms) == 2 * N_FILES + 2 * N_FILES
 
@@ -197,7 +195,7 @@ def test_non_finite_features_are_a_failure(manifest, tmp_path):
         def augment(self, y, sr, kind, key):
             return np.full_like(y, np.nan)
 
-    table = extract_features(manifest.iloc[:2], "seed", augment=Broken(), progress=False)
+    table = extract_features(manifest.iloc[:2], "seed", augment=Broken())
     assert len(table.frame) == 0
     assert len(table.failures) == 2
     for _, problem in table.failures:
@@ -213,14 +211,14 @@ def test_an_interrupted_run_keeps_its_rows_and_resumes(manifest, tmp_path, monke
 
     out = tmp_path / "f.parquet"
     with pytest.raises(KeyboardInterrupt):
-        extract_features(manifest, "seed", augment=Interrupting(), out=out, progress=False)
+        extract_features(manifest, "seed", augment=Interrupting(), out=out)
     partial = read_features(out)
     assert partial.meta["complete"] is False
     assert partial.frame["path"].tolist() == [p for p in manifest["path"][:2] for _ in range(2)]
-    resumed = extract_features(manifest, "seed", augment=Gain(), out=out, progress=False)
+    resumed = extract_features(manifest, "seed", augment=Gain(), out=out)
     assert (resumed.computed, resumed.reused) == (2 * N_FILES - 4, 4)
     assert resumed.meta["complete"] is True
-    fresh = extract_features(manifest, "seed", augment=Gain(), progress=False)
+    fresh = extract_features(manifest, "seed", augment=Gain())
     np.testing.assert_array_equal(resumed.X, fresh.X)
 
 
@@ -238,8 +236,7 @@ def test_a_killed_run_leaves_a_valid_store_that_resumes(tmp_path):
             time.sleep(0.25)
             return transform(self, y)
         sets.SeedFeatures.transform = slow
-        store.extract_features(pd.read_csv(sys.argv[1]), "seed", out=sys.argv[2],
-                               progress=False)
+        store.extract_features(pd.read_csv(sys.argv[1]), "seed", out=sys.argv[2])
     """)
     child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "manifest.csv"),
                               str(out)])
@@ -254,15 +251,14 @@ def test_a_killed_run_leaves_a_valid_store_that_resumes(tmp_path):
         child.wait()
     partial = read_features(out)
     assert 3 <= len(partial.frame) < 12 and partial.meta["complete"] is False
-    resumed = extract_features(manifest, "seed", out=out, progress=False)
+    resumed = extract_features(manifest, "seed", out=out)
     assert resumed.reused == len(partial.frame) and resumed.computed == 12 - resumed.reused
-    np.testing.assert_array_equal(resumed.X, extract_features(manifest, "seed",
-                                                              progress=False).X)
+    np.testing.assert_array_equal(resumed.X, extract_features(manifest, "seed").X)
 
 
 def test_parallel_extraction_matches_serial(manifest):
-    serial = extract_features(manifest, "seed", augment=Gain(), progress=False)
-    parallel = extract_features(manifest, "seed", augment=Gain(), workers=2, progress=False)
+    serial = extract_features(manifest, "seed", augment=Gain())
+    parallel = extract_features(manifest, "seed", augment=Gain(), workers=2)
     pd.testing.assert_frame_equal(parallel.frame, serial.frame)
 
 
@@ -271,7 +267,7 @@ def test_refuses_to_overwrite_a_file_that_is_not_a_store(manifest, tmp_path):
     pd.DataFrame({"a": [1.0]}).to_parquet(out)
     before = out.read_bytes()
     with pytest.raises(FeatureError, match="not a sera feature store"):
-        extract_features(manifest, "seed", out=out, progress=False)
+        extract_features(manifest, "seed", out=out)
     assert out.read_bytes() == before
     text = tmp_path / "notes.parquet"
     text.write_text("hello")
@@ -281,7 +277,7 @@ def test_refuses_to_overwrite_a_file_that_is_not_a_store(manifest, tmp_path):
 
 def test_a_manifest_needs_paths():
     with pytest.raises(FeatureError, match="no 'path' column"):
-        extract_features(pd.DataFrame({"file": ["a.wav"]}), "seed", progress=False)
+        extract_features(pd.DataFrame({"file": ["a.wav"]}), "seed")
 
 
 def test_cli_extracts_a_corpus_and_fails_on_bad_files(tmp_path, monkeypatch):

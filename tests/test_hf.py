@@ -88,7 +88,7 @@ def test_the_config_records_model_and_layer_and_rebuilds_the_set(tiny_model, mon
 
 def test_extract_features_writes_embeddings_to_the_store(tiny_model, manifest, tmp_path):
     out = tmp_path / "hf.parquet"
-    table = extract_features(manifest, f"hf:{tiny_model}", out=out, progress=False)
+    table = extract_features(manifest, f"hf:{tiny_model}", out=out)
     assert not table.failures and table.X.shape == (len(manifest), HIDDEN)
     fs = get_feature_set(f"hf:{tiny_model}")
     for row, path in zip(table.X, manifest["path"], strict=True):
@@ -97,10 +97,10 @@ def test_extract_features_writes_embeddings_to_the_store(tiny_model, manifest, t
     stored = read_features(out)
     np.testing.assert_array_equal(stored.X, table.X)
     assert stored.feature_set == fs
-    again = extract_features(manifest, f"hf:{tiny_model}", out=out, progress=False)
+    again = extract_features(manifest, f"hf:{tiny_model}", out=out)
     assert (again.computed, again.reused) == (0, len(manifest))
     other_layer = extract_features(manifest, get_feature_set(f"hf:{tiny_model}", layer=0),
-                                   out=out, progress=False)
+                                   out=out)
     assert other_layer.computed == len(manifest)
 
 
@@ -149,9 +149,9 @@ def test_a_classical_head_trains_on_the_embeddings(tiny_model, tmp_path):
                      "gender": "female", "emotion": ("happy", "sad")[i % 2]})
     manifest = pd.DataFrame(rows)
     recipe = Recipe(model="logreg", features=f"hf:{tiny_model}", adapt="none")
-    fitted = train(manifest, recipe, split="none", progress=False).fitted
+    fitted = train(manifest, recipe, split="none").fitted
     assert fitted.recipe.feature_set == get_feature_set(f"hf:{tiny_model}")
-    table = extract_features(manifest, fitted.recipe.feature_set, progress=False)
+    table = extract_features(manifest, fitted.recipe.feature_set)
     proba = fitted.predict_proba(table.X, table.frame)
     assert proba.shape == (12, 7)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)

@@ -172,11 +172,12 @@ def model(ravdess_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(model):
-    """A guarded app with small export limits (no lifespan: nothing here needs the examples)."""
+    """A guarded app with small export limits."""
     from sera.serve.app import create_app
+    from sera.serve.settings import ServeSettings
 
-    return create_app(model, workers=1, queue=4, token=TOKEN, max_duration_s=20.0,
-                      max_export_mb=0.25, max_export_segments=5)
+    return create_app(ServeSettings(workers=1, queue=4, token=TOKEN, max_duration_s=20.0,
+                                    max_export_mb=0.25, max_export_segments=5), model=model)
 
 
 def _call(app, method: str, url: str, **kwargs):
@@ -185,9 +186,14 @@ def _call(app, method: str, url: str, **kwargs):
     import httpx
 
     async def go():
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://sera") as client:
-            return await client.request(method, url, **kwargs)
+        # Within the app's lifespan, which makes its inference pool.
+        async with app.router.lifespan_context(app) as state:
+            async def running(scope, receive, send):
+                await app({**scope, "state": dict(state)}, receive, send)
+
+            transport = httpx.ASGITransport(app=running)
+            async with httpx.AsyncClient(transport=transport, base_url="http://sera") as client:
+                return await client.request(method, url, **kwargs)
 
     return asyncio.run(go())
 
@@ -252,7 +258,7 @@ def test_an_export_with_too_many_segments_is_a_413(app, model):
 def test_an_export_is_parsed_and_formatted_off_the_event_loop(app, model, monkeypatch):
     import threading
 
-    import sera.serve.app as served
+    import sera.serve.routes as served
 
     threads = []
 
@@ -539,7 +545,7 @@ def test_stale_temporaries_of_dead_runs_are_removed(small_corpus, tmp_path):
     live = tmp_path / f".f.parquet.{os.getppid()}.tmp"        # a run still going
     stale.write_bytes(b"half")
     live.write_bytes(b"mine")
-    extract_features(scan(small_corpus).manifest, "stats", out=out, progress=False)
+    extract_features(scan(small_corpus).manifest, "stats", out=out)
     assert not stale.exists() and live.exists()
 
 

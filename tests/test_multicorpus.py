@@ -70,7 +70,7 @@ def test_corpus_balance_gives_each_corpus_the_same_weight():
 
 
 def test_leave_one_corpus_out_both_ways_with_calibration(two_corpora, cache):
-    result = cross_validate(two_corpora, FAST, split="corpus", cache_dir=cache, progress=False)
+    result = cross_validate(two_corpora, FAST, split="corpus", cache_dir=cache)
     assert [f["fold"] for f in result.folds] == ["alpha", "beta"]
     by_corpus = result.metrics["by_corpus"]
     assert set(by_corpus) == {"alpha (held out)", "beta (held out)"}
@@ -89,7 +89,7 @@ def test_leave_one_corpus_out_both_ways_with_calibration(two_corpora, cache):
 
 def test_multi_corpus_bundle_is_calibrated_on_every_path(two_corpora, cache, tmp_path):
     out = tmp_path / "model"
-    result = train(two_corpora, FAST, split="none", out=out, cache_dir=cache, progress=False)
+    result = train(two_corpora, FAST, split="none", out=out, cache_dir=cache)
     config = json.loads((out / "config.json").read_text())
     calibration = config["calibration"]
     assert calibration["method"] == "temperature"
@@ -168,7 +168,7 @@ def test_shared_corpora_leave_one_corpus_out(ravdess_dir, nemo_dir, tmp_path):
         part = manifest[manifest["speaker"].isin(speakers)]
         frames.append(part.groupby(["speaker", "emotion"]).head(3))
     subset = pd.concat(frames, ignore_index=True)
-    result = cross_validate(subset, FAST, split="corpus", cache_dir=tmp_path, progress=False)
+    result = cross_validate(subset, FAST, split="corpus", cache_dir=tmp_path)
     assert set(result.metrics["by_corpus"]) == {"nemo (held out)", "ravdess (held out)"}
     nemo = result.predictions[result.predictions["corpus"] == "nemo"]
     assert len(nemo) == 2 * 6 * 3 and "disgust" not in set(nemo["emotion"])
@@ -188,12 +188,12 @@ def test_combined_features_from_part_stores(two_corpora, cache):
     from sera.features.store import cached_features
 
     manifest = load_manifest(two_corpora).iloc[:4]
-    both = cached_features(manifest, "stats+egemaps", cache_dir=cache, progress=False)
-    stats = cached_features(manifest, "stats", cache_dir=cache, progress=False)
+    both = cached_features(manifest, "stats+egemaps", cache_dir=cache)
+    stats = cached_features(manifest, "stats", cache_dir=cache)
     assert both.X.shape == (4, 497 + 88)
     np.testing.assert_array_equal(both.X[:, :497], stats.X)
     assert both.feature_names[0].startswith("stats:")
-    empty = cached_features(manifest.iloc[:0], "stats+egemaps", cache_dir=cache, progress=False)
+    empty = cached_features(manifest.iloc[:0], "stats+egemaps", cache_dir=cache)
     assert empty.X.shape == (0, 497 + 88)
 
 
@@ -203,7 +203,7 @@ def test_neutral_reference_bundle_adapts_like_training(two_corpora, cache, tmp_p
 
     recipe = replace(FAST, reference="neutral", calibration="none")
     out = tmp_path / "model"
-    result = train(two_corpora, recipe, split="none", out=out, cache_dir=cache, progress=False)
+    result = train(two_corpora, recipe, split="none", out=out, cache_dir=cache)
     model = sera.load(out)
     assert model.normalizer.reference == "neutral"
     manifest = load_manifest(two_corpora)

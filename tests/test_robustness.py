@@ -163,8 +163,7 @@ def test_channel_kinds_feed_the_feature_store_as_training_augmentation(tmp_path)
         paths.append(str(tmp_path / f"clip{i}.wav"))
         sf.write(paths[-1], 10 * speechlike(seed=i), SR)
     augmenter = Augmenter(kinds=CHANNEL_AUGMENTS, seed=0)
-    table = extract_features(pd.DataFrame({"path": paths}), "stats", augment=augmenter,
-                             progress=False)
+    table = extract_features(pd.DataFrame({"path": paths}), "stats", augment=augmenter)
     assert not table.failures
     assert sorted(table.frame["augment"]) == sorted(["none", *CHANNEL_AUGMENTS] * 2)
     rows = table.frame.reset_index(drop=True)
@@ -286,7 +285,7 @@ def test_channel_copies_are_made_from_the_recording_before_trimming(tmp_path):
                               "text": None}])
     fs = get_feature_set("stats")
     augmenter = Augmenter(("floor",), seed=0)
-    table = extract_features(manifest, fs, augment=augmenter, progress=False)
+    table = extract_features(manifest, fs, augment=augmenter)
     copy = table.X[(table.frame["augment"] == "floor").to_numpy()][0]
     expected = fs.transform(fs.prepare(augmenter.augment(y, SR, "floor", str(path))))
     np.testing.assert_allclose(copy, expected, rtol=1e-5, atol=1e-6)
@@ -352,8 +351,7 @@ def test_robustness_curve_scores_every_condition(model, held_out):
         assert figures["n"] == len(held_out) and not figures["failures"]
         assert 0.0 <= figures["uar"] <= 1.0
     # Clean input goes the way of ``sera evaluate``: the same figure.
-    assert curve["clean"]["uar"] == evaluate(model, held_out, adapt="speaker",
-                                             progress=False)["uar"]
+    assert curve["clean"]["uar"] == evaluate(model, held_out, adapt="speaker")["uar"]
     with pytest.raises(SeraError, match="pink"):
         robustness_curve(model, held_out, ("clean", "pink-5db"))
 

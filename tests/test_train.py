@@ -40,7 +40,7 @@ def cache(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(corpus, cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("bundles") / "model"
-    return train(corpus, FAST, split="speaker", out=out, cache_dir=cache, progress=False), out
+    return train(corpus, FAST, split="speaker", out=out, cache_dir=cache), out
 
 
 def test_speaker_split_training_writes_a_bundle_with_held_out_figures(trained):
@@ -61,14 +61,14 @@ def test_bundle_predictions_match_the_training_framework(trained, corpus):
     result, out = trained
     model = sera.load(out)
     manifest = load_manifest(corpus).iloc[::9]
-    table = extract_features(manifest, "stats", progress=False)
+    table = extract_features(manifest, "stats")
     expected = result.fitted.predict_proba(table.X, table.frame, adapt="none")
     got = np.array([list(p.scores.values()) for p in model.predict_many(list(manifest["path"]))[0]])
     np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
 def test_training_is_deterministic(corpus, cache, trained):
-    again = train(corpus, FAST, split="speaker", cache_dir=cache, progress=False)
+    again = train(corpus, FAST, split="speaker", cache_dir=cache)
     assert again.metrics["confusion"] == trained[0].metrics["confusion"]
     X = np.random.default_rng(0).standard_normal((5, 497)).astype(np.float32)
     np.testing.assert_array_equal(again.fitted.estimator.predict_proba(X),
@@ -77,20 +77,20 @@ def test_training_is_deterministic(corpus, cache, trained):
 
 def test_evaluate_leaves_out_training_speakers_and_adapts_per_speaker(trained, corpus):
     _, out = trained
-    metrics = evaluate(sera.load(out), corpus, progress=False, workers=1)
+    metrics = evaluate(sera.load(out), corpus, workers=1)
     config = json.loads((out / "config.json").read_text())
     assert set(metrics["excluded_training_speakers"]) == set(config["training"]["speaker_ids"])
     assert set(metrics["breakdown"]["speaker"]).isdisjoint(config["training"]["speaker_ids"])
     assert metrics["adapt"] == "speaker" == default_adapt(load_manifest(corpus))
     assert metrics["confusion"]["labels"] == list(LABELS)
     everyone = evaluate(sera.load(out), corpus, include_training_speakers=True, adapt="none",
-                        progress=False, workers=1)
+                        workers=1)
     assert everyone["n"] == len(load_manifest(corpus)) > metrics["n"]
 
 
 def test_loso_holds_out_every_speaker_once(corpus, cache):
     seen = []
-    result = cross_validate(corpus, FAST, split="loso", cache_dir=cache, progress=False,
+    result = cross_validate(corpus, FAST, split="loso", cache_dir=cache,
                             on_fold=lambda name, m: seen.append(name))
     speakers = sorted(load_manifest(corpus)["speaker"].unique())
     assert sorted(seen) == speakers
@@ -103,21 +103,19 @@ def test_random_split_warns_that_it_leaks(corpus, cache):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = train(corpus, Recipe(model="logreg", features="stats", adapt="none",
-                                      augment=("noise",)), split="random", cache_dir=cache,
-                       progress=False)
+                                      augment=("noise",)), split="random", cache_dir=cache)
     assert any(issubclass(w.category, LeakageWarning) for w in caught)
     assert result.training["rows_with_augmentation"] > result.training["utterances"]
     # The figures themselves say so, wherever they go (JSON, reports), not only the CLI.
     assert result.metrics["warning"] == "inflated by leakage (random split over augmented rows)"
     honest = train(corpus, Recipe(model="logreg", features="stats", adapt="none"),
-                   split="speaker", cache_dir=cache, progress=False)
+                   split="speaker", cache_dir=cache)
     assert "warning" not in honest.metrics
 
 
 def test_augmentation_only_touches_training_speakers(corpus, cache):
     result = train(corpus, Recipe(model="logreg", features="stats", augment=("noise",),
-                                  params={"C": 1.0}), split="speaker", cache_dir=cache,
-                   progress=False)
+                                  params={"C": 1.0}), split="speaker", cache_dir=cache)
     assert result.training["rows_with_augmentation"] == 2 * result.training["utterances"]
     assert set(result.metrics["breakdown"]["speaker"]).isdisjoint(
         result.training["speaker_ids"])
@@ -126,12 +124,11 @@ def test_augmentation_only_touches_training_speakers(corpus, cache):
 def test_compact_cnn_trains_and_exports(corpus, cache, tmp_path):
     recipe = Recipe(model="compact-cnn", features="logmel", adapt="none",
                     params={"max_epochs": 2})
-    result = train(corpus, recipe, split="speaker", out=tmp_path / "cnn", cache_dir=cache,
-                   progress=False)
+    result = train(corpus, recipe, split="speaker", out=tmp_path / "cnn", cache_dir=cache)
     assert len(result.history) == 2 and "val_uar" in result.history[0]
     model = sera.load(tmp_path / "cnn")
     clip = load_manifest(corpus)["path"].iloc[0]
-    table = extract_features(load_manifest(corpus).iloc[:1], "logmel", progress=False)
+    table = extract_features(load_manifest(corpus).iloc[:1], "logmel")
     expected = result.fitted.predict_proba(table.X, table.frame, adapt="none")[0]
     np.testing.assert_allclose(list(model.predict(clip).scores.values()), expected, atol=1e-4)
 
@@ -161,7 +158,7 @@ def test_bad_files_are_listed_and_training_goes_on(corpus, cache, tmp_path):
     broken.write_text("not audio")
     bad = manifest.iloc[:1].assign(path=str(broken))
     result = train(pd.concat([manifest, bad], ignore_index=True), FAST, split="speaker",
-                   cache_dir=cache, progress=False)
+                   cache_dir=cache)
     assert [path for path, _ in result.failures] == [str(broken)]
     assert "not a readable audio file" in result.failures[0][1]
     assert result.training["utterances"] + result.metrics["n"] < len(manifest) + 1
@@ -180,7 +177,7 @@ def test_cv_with_augmentation_trains_each_fold_on_its_own_speakers_copies(corpus
 
     monkeypatch.setattr(crossval_module, "fit", spy)
     recipe = Recipe(model="logreg", features="stats", augment=("gain",), params={"C": 1.0})
-    result = cross_validate(corpus, recipe, split="loso", cache_dir=cache, progress=False)
+    result = cross_validate(corpus, recipe, split="loso", cache_dir=cache)
     assert len(seen) == load_manifest(corpus)["speaker"].nunique()
     for (fold, frame), held_out in zip(result.predictions.groupby("fold", sort=False),
                                        seen, strict=True):

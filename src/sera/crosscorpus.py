@@ -20,6 +20,7 @@ from sera.corpora import load_manifest
 from sera.errors import SeraError
 from sera.features.store import cached_features
 from sera.metrics import evaluate_predictions
+from sera.progress import ProgressReport
 from sera.recipes import Recipe
 from sera.splits import Split, speaker_split
 from sera.train import fit
@@ -30,7 +31,7 @@ MIN_SPEAKERS_FOR_DIAGONAL = 3
 
 def cross_corpus_matrix(source, recipe: Recipe = Recipe(), *, adapt: str = "speaker",
                         cache_dir: str | os.PathLike | None = None, workers: int = 1,
-                        progress: bool = False) -> dict:
+                        progress: ProgressReport | None = None) -> dict:
     """UAR of a recipe trained on each corpus and tested on each corpus.
 
     Parameters
@@ -47,8 +48,8 @@ def cross_corpus_matrix(source, recipe: Recipe = Recipe(), *, adapt: str = "spea
         Feature stores kept between runs.
     workers : int
         Feature-extraction processes.
-    progress : bool
-        Progress bars on stderr.
+    progress : ProgressReport, optional
+        Told of the features computed (:mod:`sera.progress`).
 
     Returns
     -------
@@ -68,7 +69,7 @@ def cross_corpus_matrix(source, recipe: Recipe = Recipe(), *, adapt: str = "spea
         raise SeraError(f"{source}: a cross-corpus matrix needs two corpora or more; found "
                         f"{', '.join(corpora)}")
     table = cached_features(manifest, recipe.feature_set, cache_dir=cache_dir, workers=workers,
-                         progress=progress)
+                            progress=progress)
     X, frame = table.X, table.frame.reset_index(drop=True)
     in_corpus = {c: np.flatnonzero(frame["corpus"].astype(str).to_numpy() == c) for c in corpora}
     uar = [[None] * len(corpora) for _ in corpora]

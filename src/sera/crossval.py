@@ -18,6 +18,7 @@ from sera.corpora import load_manifest
 from sera.errors import SeraError
 from sera.features.store import cached_features
 from sera.metrics import heldout_figures, pooled_figures
+from sera.progress import ProgressReport
 from sera.recipes import DEFAULT_RECIPE, Recipe
 from sera.splits import corpus_split, loso
 from sera.train import CALIBRATION_FOLDS_BY, fit, training_rows
@@ -36,7 +37,7 @@ class CVResult:
 
 def cross_validate(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "loso",
                    cache_dir: str | os.PathLike | None = None, workers: int = 1,
-                   progress: bool = True,
+                   progress: ProgressReport | None = None,
                    on_fold: Callable[[str, dict], None] | None = None) -> CVResult:
     """Leave-one-speaker-out (``"loso"``) or leave-one-corpus-out (``"corpus"``) evaluation.
 
@@ -85,15 +86,15 @@ def cross_validate(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "los
         from sera.augment import Augmenter
 
         pool = cached_features(kept, fs, cache_dir=cache_dir, workers=workers, progress=progress,
-                            augment=Augmenter(recipe.augment, seed=recipe.seed))
+                               augment=Augmenter(recipe.augment, seed=recipe.seed))
     pooled, probas = [], {"adapted": [], "single_clip": []}
     fold_figures, histories = [], {}
     for name, parts in folds:
-        *rows, _ = training_rows(kept, parts, recipe, cache_dir, workers, progress=False,
+        *rows, _ = training_rows(kept, parts, recipe, cache_dir, workers, progress=None,
                                   pool=pool)
         pick = lambda idx: np.array([index[p] for p in kept["path"].iloc[idx]], dtype=int)  # noqa: E731
         val_i, test_i = pick(parts.val), pick(parts.test)
-        fitted = fit(rows, recipe, val=(X[val_i], frame.iloc[val_i]), progress=False)
+        fitted = fit(rows, recipe, val=(X[val_i], frame.iloc[val_i]))
         proba = fitted.predict_proba(X[test_i], frame.iloc[test_i])
         probas["adapted"].append(proba)
         probas["single_clip"].append(fitted.predict_proba(X[test_i], frame.iloc[test_i],

@@ -19,6 +19,7 @@ from sera.corpora.base import UNKNOWN_SPEAKER
 from sera.errors import SeraError, check_choice
 from sera.metrics import breakdown, evaluate_predictions
 from sera.options import ADAPTS
+from sera.progress import ProgressReport
 
 #: Placeholder speaker ids that say nothing about who is speaking.
 _UNKNOWN_SPEAKER_SUFFIX = f"-{UNKNOWN_SPEAKER}"
@@ -36,7 +37,7 @@ def default_adapt(manifest: pd.DataFrame) -> str:
 
 
 def evaluate(model, source, *, adapt: str | None = None, include_training_speakers: bool = False,
-             workers: int | None = None, progress: bool = True) -> dict:
+             workers: int | None = None, progress: ProgressReport | None = None) -> dict:
     """Score a model on a labelled corpus.
 
     Parameters
@@ -52,8 +53,8 @@ def evaluate(model, source, *, adapt: str | None = None, include_training_speake
         Keep utterances of speakers the bundle was trained on (an optimistic figure).
     workers : int, optional
         Feature-extraction processes.
-    progress : bool
-        Progress bar on stderr.
+    progress : ProgressReport, optional
+        Told of the features computed (:mod:`sera.progress`).
 
     Returns
     -------

@@ -29,6 +29,7 @@ from sera.augment import (
 )
 from sera.errors import SeraError, check_choice
 from sera.options import ADAPTS, NOISE_COLOURS
+from sera.progress import ProgressReport, track
 
 #: Noise floors: colour and level in dBFS (the floor's RMS re full scale). RAVDESS speech peaks
 #: near -30 dBFS, so -60 sits about 30 dB under it and -30 as loud as it.
@@ -152,7 +153,7 @@ def _fit(x: np.ndarray, n: int) -> np.ndarray:
 def robustness_curve(model, source, conditions: Sequence[str] = CONDITIONS, *,
                      adapt: str = "none", limit: int | None = None,
                      include_training_speakers: bool = False, seed: int = 0,
-                     progress: bool = False) -> dict:
+                     progress: ProgressReport | None = None) -> dict:
     """Score a model on a labelled corpus under each recording condition.
 
     Parameters
@@ -172,8 +173,9 @@ def robustness_curve(model, source, conditions: Sequence[str] = CONDITIONS, *,
         Keep utterances of speakers the bundle was trained on (an optimistic figure).
     seed : int
         Seeds the noise (each utterance's noise is seeded by ``seed`` and its position).
-    progress : bool
-        Progress bar on stderr.
+    progress : ProgressReport, optional
+        Told of the files read (``"reading"``) and the conditions scored (``"conditions"``;
+        :mod:`sera.progress`).
 
     Returns
     -------
@@ -202,7 +204,7 @@ def robustness_curve(model, source, conditions: Sequence[str] = CONDITIONS, *,
 
     sr = model.feature_set.sample_rate
     waves, read_failures = {}, []
-    for i, path in enumerate(_progress(manifest["path"], progress, "reading")):
+    for i, path in enumerate(track(list(manifest["path"]), progress, "reading")):
         try:
             waves[i] = load(path, sr)
         except SeraError as error:
@@ -212,7 +214,7 @@ def robustness_curve(model, source, conditions: Sequence[str] = CONDITIONS, *,
     crowds = _crowds(waves, manifest["speaker"].to_numpy(), seed) \
         if any(c.startswith("babble") for c in conditions) else {}
     curve = {}
-    for condition in _progress(conditions, progress, "conditions"):
+    for condition in track(conditions, progress, "conditions"):
         corrupted = [corrupt(waves[i], sr, condition, seed=seed + i, crowd=crowds.get(i))
                      for i in kept]
         predictions, failures = model.predict_many(corrupted, sr, adapt=adapt, groups=groups)
@@ -312,11 +314,3 @@ def plot_robustness(curves: dict[str, dict], out_png: str | os.PathLike) -> str:
 def _index(source: str) -> int:
     """The item index in predict_many's ``"<array i>"`` name of an array."""
     return int(source.removeprefix("<array ").removesuffix(">"))
-
-
-def _progress(items, enabled: bool, description: str):
-    if not enabled:
-        return items
-    from rich.progress import track
-
-    return track(list(items), description=description, transient=True)

@@ -35,6 +35,7 @@ from sera.labels import LABELS
 from sera.metrics import heldout_figures
 from sera.models import get_model_spec
 from sera.options import BALANCES, SPLITS
+from sera.progress import ProgressReport
 from sera.recipes import DEFAULT_RECIPE, Recipe
 from sera.scoring import Scorer
 from sera.splits import Split, corpus_split, random_split, rows_to_augment, speaker_split
@@ -81,7 +82,7 @@ class TrainResult:
 
 def fit(train: FeatureTable | tuple[np.ndarray, pd.DataFrame], recipe: Recipe,
         val: FeatureTable | tuple[np.ndarray, pd.DataFrame] | None = None,
-        progress: bool = False, **torch_options) -> FittedModel:
+        progress: ProgressReport | None = None, **torch_options) -> FittedModel:
     """Fit a recipe on training rows (and monitor validation rows, for torch models).
 
     Parameters
@@ -90,8 +91,8 @@ def fit(train: FeatureTable | tuple[np.ndarray, pd.DataFrame], recipe: Recipe,
         Raw features and their rows (with ``emotion``, ``speaker``, ``corpus``, ``path``).
     recipe : Recipe
         What to fit.
-    progress : bool
-        Show a progress bar (torch models).
+    progress : ProgressReport, optional
+        Told of the epochs and batches of a torch model's training (:mod:`sera.progress`).
     **torch_options
         ``checkpoint_dir`` and ``resume`` for torch models.
     """
@@ -207,7 +208,8 @@ def make_split(manifest: pd.DataFrame, split: str, *, seed: int = 0,
 
 def train(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "speaker",
           test_corpus: str | None = None, out: str | os.PathLike | None = None,
-          cache_dir: str | os.PathLike | None = None, workers: int = 1, progress: bool = True,
+          cache_dir: str | os.PathLike | None = None, workers: int = 1,
+          progress: ProgressReport | None = None,
           checkpoint_dir: str | os.PathLike | None = None, resume: bool = False,
           card_extra: str = "") -> TrainResult:
     """Train a recipe once and (optionally) write its bundle.
@@ -228,6 +230,9 @@ def train(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "speaker",
         Where feature stores are kept between runs.
     workers : int
         Feature-extraction processes.
+    progress : ProgressReport, optional
+        Told of the features computed and of a torch model's epochs and batches
+        (:mod:`sera.progress`).
     checkpoint_dir, resume
         Checkpointing of torch models.
     card_extra : str
@@ -245,7 +250,7 @@ def train(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "speaker",
                                             progress)
         rows = (X, frame)
         held_out = cached_features(manifest.iloc[np.concatenate([parts.val, parts.test])], fs,
-                                cache_dir=cache_dir, workers=workers, progress=progress)
+                                   cache_dir=cache_dir, workers=workers, progress=progress)
         failures = failures + held_out.failures
         if len(frame) == 0:
             raise SeraError("no training utterances left after the split")

@@ -15,6 +15,7 @@ from sera.cli._app import (
     print_json,
     report_failures,
 )
+from sera.cli._progress import progress_bars
 
 
 @app.command("evaluate")
@@ -35,8 +36,9 @@ def evaluate_command(
     from sera.evaluate import evaluate
 
     model, corpus = load_model_and_corpus(paths, labels)
-    metrics = evaluate(model, corpus, adapt=adapt,
-                       include_training_speakers=include_training_speakers, workers=workers)
+    with progress_bars() as progress:
+        metrics = evaluate(model, corpus, adapt=adapt, workers=workers, progress=progress,
+                           include_training_speakers=include_training_speakers)
     if metrics["excluded_training_speakers"]:
         err.print(f"left out {len(metrics['excluded_training_speakers'])} speaker(s) the model "
                   "was trained on")

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from sera.cli._app import app, err, report_failures, shown
+from sera.cli._progress import progress_bars
 
 
 @app.command("features")
@@ -38,7 +39,9 @@ def features(
     if result.skipped:
         err.print(f"{len(result.skipped)} file(s) skipped by the scan "
                   f"(`sera corpus scan {shown(path)}` lists them)", markup=False, soft_wrap=True)
-    table = extract_features(result.manifest, feature_set, out=out, workers=workers, dask=dask)
+    with progress_bars() as progress:
+        table = extract_features(result.manifest, feature_set, out=out, workers=workers,
+                                 dask=dask, progress=progress)
     dims = "x".join(map(str, table.shape))
     err.print(f"{shown(out)}: {len(table.frame)} rows x {dims} features '{feature_set.name}' "
               f"({table.computed} computed, {table.reused} reused)", markup=False, soft_wrap=True)

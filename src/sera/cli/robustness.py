@@ -15,6 +15,7 @@ from sera.cli._app import (
     recipe_from_options,
     report_failures,
 )
+from sera.cli._progress import progress_bars
 
 
 @app.command("robustness")
@@ -39,9 +40,10 @@ def robustness_command(
     model, corpus = load_model_and_corpus(paths)
     chosen = (tuple(c.strip() for c in conditions.split(",") if c.strip()) if conditions
               else CONDITIONS)
-    curve = robustness_curve(model, corpus, chosen, adapt=adapt, limit=limit,
-                             include_training_speakers=include_training_speakers, seed=seed,
-                             progress=True)
+    with progress_bars() as progress:
+        curve = robustness_curve(model, corpus, chosen, adapt=adapt, limit=limit,
+                                 include_training_speakers=include_training_speakers, seed=seed,
+                                 progress=progress)
     failures = {(f["path"], f["error"]) for figures in curve.values()
                 for f in figures["failures"]}
     failed = report_failures(sorted(failures))
@@ -76,8 +78,9 @@ def crosscorpus_command(
     from sera.crosscorpus import cross_corpus_matrix
 
     recipe = recipe_from_options(model, features, adapt, seed)
-    matrix = cross_corpus_matrix(path, recipe, adapt=adapt, cache_dir=cache, workers=workers,
-                                 progress=True)
+    with progress_bars() as progress:
+        matrix = cross_corpus_matrix(path, recipe, adapt=adapt, cache_dir=cache, workers=workers,
+                                     progress=progress)
     failed = report_failures((f["path"], f["error"]) for f in matrix["failures"])
     corner = "train \\ test"
     width = max(len(corner), *(len(c) for c in matrix["corpora"]))

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from sera.cli._app import app, err, print_json, recipe_from_options, report_failures
+from sera.cli._progress import progress_bars
 
 _MODEL = typer.Option(None, "--model", "-m", help="Model name (see `sera models`); default: "
                       "the recipe of the shipped model.")
@@ -81,9 +82,10 @@ def train_command(
         err.print("[yellow]warning[/yellow]: --split random mixes speakers and augmented copies "
                   "of the same clips between training and test; its figure is inflated by "
                   "leakage.", markup=True)
-    result = train(sources, recipe, split=split, test_corpus=test_corpus, out=out, cache_dir=cache,
-                   workers=workers, checkpoint_dir=out.parent / f".{out.name}-checkpoints",
-                   resume=resume)
+    with progress_bars() as progress:
+        result = train(sources, recipe, split=split, test_corpus=test_corpus, out=out,
+                       cache_dir=cache, workers=workers, progress=progress,
+                       checkpoint_dir=out.parent / f".{out.name}-checkpoints", resume=resume)
     if result.metrics is not None:
         _summary(result.metrics, f"{split} split, test speakers unseen"
                  if split != "random" else "random split (LEAKY)")
@@ -129,8 +131,9 @@ def cv_command(
     def on_fold(name, metrics):
         err.print(f"  {name:>16}: UAR {metrics['uar']:.3f}  accuracy {metrics['accuracy']:.3f}")
 
-    result = cross_validate(sources, recipe, split=split, cache_dir=cache, workers=workers,
-                            on_fold=on_fold)
+    with progress_bars() as progress:
+        result = cross_validate(sources, recipe, split=split, cache_dir=cache, workers=workers,
+                                progress=progress, on_fold=on_fold)
     result.metrics["folds"] = result.folds
     _summary(result.metrics, f"{split}, {len(result.folds)} folds")
     single = result.metrics["single_clip"]

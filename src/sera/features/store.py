@@ -26,7 +26,7 @@ import hashlib
 import json
 import os
 import time
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from sera.corpora import COLUMNS as MANIFEST_COLUMNS
 from sera.errors import FeatureError, first_line, os_problem
 from sera.features.executors import ORIGINAL, Augmentation, compute
 from sera.features.sets import FeatureSet, get_feature_set
+from sera.progress import ProgressReport, track
 
 #: Columns between the manifest's and the features: content hash and augmentation kind.
 ROW_COLUMNS: tuple[str, ...] = (*MANIFEST_COLUMNS, "sha1", "augment")
@@ -105,7 +106,7 @@ class FeatureTable:
 def extract_features(manifest: pd.DataFrame, feature_set: str | dict | FeatureSet, *,
                      out: str | os.PathLike | None = None, workers: int = 1,
                      augment: Augmentation | None = None, dask: str | None = None,
-                     progress: bool = True) -> FeatureTable:
+                     progress: ProgressReport | None = None) -> FeatureTable:
     """Compute (or reuse) the features of every utterance of a manifest.
 
     Parameters
@@ -127,8 +128,9 @@ def extract_features(manifest: pd.DataFrame, feature_set: str | dict | FeatureSe
     augment : Augmentation, optional
         Adds one row per file and ``augment.kinds`` entry: the features of the augmented
         waveform (only give it training utterances).
-    progress : bool
-        Show a progress bar on stderr.
+    progress : ProgressReport, optional
+        Told of each file computed (``"features <set>"``, of the files not reused;
+        :mod:`sera.progress`).
 
     Returns
     -------
@@ -172,16 +174,16 @@ def extract_features(manifest: pd.DataFrame, feature_set: str | dict | FeatureSe
         return _arrow_table(rows, hashes, kinds, vectors, feature_set.names, meta)
 
     checkpoint = _Checkpoint(out)
-    with (_progress_bar(progress, feature_set.name, len(todo), reused) as advance,
-          closing(compute(todo, feature_set, augment, workers, dask)) as results):
+    description = f"features {feature_set.name}" + (f" ({reused} rows cached)" if reused else "")
+    with closing(compute(todo, feature_set, augment, workers, dask)) as results:
         try:
-            for i, result in results:
+            for i, result in track(results, progress if todo else None, description,
+                                   total=len(todo)):
                 if isinstance(result, str):
                     failures[i] = result
                 else:
                     vectors.update(zip([(i, kind) for kind in kinds_todo[i]], result,
                                        strict=True))
-                advance()
                 if checkpoint.due():
                     checkpoint.write(table(complete=False))
         except BaseException:
@@ -412,33 +414,9 @@ def _sha1(path: str) -> str | None:
 
 
 
-@contextmanager
-def _progress_bar(enabled: bool, name: str, total: int, reused: int):
-    """A rich progress bar on stderr over the files to compute; yields its ``advance``."""
-    if not (enabled and total):
-        yield lambda: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    note = f" ({reused} rows cached)" if reused else ""
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True)) as progress:
-        task = progress.add_task(f"features {name}{note}", total=total)
-        yield lambda: progress.advance(task)
-
-
 def cached_features(manifest: pd.DataFrame, feature_set, *,
                     cache_dir: str | os.PathLike | None, workers: int = 1, augment=None,
-                    progress: bool = True) -> FeatureTable:
+                    progress: ProgressReport | None = None) -> FeatureTable:
     """Features of a manifest through a Parquet store in ``cache_dir``.
 
     The store's name is a digest of the set of files, the feature set and the augmentation, so
