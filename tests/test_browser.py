@@ -24,6 +24,7 @@ from test_serve import running_server
 import sera
 from sera.infer import Model
 from sera.serve.app import create_app
+from sera.serve.settings import ServeSettings
 
 pytestmark = pytest.mark.browser
 
@@ -64,7 +65,8 @@ MAX_UPLOAD_MB = 2
 
 @pytest.fixture(scope="module")
 def url(model) -> Iterator[str]:
-    with running_server(create_app(model, workers=2, max_upload_mb=MAX_UPLOAD_MB)) as url:
+    with running_server(create_app(ServeSettings(workers=2, max_upload_mb=MAX_UPLOAD_MB),
+                                   model=model)) as url:
         yield url
 
 
@@ -426,7 +428,8 @@ def test_the_page_fits_a_phone(browser, url, conversation):
 def test_the_page_asks_for_the_token_and_uses_it(browser, model):
     from playwright.sync_api import expect
 
-    with running_server(create_app(model, workers=1, token="s3cret")) as guarded, \
+    with running_server(create_app(ServeSettings(workers=1, token="s3cret"),
+                                   model=model)) as guarded, \
             open_page(browser, guarded, {"width": 1100, "height": 900}) as page:
         form = page.locator("#token-form")
         expect(form).to_be_visible()

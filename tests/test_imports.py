@@ -77,7 +77,8 @@ def test_serving_imports_no_heavy_library():
     code = textwrap.dedent("""
         from fastapi.testclient import TestClient
         from sera.serve.app import create_app
-        with TestClient(create_app(None, workers=1)) as client:   # startup: warm-up, examples
+        from sera.serve.settings import ServeSettings
+        with TestClient(create_app(ServeSettings(workers=1))) as client:   # warm-up, examples
             assert client.get("/v1/health").status_code == 200
     """)
     found = imported_packages(code)

@@ -14,8 +14,8 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sera
-from sera.errors import BundleError
+from sera.errors import BundleError, InputError
 from sera.formats import to_json
 from sera.infer import Model
 from sera.plots import EMOTION_COLORS
@@ -43,6 +43,7 @@ from sera.serve import (
     MAX_HEADER_BYTES,
 )
 from sera.serve.app import create_app
+from sera.serve.settings import ServeSettings
 from sera.serve.uploads import audio_format, clean_filename
 
 #: Limits of the app under test: small, so that oversized bodies and audio stay cheap.
@@ -67,8 +68,8 @@ def model(bundle_dir) -> Model:
 
 @pytest.fixture(scope="module")
 def app(model):
-    return create_app(model, max_upload_mb=MAX_UPLOAD_MB, max_duration_s=MAX_DURATION_S,
-                      workers=2, queue=8)
+    return create_app(ServeSettings(max_upload_mb=MAX_UPLOAD_MB, max_duration_s=MAX_DURATION_S,
+                                    workers=2, queue=8), model=model)
 
 
 @pytest.fixture(scope="module")
@@ -165,9 +166,17 @@ def running_server(app) -> Iterator[str]:
         sock.close()
 
 
-def asgi_client(app) -> httpx.AsyncClient:
-    """A client that calls the app in this event loop and streams request bodies lazily."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sera")
+@asynccontextmanager
+async def asgi_client(app) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that calls the app in this event loop, within the app's lifespan (which makes
+    its inference pool), and streams request bodies lazily."""
+    async with app.router.lifespan_context(app) as state:
+        async def running(scope, receive, send):
+            await app({**scope, "state": dict(state)}, receive, send)
+
+        transport = httpx.ASGITransport(app=running)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sera") as client:
+            yield client
 
 
 # --- answers ---------------------------------------------------------------------------------
@@ -272,7 +281,9 @@ def test_serving_never_imports_torch(bundle_dir, clip):
         import sys
         from fastapi.testclient import TestClient
         from sera.serve.app import create_app
-        with TestClient(create_app({str(bundle_dir)!r}, workers=1)) as client:
+        from sera.serve.settings import ServeSettings
+        settings = ServeSettings(model_dir={str(bundle_dir)!r}, workers=1)
+        with TestClient(create_app(settings)) as client:
             data = open({str(clip)!r}, "rb").read()
             for endpoint in ("predict", "analyze"):
                 response = client.post("/v1/" + endpoint, files={{"file": ("c.flac", data)}})
@@ -523,11 +534,13 @@ def _watch_writes() -> list[str]:
 # --- overload --------------------------------------------------------------------------------
 
 class GatedModel(Model):
-    """The test model, holding each prediction until the gate opens."""
+    """The test model, holding each prediction while the gate is shut (it is open for the
+    app's warm-up)."""
 
     def __init__(self, bundle):
         super().__init__(bundle)
         self.gate = threading.Event()
+        self.gate.set()
 
     def predict(self, *args, **kwargs):
         assert self.gate.wait(timeout=30)
@@ -536,11 +549,12 @@ class GatedModel(Model):
 
 def test_requests_beyond_the_workers_and_the_queue_get_503_then_all_recover(model, clip):
     gated = GatedModel(model.bundle)
-    app = create_app(gated, workers=1, queue=1)
+    app = create_app(ServeSettings(workers=1, queue=1), model=gated)
     data = clip.read_bytes()
 
     async def flood() -> tuple[list[httpx.Response], list[httpx.Response], dict]:
         async with asgi_client(app) as client:
+            gated.gate.clear()
             tasks = [asyncio.create_task(client.post(
                 "/v1/predict", files={"file": ("c.flac", data)})) for _ in range(6)]
             # One runs (held at the gate), one waits; the other four are turned away at once.
@@ -552,9 +566,10 @@ def test_requests_beyond_the_workers_and_the_queue_get_503_then_all_recover(mode
             gated.gate.set()
             answered = await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
             after = await client.post("/v1/predict", files={"file": ("c.flac", data)})
-            return refused, [*answered, after], busy
+            idle = (await client.get("/v1/health")).json()
+            return refused, [*answered, after], busy, idle
 
-    refused, answered, busy = asyncio.run(flood())
+    refused, answered, busy, idle = asyncio.run(flood())
     assert len(refused) == 4
     for response in refused:
         assert "busy" in error_of(response, 503)
@@ -562,11 +577,11 @@ def test_requests_beyond_the_workers_and_the_queue_get_503_then_all_recover(mode
     assert busy["in_flight"] == 2
     # The six of the flood (the four refused among them) and one more once the gate opened.
     assert sorted(r.status_code for r in answered) == [200, 200, 200, 503, 503, 503, 503]
-    assert app.state.pool.in_flight == 0
+    assert idle["in_flight"] == 0
 
 
 def test_a_burst_against_a_real_server_gets_only_200_and_503(model, clip):
-    app = create_app(model, workers=1, queue=2)
+    app = create_app(ServeSettings(workers=1, queue=2), model=model)
     data = clip.read_bytes()
     statuses: list[int] = []
 
@@ -628,10 +643,57 @@ def test_audio_format_trusts_the_first_bytes_only(clip):
     assert audio_format(b"RIFF\x00\x00\x00\x00AVI ") is None
 
 
-def test_create_app_refuses_limits_that_are_not_positive(model):
-    for limits in ({"max_upload_mb": 0}, {"max_duration_s": -1}, {"workers": 0}, {"queue": -1}):
-        with pytest.raises(ValueError, match="positive"):
-            create_app(model, **limits)
+def test_settings_refuse_limits_that_are_not_positive_in_one_line_naming_each():
+    for name, value in (("max_upload_mb", 0), ("max_duration_s", -1), ("workers", 0),
+                        ("queue", -1), ("body_timeout_s", 0), ("max_export_segments", 0)):
+        with pytest.raises(InputError, match=f"^{name}: Input should be greater than"):
+            ServeSettings(**{name: value})
+    with pytest.raises(InputError, match="^token: the token is empty$"):
+        ServeSettings(token="  ")
+    with pytest.raises(InputError, match="^wokers: Extra inputs are not permitted$"):
+        ServeSettings(wokers=2)
+
+
+def test_settings_are_read_from_sera_variables_and_arguments_win(monkeypatch):
+    monkeypatch.setenv("SERA_WORKERS", "3")
+    monkeypatch.setenv("SERA_MAX_UPLOAD_MB", "2.5")
+    monkeypatch.setenv("SERA_CORS_ORIGINS", '["http://a.test"]')
+    settings = ServeSettings(workers=1)
+    assert (settings.workers, settings.max_upload_mb, settings.cors_origins) == (
+        1, 2.5, ["http://a.test"])
+    monkeypatch.setenv("SERA_QUEUE", "-2")
+    with pytest.raises(InputError, match="^queue: "):
+        ServeSettings()
+
+
+def test_the_token_stays_out_of_the_settings_repr():
+    assert "s3cret" not in repr(ServeSettings(token="s3cret"))
+
+
+def test_each_run_of_the_app_has_its_own_pool_shut_down_at_its_end(model, clip):
+    def infer_threads() -> int:
+        return sum(thread.name.startswith("sera-infer") for thread in threading.enumerate())
+
+    app = create_app(ServeSettings(workers=2, queue=0), model=model)
+    before = infer_threads()
+    with TestClient(app) as first:
+        with TestClient(app) as second:
+            assert second.get("/v1/health").json()["in_flight"] == 0
+            assert infer_threads() >= before + 2
+        # The other run's pool is gone; this one's still answers.
+        assert post_file(first, "c.flac", clip.read_bytes()).status_code == 200
+    assert infer_threads() == before
+
+
+def test_a_bad_argument_the_library_refuses_is_a_422_line(client, clip, monkeypatch):
+    import sera.serve.routes as routes
+
+    def refuse(*args):
+        raise InputError("threshold must be in (0, 1], got 2")
+
+    monkeypatch.setattr(routes, "predict_upload", refuse)
+    response = post_file(client, "c.flac", clip.read_bytes())
+    assert error_of(response, 422) == "threshold must be in (0, 1], got 2"
 
 
 # --- the command -----------------------------------------------------------------------------
@@ -651,16 +713,16 @@ def test_sera_serve_runs_uvicorn_on_the_app_it_builds(bundle_dir, monkeypatch):
     assert result.exit_code == 0, result.output
     assert served["host"] == "127.0.0.1" and served["port"] == 8123
     assert served["access_log"] is False
-    client = TestClient(served["app"])
-    assert client.get("/v1/model").json()["limits"] == {
-        "max_upload_mb": 2, "max_duration_s": 30, "max_export_mb": MAX_EXPORT_MB,
-        "max_export_segments": MAX_EXPORT_SEGMENTS}
+    with TestClient(served["app"]) as client:
+        assert client.get("/v1/model").json()["limits"] == {
+            "max_upload_mb": 2, "max_duration_s": 30, "max_export_mb": MAX_EXPORT_MB,
+            "max_export_segments": MAX_EXPORT_SEGMENTS}
+        assert client.get("/v1/health").json()["workers"] == 1
+        assert client.get("/v1/health").json()["queue"] == 3
     assert served["http"].header_timeout == HEADER_TIMEOUT_S
     assert served["timeout_keep_alive"] == KEEP_ALIVE_S
     assert served["h11_max_incomplete_event_size"] == MAX_HEADER_BYTES
     assert served["limit_concurrency"] == MAX_CONNECTIONS
-    assert client.get("/v1/health").json()["workers"] == 1
-    assert client.get("/v1/health").json()["queue"] == 3
 
     assert "warning" not in result.output
     # Beyond loopback without a token: a warning. With SERA_TOKEN: the API needs it.
@@ -674,8 +736,18 @@ def test_sera_serve_runs_uvicorn_on_the_app_it_builds(bundle_dir, monkeypatch):
         assert http.get("/v1/model").status_code == 401
         assert http.get("/v1/model", headers={"authorization": "Bearer s3cret"}).status_code == 200
 
+    # An option not given comes from its SERA_ variable; one given wins over it.
+    from_env = CliRunner().invoke(cli, ["serve", "--model", str(bundle_dir), "--queue", "3"],
+                                  env={"SERA_WORKERS": "2", "SERA_QUEUE": "5",
+                                       "SERA_HEADER_TIMEOUT_S": "4"})
+    assert from_env.exit_code == 0, from_env.output
+    assert "with 2 worker(s)" in from_env.output and served["http"].header_timeout == 4
+    with TestClient(served["app"]) as http:
+        assert http.get("/v1/health").json()["queue"] == 3
+
     refused = CliRunner().invoke(cli, ["serve", "--model", str(bundle_dir), "--max-duration", "0"])
-    assert refused.exit_code == 1 and "positive" in refused.output
+    assert isinstance(refused.exception, InputError)
+    assert str(refused.exception) == "max_duration_s: Input should be greater than 0"
     missing = CliRunner().invoke(cli, ["serve", "--model", str(bundle_dir / "nope")])
     assert isinstance(missing.exception, BundleError)
 
@@ -705,7 +777,8 @@ def _reply(conn: socket.socket) -> bytes:
 def test_stalled_uploads_hold_connections_not_workers_and_are_cut_off(model, clip):
     """With one worker and no queue, eight clients that send headers and 100 bytes do not stop
     anyone else; each is answered 408 and disconnected once its body stops arriving."""
-    app = create_app(model, workers=1, queue=0, body_idle_s=2.0, body_timeout_s=4.0)
+    app = create_app(ServeSettings(workers=1, queue=0, body_idle_s=2.0, body_timeout_s=4.0),
+                     model=model)
     data = clip.read_bytes()
     with running_server(app) as url:
         started = time.monotonic()
@@ -728,7 +801,8 @@ def test_stalled_uploads_hold_connections_not_workers_and_are_cut_off(model, cli
 
 def test_a_trickling_upload_is_cut_off_at_the_total_limit(model):
     """A byte every half second never trips the idle limit; the total limit still ends it."""
-    app = create_app(model, workers=1, queue=0, body_idle_s=2.0, body_timeout_s=2.0)
+    app = create_app(ServeSettings(workers=1, queue=0, body_idle_s=2.0, body_timeout_s=2.0),
+                     model=model)
     with running_server(app) as url:
         conn = _stall(url)
         started = time.monotonic()
@@ -793,7 +867,7 @@ def test_head_is_answered_on_the_page_and_health(client):
 
 
 def test_a_token_guards_the_api_but_not_health_the_page_or_the_docs(model, clip):
-    app = create_app(model, workers=1, token="s3cret")
+    app = create_app(ServeSettings(workers=1, token="s3cret"), model=model)
     sent = 0
 
     async def body():
@@ -827,7 +901,8 @@ def test_a_token_guards_the_api_but_not_health_the_page_or_the_docs(model, clip)
 def test_cors_is_off_unless_origins_are_given(client, model):
     origin = {"origin": "http://elsewhere.test"}
     assert "access-control-allow-origin" not in client.get("/v1/model", headers=origin).headers
-    with TestClient(create_app(model, workers=1, cors_origins=["http://elsewhere.test"])) as http:
+    cors = ServeSettings(workers=1, cors_origins=["http://elsewhere.test"])
+    with TestClient(create_app(cors, model=model)) as http:
         allowed = http.get("/v1/model", headers=origin)
         assert allowed.headers["access-control-allow-origin"] == "http://elsewhere.test"
         other = http.get("/v1/model", headers={"origin": "http://other.test"})
@@ -838,7 +913,7 @@ def test_a_server_starts_without_an_affinity_call(monkeypatch, model):
     # macOS and Windows have no os.sched_getaffinity: the default worker count must not need it.
     monkeypatch.delattr(os, "sched_getaffinity", raising=False)
     monkeypatch.setattr(os, "process_cpu_count", lambda: 3, raising=False)
-    with TestClient(create_app(model)) as http:
+    with TestClient(create_app(model=model)) as http:
         assert http.get("/v1/health").json()["workers"] == 3
 
 
@@ -886,7 +961,8 @@ def test_the_model_card_is_rendered_without_raw_html(model):
         card = ("# Card\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) **bold**\n\n"
                 "| a | b |\n|--:|---|\n| 1 | 2 |\n")
 
-    info = TestClient(create_app(HostileCard(model.bundle), workers=1)).get("/v1/model").json()
+    app = create_app(ServeSettings(workers=1), model=HostileCard(model.bundle))
+    info = TestClient(app).get("/v1/model").json()
     assert "<h1>Card</h1>" in info["card_html"] and "<strong>bold</strong>" in info["card_html"]
     assert "<script>" not in info["card_html"] and 'href="javascript' not in info["card_html"]
     # No inline style, which the page's Content-Security-Policy would block.

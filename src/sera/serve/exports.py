@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from sera.formats import to_csv, to_json, to_srt
 from sera.results import Analysis, Segment
-from sera.serve.schemas import AnalyzeResponse, ApiError, describe
+from sera.serve.errors import ApiError
+from sera.serve.schemas import AnalyzeResponse, describe
 
 
 def parse_analysis(body: bytes, labels: Sequence[str], max_segments: int) -> Analysis:

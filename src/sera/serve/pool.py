@@ -18,7 +18,7 @@ from sera.errors import AudioError
 from sera.formats import to_json
 from sera.infer import Model
 from sera.segment import SegmenterParams
-from sera.serve.schemas import ApiError
+from sera.serve.errors import ApiError
 from sera.serve.uploads import Upload, decode
 
 log = logging.getLogger("sera.serve")
@@ -58,6 +58,10 @@ class InferencePool:
         """``function(*args)`` on a worker thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(function, *args))
+
+    def shutdown(self) -> None:
+        """Stop the threads (the app's lifespan ends: no request is running any more)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 #: How the library words another library's exception in an AudioError ("ValueError: ...").

@@ -1,5 +1,5 @@
-"""What the REST API of ``sera serve`` answers: the pydantic models of its JSON, the error
-type every failure becomes, and the OpenAPI description of the audio bodies and errors."""
+"""What the REST API of ``sera serve`` answers: the pydantic models of its JSON, and the
+OpenAPI description of the audio bodies and errors."""
 
 from __future__ import annotations
 
@@ -149,16 +149,6 @@ class ModelInfo(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: str = Field(description="What is wrong, in one line.")
-
-
-class ApiError(Exception):
-    """A request that cannot be served: answered with ``{"error": message}`` and ``status``."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
 
 
 def _error_doc(description: str, **extra) -> dict:

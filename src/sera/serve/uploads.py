@@ -1,7 +1,7 @@
 """Uploads to ``sera serve``: reading a request's audio body (bounded in size and in time) and
 decoding it from memory. Nothing here touches the disk or holds an inference worker.
 
-Every failure is an :class:`sera.serve.schemas.ApiError` with a plain one-line message; what a
+Every failure is an :class:`sera.serve.errors.ApiError` with a plain one-line message; what a
 library said about it (libsndfile, the multipart parser) goes to the log, not to the client.
 """
 
@@ -24,7 +24,7 @@ from starlette.requests import ClientDisconnect
 
 from sera.audio import check_format, read_mono
 from sera.errors import AudioError
-from sera.serve.schemas import ApiError
+from sera.serve.errors import ApiError
 
 log = logging.getLogger("sera.serve")
 
