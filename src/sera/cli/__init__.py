@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from sera.cli._app import app, err, print_error
+from sera.cli._app import INTERRUPTED, app, err, fail
 
 # Each module registers its commands on ``app`` when imported.
 from sera.cli import (  # noqa: E402,F401  isort: skip
@@ -26,24 +26,18 @@ EXTRAS = {
 
 def main() -> None:
     """Entry point of the ``sera`` console script."""
-    from rich.markup import escape
-
     from sera.errors import SeraError
 
     try:
         app()
     except SeraError as exc:
-        print_error(exc)
-        sys.exit(1)
+        fail(exc)
     except ModuleNotFoundError as exc:
         extra = EXTRAS.get((exc.name or "").split(".")[0])
         if extra is None:
             raise
-        # escape: "[train]" would otherwise be read as a rich markup tag.
-        err.print(f"[red]error[/red]: this command needs {exc.name}, which the base install "
-                  f"leaves out: {escape(f'pip install sera[{extra}]')}", markup=True,
-                  soft_wrap=True)
-        sys.exit(1)
+        fail(f"this command needs {exc.name}, which the base install leaves out: "
+             f"pip install sera[{extra}]")
     except KeyboardInterrupt:
         err.print("interrupted")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)

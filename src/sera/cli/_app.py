@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -65,9 +66,27 @@ def shown(text: object) -> str:
                    for char in utf8_text(text))
 
 
+#: Exit statuses (DESIGN.md: an error exits non-zero): 1 when an input or the run failed, 2 when
+#: the command line cannot run (as click's own usage errors), 130 on Ctrl-C.
+FAILED, USAGE, INTERRUPTED = 1, 2, 130
+
+
 def print_error(message: object) -> None:
-    """``error: <message>`` on stderr, on one line, the message shown as plain text."""
+    """``error: <message>`` on stderr, on one line, the message shown as plain text: every
+    error line of the CLI, whether it ends the command (:func:`fail`) or lists one bad file of
+    a batch that goes on (:func:`report_failures`)."""
     err.print(Text.assemble(("error", "red"), ": ", shown(message)), soft_wrap=True)
+
+
+def fail(message: object, status: int = FAILED) -> NoReturn:
+    """End the command: ``error: <message>`` on stderr (:func:`print_error`), exit ``status``.
+
+    The one way a command stops on an error; :func:`sera.cli.main` ends this way on a
+    :class:`sera.errors.SeraError` that reaches it and on a missing extra. It raises
+    ``SystemExit``, so it works inside a command and outside the typer app alike.
+    """
+    print_error(message)
+    raise SystemExit(status)
 
 
 def print_json(obj) -> None:

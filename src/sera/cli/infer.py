@@ -16,6 +16,7 @@ from sera.cli._app import (
     LABELS_HELP,
     app,
     err,
+    fail,
     load_model,
     print_error,
     print_json,
@@ -30,19 +31,13 @@ ADAPT_HELP = ("Normalise features by the statistics of each group of clips: none
               "of each folder or CSV manifest).")
 
 
-def _fail(message: str) -> None:
-    """One line on stderr, exit status 1."""
-    print_error(message)
-    raise typer.Exit(1)
-
-
 def _check_recording_adapt(adapt: str) -> None:
     from sera.conversation import check_adapt
 
     try:
         check_adapt(adapt)
     except ValueError as error:
-        _fail(f"--adapt: {error}")
+        fail(f"--adapt: {error}")
 
 
 # --- sera predict ---------------------------------------------------------------------------
@@ -71,11 +66,11 @@ def predict(
 ) -> None:
     """Predict the emotion of each audio file."""
     if as_json and as_csv:
-        _fail("choose one of --json and --csv")
+        fail("choose one of --json and --csv")
     clips, groups, unreadable = _clips_and_groups(paths, adapt, group_by)
     if not clips:
         report_failures(unreadable)
-        _fail(f"no audio files in {', '.join(map(str, paths))}")
+        fail(f"no audio files in {', '.join(map(str, paths))}")
     model = load_model(model_dir, labels)
     with progress_bars() as progress:
         predictions, failures = model.predict_many(clips, adapt=adapt, groups=groups,
@@ -106,12 +101,12 @@ def _clips_and_groups(paths: list[Path], adapt: str, group_by: str | None,
     try:
         check_choice("adaptation", adapt, ADAPTS)
     except InputError as error:
-        _fail(f"--adapt: {error}")
+        fail(f"--adapt: {error}")
     column = group_by or (adapt if adapt in ("speaker", "corpus") else None)
     try:
         clips, groups, unreadable = collect_clips(paths, column)
     except InputError as error:
-        _fail(str(error))
+        fail(str(error))
     return clips, (groups if adapt != "none" else None), unreadable
 
 
@@ -218,36 +213,36 @@ def analyze(
                if on]
     if out is None:
         if len(files) != 1:
-            _fail("give one recording, or --out DIR to analyze many")
+            fail("give one recording, or --out DIR to analyze many")
         if workers is not None or dask is not None:
-            _fail("--workers and --dask analyze many recordings: give --out DIR")
+            fail("--workers and --dask analyze many recordings: give --out DIR")
     elif stream or plot is not None or "-" in files:
-        _fail("--out analyzes files, folders and manifests into DIR; it does not combine "
+        fail("--out analyzes files, folders and manifests into DIR; it does not combine "
               "with --stream, --plot or standard input")
     if len(formats) > 1 and out is None:
-        _fail(f"choose one of {', '.join(formats)}")
+        fail(f"choose one of {', '.join(formats)}")
     if stream and (formats or plot is not None):
-        _fail("--stream prints JSON lines; it does not combine with --json, --csv, --srt or "
+        fail("--stream prints JSON lines; it does not combine with --json, --csv, --srt or "
               "--plot")
     file = files[0]
     if file == "-" and not stream:
-        _fail("reading standard input needs --stream")
+        fail("reading standard input needs --stream")
     _check_recording_adapt(adapt)
     from sera.conversation import check_speakers
 
     try:
         check_speakers(speakers, min_speakers, max_speakers)
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
     if stream and (min_speakers is not None or max_speakers is not None):
-        _fail("--min-speakers and --max-speakers bound the speakers of a whole recording; a "
+        fail("--min-speakers and --max-speakers bound the speakers of a whole recording; a "
               "stream takes --speakers (the most speakers to tell apart)")
     overrides = {"threshold": threshold, "min_silence": min_silence, "min_speech": min_speech,
                  "max_utterance": max_utterance}
     try:
         params = SegmenterParams(**{k: v for k, v in overrides.items() if v is not None})
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
     model = load_model(model_dir, labels)
     if out is not None:
         extra = [fmt for fmt, on in (("csv", as_csv), ("srt", as_srt)) if on]
@@ -280,7 +275,7 @@ def analyze(
         try:
             plot_timeline(file, analysis, plot)
         except OSError as error:
-            _fail(f"{plot}: cannot write the timeline ({os_problem(error)})")
+            fail(f"{plot}: cannot write the timeline ({os_problem(error)})")
         err.print(f"timeline written to {shown(plot)}")
 
 
@@ -380,14 +375,14 @@ def listen(
     try:
         import sounddevice as sd
     except ImportError:
-        _fail("sera listen needs the sounddevice package: pip install 'sera[listen]'")
+        fail("sera listen needs the sounddevice package: pip install 'sera[listen]'")
     except OSError as error:  # sounddevice raises it when PortAudio itself is missing
-        _fail(f"no microphone available: {error} (install PortAudio, e.g. libportaudio2)")
+        fail(f"no microphone available: {error} (install PortAudio, e.g. libportaudio2)")
     selected = int(device) if device is not None and device.isdigit() else device
     try:
         info = sd.query_devices(selected, "input")
     except (sd.PortAudioError, ValueError) as error:
-        _fail(f"no microphone available: {error}")
+        fail(f"no microphone available: {error}")
     sample_rate = int(info["default_samplerate"])
     model = load(model_dir)
     heard: queue.Queue = queue.Queue()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from sera.cli._app import app, err
+from sera.cli._app import app, err, fail
 from sera.serve import (
     BODY_TIMEOUT_S,
     HEADER_TIMEOUT_S,
@@ -92,9 +92,7 @@ def serve(
         from sera.serve.protocol import protocol_with_header_timeout
         from sera.serve.settings import ServeSettings
     except ImportError as error:
-        err.print(f"[red]error[/red]: sera serve needs FastAPI and uvicorn ({error}): "
-                  f"pip install 'sera[serve]'", markup=True, soft_wrap=True)
-        raise typer.Exit(1) from None
+        fail(f"sera serve needs FastAPI and uvicorn ({error}): pip install 'sera[serve]'")
     settings = ServeSettings(**given_options(ctx))
     application = create_app(settings)
     warn_if_open(settings.host, settings.token)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from sera.cli._app import app, err, print_json, recipe_from_options, report_failures
+from sera.cli._app import USAGE, app, err, fail, print_json, recipe_from_options, report_failures
 from sera.cli._progress import progress_bars
 
 _MODEL = typer.Option(None, "--model", "-m", help="Model name (see `sera models`); default: "
@@ -43,8 +43,7 @@ def _recipe_and_sources(recipe_file, paths, model, features, adapt, seed, augmen
     else:
         recipe = recipe_from_options(model, features, adapt, seed, augment, epochs)
     if not sources:
-        err.print("error: name a corpus (PATH...) or a --recipe with [data] corpora")
-        raise typer.Exit(2)
+        fail("name a corpus (PATH...) or a --recipe with [data] corpora", USAGE)
     return recipe, sources
 
 
