@@ -214,18 +214,28 @@ async def _receive_form(request: Request, boundary: bytes | None, limits: BodyLi
         async for chunk in body_chunks(request, limits):
             parser.write(chunk)
     except FormParserError as err:
-        # The parser's own words ("Expected boundary character 45 ...", "Maximum header size
-        # exceeded") mean nothing to a client: they go to the log.
-        log.info("malformed multipart body: %s", err)
-        if _starts_with_preamble(err):
-            raise ApiError(400, "malformed multipart body: it must begin with its boundary "
-                                "(no text before the first part)") from None
-        if "header" in str(err).lower():
-            raise ApiError(400, "malformed multipart body: a part's headers are too long "
-                                "(a file name of a few hundred characters at most)") from None
-        raise ApiError(400, _MULTIPART_PROBLEMS) from None
+        raise _multipart_problem(err) from None
     if not ended:
         raise ApiError(400, "malformed multipart body: it ends before its closing boundary")
+    return _the_file(parts)
+
+
+def _multipart_problem(err: FormParserError) -> ApiError:
+    """The 400 for a body the multipart parser refused. The parser's own words ("Expected
+    boundary character 45 ...", "Maximum header size exceeded") mean nothing to a client: they
+    go to the log."""
+    log.info("malformed multipart body: %s", err)
+    if _starts_with_preamble(err):
+        return ApiError(400, "malformed multipart body: it must begin with its boundary "
+                             "(no text before the first part)")
+    if "header" in str(err).lower():
+        return ApiError(400, "malformed multipart body: a part's headers are too long "
+                             "(a file name of a few hundred characters at most)")
+    return ApiError(400, _MULTIPART_PROBLEMS)
+
+
+def _the_file(parts: list[tuple[bytes | None, bytes | None, bytes]]) -> Upload:
+    """The one ``file`` field of a form's ``(field, filename, data)`` parts."""
     files = [(filename, data) for field, filename, data in parts if field == b"file"]
     if not files:
         raise ApiError(422, "no 'file' field in the form: send the audio as the field 'file'")
