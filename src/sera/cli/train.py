@@ -66,7 +66,9 @@ def train_command(
     workers: int = _WORKERS,
     cache: Path = _CACHE,
     resume: bool = typer.Option(False, "--resume", help="Continue a torch model from its last "
-                                "checkpoint (kept in .OUT-checkpoints beside OUT)."),
+                                "checkpoint: last.pt in the hidden folder .NAME-checkpoints "
+                                "beside the --out folder NAME (build/.model-checkpoints by "
+                                "default)."),
     json_out: bool = typer.Option(False, "--json", help="Print the test metrics as JSON."),
 ) -> None:
     """Train a model on a speaker-independent split and write its bundle.
