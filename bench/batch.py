@@ -26,8 +26,8 @@ resident set of the analysing processes (the command itself with 1 worker; its w
 processes otherwise), sampled every 0.1 s with psutil, as is the CPU time of the command and
 its children (up to the last sample). CPU time and the load average are recorded beside each
 run, and before and after the runs the cores that two busy processes get together: on a shared
-machine a busy neighbour shows there, and that figure caps any speed-up measured then. The outputs of the three first runs
-must be identical, byte for byte, and the rerun must leave them unchanged.
+machine a busy neighbour shows there, and that figure caps any speed-up measured then. The outputs
+of the three first runs must be identical, byte for byte, and the rerun must leave them unchanged.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Speed and memory of inference: analyze a long recording, predict one clip and a folder.
 
-    .venv/bin/python -m bench.infer /work/shared/data/ravdess16k [--model DIR] [--sets stats egemaps]
+    .venv/bin/python -m bench.infer /work/shared/data/ravdess16k [--model DIR]
+                                    [--sets stats egemaps]
 
 With no ``--model``, a small bundle is trained per feature set in ``--sets`` (logistic
 regression on about 200 RAVDESS clips of actors 01-10: the model's size and quality do not

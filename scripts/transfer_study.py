@@ -52,7 +52,8 @@ CORPORA = ("ravdess", "nemo")
 CONDITIONS = ("none", "balanced", "skew1", "skew3")
 
 
-def load_features(cache: Path, feature_set: str, corpora=CORPORA) -> tuple[np.ndarray, pd.DataFrame]:
+def load_features(cache: Path, feature_set: str,
+                  corpora=CORPORA) -> tuple[np.ndarray, pd.DataFrame]:
     """Raw features and rows of every corpus, from the per-corpus, per-set stores."""
     blocks, frames = [], []
     for corpus in corpora:

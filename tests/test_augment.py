@@ -136,7 +136,8 @@ def test_the_seed_protocol_is_caught_leaking():
     """Augmenting every row and then splitting rows at random puts copies on both sides."""
     manifest = make_manifest()
     augmented = pd.concat([manifest.assign(augment=None)]
-                          + [manifest.assign(augment=kind) for kind in SEED_AUGMENTS], ignore_index=True)
+                          + [manifest.assign(augment=kind) for kind in SEED_AUGMENTS],
+                          ignore_index=True)
     with pytest.warns(Warning, match="leakage"):
         split = random_split(augmented, test_size=0.2, seed=0)
     train, _, test = split.frames(augmented)

@@ -330,7 +330,8 @@ def test_emodb(tmp_path):
     ])
     result = scan(root)
     rows = by_name(result)
-    assert {name: (row["emotion"], row["speaker"], row["gender"]) for name, row in rows.items()} == {
+    found = {name: (row["emotion"], row["speaker"], row["gender"]) for name, row in rows.items()}
+    assert found == {
         "03a01Fa.wav": ("happy", "emodb-03", "male"),
         "08b10Wb.wav": ("angry", "emodb-08", "female"),
         "16a05Tc.wav": ("sad", "emodb-16", "female"),
@@ -387,7 +388,8 @@ def test_unrecognised_audio_beside_a_corpus_is_skipped_with_reason(tmp_path):
     root = make_tree(tmp_path, ["Actor_01/03-01-03-01-01-01-01.wav", "extra/interview.wav"])
     result = scan(root)
     assert len(result.manifest) == 1
-    assert "no RAVDESS, CREMA-D, TESS, SAVEE, EmoDB, nEMO, EMOVO or ASED" in reasons(result)["interview.wav"]
+    assert ("no RAVDESS, CREMA-D, TESS, SAVEE, EmoDB, nEMO, EMOVO or ASED"
+            in reasons(result)["interview.wav"])
 
 
 # --- Folder per label ----------------------------------------------------------------------

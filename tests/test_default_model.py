@@ -55,7 +55,8 @@ def test_card_states_the_data_licences_and_the_study_figures():
         assert f"| {name} | {figures['single']['uar']:.3f} | {figures['adapted']['uar']:.3f} |" \
             in card
     for figures in [*metrics["by_corpus"].values(), *metrics["leave_one_corpus_out"].values()]:
-        assert f"{figures['uar_adapted']:.3f}" in card and f"{figures['uar_single_clip']:.3f}" in card
+        assert f"{figures['uar_adapted']:.3f}" in card
+        assert f"{figures['uar_single_clip']:.3f}" in card
 
 
 def test_default_model_is_calibrated_on_corpora_it_never_heard_and_says_so():

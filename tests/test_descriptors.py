@@ -130,7 +130,8 @@ def test_spectral_flux_marks_a_change_of_spectrum_not_of_level():
     assert flux[0] == 0.0
     assert np.argmax(flux) in range(change - 2, change + 3)
     assert np.median(flux) < 0.01 * flux.max()
-    np.testing.assert_allclose(fd.spectral_flux(5 * magnitude), flux, rtol=0, atol=1e-6 * flux.max())
+    np.testing.assert_allclose(fd.spectral_flux(5 * magnitude), flux, rtol=0,
+                               atol=1e-6 * flux.max())
 
 
 def test_periodicity_is_one_at_the_period_and_small_for_noise():

@@ -50,7 +50,8 @@ def test_check_choice_raises_the_error_type_asked_for():
 
 @pytest.mark.parametrize("value", [0, -1, -0.5, math.nan, math.inf, True, "1", None])
 def test_check_positive_refuses_what_is_not_a_positive_finite_number(value):
-    with pytest.raises(InputError, match=f"^n_fft must be a positive number, not {re.escape(repr(value))}$"):
+    message = f"^n_fft must be a positive number, not {re.escape(repr(value))}$"
+    with pytest.raises(InputError, match=message):
         check_positive("n_fft", value)
 
 

@@ -277,7 +277,8 @@ def test_combined_sets_concatenate_their_parts_and_round_trip(tone_wav):
     stats, egemaps = get_feature_set("stats"), get_feature_set("egemaps")
     assert combined.name == "stats+egemaps"
     assert combined.shape == (stats.shape[0] + egemaps.shape[0],)
-    assert combined.names[0] == f"stats:{stats.names[0]}" and len(combined.names) == combined.shape[0]
+    assert combined.names[0] == f"stats:{stats.names[0]}"
+    assert len(combined.names) == combined.shape[0]
     x = combined.extract(tone_wav)
     np.testing.assert_allclose(x, np.concatenate([stats.extract(tone_wav),
                                                   egemaps.extract(tone_wav)]), rtol=1e-6)

@@ -509,8 +509,8 @@ def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(small_corpus, tmp_
     out = tmp_path / "out" / "f.parquet"
     result = _cli(["features", str(small_corpus), "--set", "stats", "--out", str(out)])
     assert result.exit_code == 1
-    assert _error_lines(result) == [f"error: {out}: cannot write the feature store (No space left on device "
-                     f"(ENOSPC))"]
+    assert _error_lines(result) == [f"error: {out}: cannot write the feature store "
+                                    f"(No space left on device (ENOSPC))"]
     assert list(out.parent.iterdir()) == []
 
 

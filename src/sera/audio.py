@@ -1,8 +1,8 @@
 """Decode, downmix, resample, window and validate audio.
 
 Everything that reads a file goes through :func:`load`; everything that accepts
-an array goes through :func:`validate`; a stream from a pipe is opened by :func:`read_pipe`. Both raise :class:`sera.errors.AudioError`, whose
-message is one line naming the file and the problem.
+an array goes through :func:`validate`; a stream from a pipe is opened by :func:`read_pipe`. Both
+raise :class:`sera.errors.AudioError`, whose message is one line naming the file and the problem.
 """
 
 from __future__ import annotations
@@ -355,7 +355,8 @@ def load(path: str | os.PathLike, sr: int | None = SAMPLE_RATE, *, offset: float
     native = meta.samplerate
     start = int(round(offset * native))
     if start >= meta.frames > 0:
-        raise AudioError(path, f"offset {offset:g} s is past the end ({meta.frames / native:.2f} s)")
+        raise AudioError(path, f"offset {offset:g} s is past the end "
+                               f"({meta.frames / native:.2f} s)")
     stop = None if duration is None else start + int(round(duration * native))
     if max_duration is not None and meta.frames > 0:
         readable = ((stop or meta.frames) - start) / native

@@ -1,17 +1,16 @@
 """Data augmentation of training utterances: the seed's four kinds and channel/codec kinds.
 
 The seed's kinds are noise, time stretch, shift and pitch shift. The channel kinds
-(:data:`sera.options.CHANNEL_AUGMENTS`) imitate recording conditions a model meets outside its corpus: a
-telephone band (``bandlimit``), a lossy MP3 or Ogg Vorbis round trip (``codec``), a gain of up
-to ±20 dB (``gain``), white or babble noise at 5-20 dB SNR (``snr``), a synthetic room
+(:data:`sera.options.CHANNEL_AUGMENTS`) imitate recording conditions a model meets outside its
+corpus: a telephone band (``bandlimit``), a lossy MP3 or Ogg Vorbis round trip (``codec``), a gain
+of up to ±20 dB (``gain``), white or babble noise at 5-20 dB SNR (``snr``), a synthetic room
 (``room``: reverberation, RT60 0.2-0.6 s), a noise floor of white, pink or brown noise at an
-absolute level (``floor``: -70 to -35 dBFS, the hiss of a real microphone and room under
-speech that studio corpora record over digital silence), and one real channel drawn at random
-(``channel``: babble, a room or a phone line with its codec, over a faint floor half of the
-time). Their signal functions (:func:`telephone_band`, :func:`lossy_round_trip`,
-:func:`apply_gain`, :func:`add_noise`, :func:`reverberate`, :func:`add_floor`,
-:func:`phone_line`) are pure and shared with :mod:`sera.robustness`, which applies them at
-fixed strengths.
+absolute level (``floor``: -70 to -35 dBFS, the hiss of a real microphone and room under speech that
+studio corpora record over digital silence), and one real channel drawn at random (``channel``:
+babble, a room or a phone line with its codec, over a faint floor half of the time). Their signal
+functions (:func:`telephone_band`, :func:`lossy_round_trip`, :func:`apply_gain`, :func:`add_noise`,
+:func:`reverberate`, :func:`add_floor`, :func:`phone_line`) are pure and shared with
+:mod:`sera.robustness`, which applies them at fixed strengths.
 
 Only training utterances are ever augmented; :func:`sera.splits.rows_to_augment` hands them
 out, and the feature store calls :meth:`Augmenter.augment` once per training row and kind.
@@ -78,7 +77,8 @@ class Augmenter:
     Parameters
     ----------
     kinds : tuple of str
-        The augmentations to make, a subset of :data:`sera.options.AUGMENTS` (default: the seed's four).
+        The augmentations to make, a subset of :data:`sera.options.AUGMENTS` (default: the seed's
+        four).
     seed : int
         Seeds every random draw, together with the key and the kind.
     noise_amplitude : float
@@ -244,8 +244,8 @@ def lossy_round_trip(y: np.ndarray, sr: int, codec: Codec = "mp3",
     sr : int
         Its sample rate (MP3 takes 8-48 kHz).
     codec : str
-        ``"mp3"``, ``"ogg"`` (Vorbis), ``"opus"`` or ``"ulaw"``, see :data:`CODEC_FORMATS` (Opus takes
-        8, 12, 16, 24 or 48 kHz).
+        ``"mp3"``, ``"ogg"`` (Vorbis), ``"opus"`` or ``"ulaw"``, see :data:`CODEC_FORMATS` (Opus
+        takes 8, 12, 16, 24 or 48 kHz).
     quality : float
         libsndfile ``compression_level`` in [0, 1]; 1 is the lowest bitrate (MP3 at 16 kHz:
         about 24 kbit/s).

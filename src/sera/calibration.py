@@ -115,8 +115,8 @@ def expected_calibration_error(proba: np.ndarray, y: np.ndarray, n_bins: int = N
     n = sum(bins["count"])
     if n == 0:
         raise InputError("the expected calibration error needs at least one prediction")
-    return float(sum(c * abs(a - f) for c, a, f in
-                     zip(bins["count"], bins["accuracy"], bins["confidence"], strict=True) if c) / n)
+    rows = zip(bins["count"], bins["accuracy"], bins["confidence"], strict=True)
+    return float(sum(c * abs(a - f) for c, a, f in rows if c) / n)
 
 
 def calibration_config(temperatures: dict[str, float], *, fitted_on: str,

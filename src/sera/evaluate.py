@@ -61,9 +61,9 @@ def evaluate(model, source, *, adapt: str | None = None, include_training_speake
     dict
         The DESIGN.md ``evaluate`` schema (``n, accuracy, uar, macro_f1, per_class,
         confusion``) plus ``ece`` (expected calibration error of the scores, 10 bins),
-        ``reliability`` (its diagram's bins), ``breakdown`` (per corpus, speaker, gender), ``adapt``,
-        ``labels`` (those the model may answer), ``excluded_other_labels`` (utterances of other
-        labels, left out), ``excluded_training_speakers``, ``failures`` and ``model``.
+        ``reliability`` (its diagram's bins), ``breakdown`` (per corpus, speaker, gender),
+        ``adapt``, ``labels`` (those the model may answer), ``excluded_other_labels`` (utterances of
+        other labels, left out), ``excluded_training_speakers``, ``failures`` and ``model``.
     """
     manifest = load_manifest(source)
     adapt = adapt or default_adapt(manifest)

@@ -5,11 +5,12 @@ by :func:`typing.get_args` so that the two cannot disagree, is what
 :func:`sera.errors.check_choice` checks a value against and what error messages and ``--help``
 list, in this order::
 
-    >>> from sera.errors import check_choice
-    >>> check_choice("adaptation", "spekaer", ADAPTS)
-    Traceback (most recent call last):
-    ...
-    sera.errors.InputError: unknown adaptation 'spekaer'; choose one of none, recording, speaker, corpus
+    >>> from sera.errors import InputError, check_choice
+    >>> try:
+    ...     check_choice("adaptation", "spekaer", ADAPTS)
+    ... except InputError as error:
+    ...     print(error)
+    unknown adaptation 'spekaer'; choose one of none, recording, speaker, corpus
 """
 
 from __future__ import annotations

@@ -365,5 +365,6 @@ def plot_timeline(recording, segments: Sequence[Segment], out: str | os.PathLike
         title = Path(recording).name if isinstance(recording, (str, os.PathLike)) else "recording"
     who = f", {len(speakers)} speakers" if len(speakers) > 1 else ""
     # A "$" in a file name would start matplotlib's mathtext.
-    ax.set_title(f"{title}: {len(segments)} utterances in {duration:.1f} s{who}".replace("$", r"\$"))
+    heading = f"{title}: {len(segments)} utterances in {duration:.1f} s{who}"
+    ax.set_title(heading.replace("$", r"\$"))
     return _save(fig, out)

@@ -12,8 +12,9 @@ A recipe file says everything a trained model depends on, one table per concern:
     [calibration]   method = "temperature"
 
 Every key has the default of :class:`Recipe`; an unknown table or key, or a value of the wrong
-type or out of range, is an error (a typo must not silently train something else). ``sera train --recipe FILE`` runs one, and the
-bundle records it (``config.json`` → ``training.recipe``, with ``name`` the file's stem).
+type or out of range, is an error (a typo must not silently train something else). ``sera train
+--recipe FILE`` runs one, and the bundle records it (``config.json`` → ``training.recipe``, with
+``name`` the file's stem).
 """
 
 from __future__ import annotations

@@ -28,8 +28,9 @@ FIGURE_COLOURS = ("#94a3b8", "#2563eb", "#0f766e")
 PART_COLOURS = {"train": "#2563eb", "val": "#ea580c"}
 
 
-def write_report(out_html: str | os.PathLike, *, metrics: dict, history: Sequence[dict] | None = None,
-                 manifest=None, card: str | None = None, breakdowns: dict | None = None,
+def write_report(out_html: str | os.PathLike, *, metrics: dict,
+                 history: Sequence[dict] | None = None, manifest=None, card: str | None = None,
+                 breakdowns: dict | None = None,
                  warnings: Sequence[str] = (), title: str = "sera evaluation report",
                  subtitle: str | None = None, robustness: dict | None = None,
                  cross_corpus: dict | None = None) -> Path:
@@ -126,7 +127,8 @@ def _headline(metrics: dict, n_labels: int) -> str:
     cards = [
         ("UAR", _fmt(metrics["uar"]), f"unweighted average recall &middot; chance {chance:.2f}",
          metrics["uar"], "primary"),
-        ("Accuracy", _fmt(metrics["accuracy"]), "share of utterances right", metrics["accuracy"], ""),
+        ("Accuracy", _fmt(metrics["accuracy"]), "share of utterances right", metrics["accuracy"],
+         ""),
         ("Macro-F1", _fmt(metrics["macro_f1"]), "mean F1 over emotions", metrics["macro_f1"], ""),
         ("Utterances", f"{metrics['n']:,}", f"{present} of {n_labels} emotions present", None, ""),
     ]
@@ -365,7 +367,8 @@ def _breakdown_table(column: str, groups: dict) -> str:
         uar = figures["uar"]
         rows.append(f'<tr><th>{html.escape(str(group))}</th><td>{figures["n"]}</td>'
                     f'<td class="bar-cell"><span class="track"><span class="bar" '
-                    f'style="width:{100 * uar:.1f}%"></span></span><b>{_fmt(uar)}</b></td><td>{_fmt(figures["accuracy"])}</td>'
+                    f'style="width:{100 * uar:.1f}%"></span></span><b>{_fmt(uar)}</b></td>'
+                    f'<td>{_fmt(figures["accuracy"])}</td>'
                     f'<td>{_fmt(figures["macro_f1"])}</td></tr>')
     return (f'<div class="scroll"><table class="figures breakdown"><tr>'
             f'<th>{html.escape(column)}</th><th>n</th><th class="bar-head">UAR</th>'

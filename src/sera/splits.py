@@ -57,7 +57,8 @@ def check_disjoint(a: pd.DataFrame, b: pd.DataFrame, on: Iterable[str] = ("path"
         shared = sorted(set(a[column].dropna()) & set(b[column].dropna()), key=str)
         if shared:
             shown = ", ".join(map(str, shared[:3])) + (", ..." if len(shared) > 3 else "")
-            raise LeakageError(f"{len(shared)} {column} value(s) on both sides of the split: {shown}")
+            raise LeakageError(f"{len(shared)} {column} value(s) on both sides of the split: "
+                               f"{shown}")
 
 
 def rows_to_augment(manifest: pd.DataFrame, split: Split) -> pd.DataFrame:

@@ -186,12 +186,15 @@ def analyze(
                                                  "--max-speakers 5)."),
     max_speakers: int | None = typer.Option(None, "--max-speakers", min=1,
                                             help="Most speakers to find."),
-    threshold: float | None = typer.Option(None, "--threshold", help="Speech probability that "
-                                                                     "starts speech (default 0.5)."),
+    threshold: float | None = typer.Option(None, "--threshold",
+                                           help="Speech probability that starts speech "
+                                                "(default 0.5)."),
     min_silence: float | None = typer.Option(None, "--min-silence",
-                                             help="Pause (s) that ends an utterance (default 0.25)."),
+                                             help="Pause (s) that ends an utterance "
+                                                  "(default 0.25)."),
     min_speech: float | None = typer.Option(None, "--min-speech",
-                                            help="Shorter utterances (s) are dropped (default 0.25)."),
+                                            help="Shorter utterances (s) are dropped "
+                                                 "(default 0.25)."),
     max_utterance: float | None = typer.Option(None, "--max-utterance",
                                                help="Longer speech (s) is split (default 10)."),
     labels: str | None = typer.Option(None, "--labels", help=LABELS_HELP),

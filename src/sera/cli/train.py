@@ -139,7 +139,8 @@ def cv_command(
     _summary(result.metrics, f"{split}, {len(result.folds)} folds")
     single = result.metrics["single_clip"]
     err.print(f"single clip: UAR {single['uar']:.3f}  ECE {single['ece']:.3f}; adapted ECE "
-              f"{result.metrics['ece']:.3f} (uncalibrated {result.metrics['ece_uncalibrated']:.3f})")
+              f"{result.metrics['ece']:.3f} "
+              f"(uncalibrated {result.metrics['ece_uncalibrated']:.3f})")
     for name, figures in result.metrics["by_corpus"].items():
         err.print(f"  {name}: UAR single clip {figures['uar_single_clip']:.3f}, adapted "
                   f"{figures['uar_adapted']:.3f}", markup=False)
@@ -148,7 +149,8 @@ def cv_command(
     if report is not None:
         from sera.report import write_report
 
-        write_report(report, metrics=result.metrics, title=f"sera cv: {recipe.name or recipe.model}")
+        write_report(report, metrics=result.metrics,
+                     title=f"sera cv: {recipe.name or recipe.model}")
         err.print(f"report: {report}")
     if report_failures(result.failures):
         raise typer.Exit(1)

@@ -1,4 +1,4 @@
-"""Folder per label: ``ROOT/angry/clip.wav``, ``ROOT/spk1/angry/clip.wav``, ``ROOT/female/sad/x.wav``.
+"""Folder per label: ``ROOT/angry/a.wav``, ``ROOT/spk1/angry/a.wav``, ``ROOT/female/sad/a.wav``.
 
 The emotion is the folder nearest the file whose name is an emotion (any spelling in
 :data:`sera.labels.ALIASES`). Other folders between the root and the file name the speaker,

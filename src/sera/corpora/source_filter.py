@@ -155,5 +155,6 @@ def frame_filter(sources: np.ndarray, responses: np.ndarray, hop: int) -> np.nda
 
 
 def frame_count(n: int, win: int, hop: int) -> int:
-    """Frames :func:`frame_filter` needs so that every sample of an ``n``-sample signal is covered four times."""
+    """Frames :func:`frame_filter` needs so that every sample of an ``n``-sample signal is
+    covered four times."""
     return (n + win) // hop + 1

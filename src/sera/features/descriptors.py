@@ -8,8 +8,8 @@ tests. The STFT itself is numpy.fft over strided frames, in blocks, which is fas
 ``librosa.stft`` on short clips; the mel and chroma filter banks and the DCT are librosa's
 formulas, built once per parameter set. Products are ``np.einsum``, never BLAS: a BLAS thread
 pool makes these small products several times slower on a busy machine, and its sums depend
-on its thread count, so the features would too. This is the inference path, so it imports numpy alone:
-librosa pulls in numba and scikit-learn, and scipy.fft and scipy.sparse cost a third of a
+on its thread count, so the features would too. This is the inference path, so it imports numpy
+alone: librosa pulls in numba and scikit-learn, and scipy.fft and scipy.sparse cost a third of a
 second of start-up.
 """
 

@@ -6,8 +6,8 @@ and ``predict_proba`` always has one column per label, zeros for classes absent 
 ``export_onnx`` converts with skl2onnx (gradient boosting: from the fitted trees, see
 :meth:`GradientBoostingClassifier._class_probability_graph`; logistic regression, which solves
 scikit-learn's objective with per-row label masks, writes its softmax directly) and appends a
-one-hot MatMul that scatters the trained classes' columns into the seven label columns, so the graph is
-``features (N, D) float32 -> probabilities (N, 7) float32`` like every sera model's.
+one-hot MatMul that scatters the trained classes' columns into the seven label columns, so the graph
+is ``features (N, D) float32 -> probabilities (N, 7) float32`` like every sera model's.
 """
 
 from __future__ import annotations
@@ -93,9 +93,8 @@ class _ClassicalClassifier:
                                                [None, len(LABELS)])],
                 initializer=[numpy_helper.from_array(scatter, "scatter")]),
             opset_imports=list(trained.opset_import), ir_version=trained.ir_version)
-        graph = compose.merge_models(trained, to_labels,
-                                     io_map=[(trained.graph.output[-1].name, "class_probabilities")],
-                                     outputs=["probabilities"])
+        io_map = [(trained.graph.output[-1].name, "class_probabilities")]
+        graph = compose.merge_models(trained, to_labels, io_map=io_map, outputs=["probabilities"])
         graph.graph.name = f"sera-{type(self).__name__}"  # merge_models names it with a uuid
         graph.graph.doc_string = ""
         with open(path, "wb") as file:
@@ -145,12 +144,12 @@ class LogisticClassifier(_ClassicalClassifier):
     The objective is scikit-learn's ``LogisticRegression(class_weight="balanced")`` (L2 on the
     weights, not the intercepts, scaled by the summed row weights), solved the same way
     (L-BFGS-B, the same tolerances): with no mask the fit equals scikit-learn's (1e-9 apart on a
-    real training fold; tests/test_classical.py holds it to 1e-5 with scikit-learn as the oracle). What scikit-learn cannot say is that
-    a row comes from a corpus that never uses some labels: nEMO has no disgust, and with a plain
-    softmax each of its 3,403 clips would count as evidence against disgust. Given a
-    ``label_mask``, each row's softmax runs over the labels its corpus has, so an absent label
-    is neither pushed up nor down by that corpus's rows; at prediction time every trained
-    label competes.
+    real training fold; tests/test_classical.py holds it to 1e-5 with scikit-learn as the oracle).
+    What scikit-learn cannot say is that a row comes from a corpus that never uses some labels: nEMO
+    has no disgust, and with a plain softmax each of its 3,403 clips would count as evidence against
+    disgust. Given a ``label_mask``, each row's softmax runs over the labels its corpus has, so an
+    absent label is neither pushed up nor down by that corpus's rows; at prediction time every
+    trained label competes.
 
     Parameters
     ----------
@@ -269,7 +268,8 @@ class LogisticClassifier(_ClassicalClassifier):
                  helper.make_node("Softmax", ["logits"], ["class_probabilities"], axis=-1)]
         graph = helper.make_graph(
             nodes, "logistic_regression",
-            [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, self.n_features_])],
+            [helper.make_tensor_value_info("features", TensorProto.FLOAT,
+                                           [None, self.n_features_])],
             [helper.make_tensor_value_info("class_probabilities", TensorProto.FLOAT,
                                            [None, len(self.classes_)])],
             initializer=[numpy_helper.from_array(self.coef_.astype(np.float32), "weights"),
@@ -369,12 +369,13 @@ class GradientBoostingClassifier(_ClassicalClassifier):
         ]
         graph = helper.make_graph(
             nodes, "gradient_boosting",
-            [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, self.n_features_])],
+            [helper.make_tensor_value_info("features", TensorProto.FLOAT,
+                                           [None, self.n_features_])],
             [helper.make_tensor_value_info("class_probabilities", TensorProto.FLOAT,
                                            [None, len(self.classes_)])],
             initializer=[numpy_helper.from_array(to_logits, "to_logits")])
-        return helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid(domain, version)
-                                                       for domain, version in OPSET.items()])
+        opsets = [helper.make_opsetid(domain, version) for domain, version in OPSET.items()]
+        return helper.make_model(graph, ir_version=8, opset_imports=opsets)
 
 
 def _flat(X) -> np.ndarray:
@@ -385,7 +386,8 @@ def _flat(X) -> np.ndarray:
 
 def _float32_at_most(threshold: float) -> float:
     """The largest float32 not above ``threshold``: for float32 ``x``, ``x <= threshold`` holds
-    exactly when ``x <= _float32_at_most(threshold)``, so the float32 graph splits as sklearn does."""
+    exactly when ``x <= _float32_at_most(threshold)``, so the float32 graph splits as sklearn
+    does."""
     rounded = np.float32(threshold)
     if rounded > threshold:
         rounded = np.nextafter(rounded, np.float32(-np.inf))

@@ -7,8 +7,9 @@ number of frames works), dropout and one linear layer: about 100 k parameters. S
 convolutions instead of convolution + 2×2 max pooling: on a 2-core CPU the full-resolution
 BatchNorm, ReLU and pooling cost three to four times the training time of everything else, and
 in one speaker-independent trial on RAVDESS (train actors 1-12, validate 13-15, test 16-18) the
-strided network scored no worse (test UAR 0.46 against 0.43). During training only, each batch gets SpecAugment (random frequency and time bands set to 0, the mean
-of the normalised features) and mixup.
+strided network scored no worse (test UAR 0.46 against 0.43). During training only, each batch gets
+SpecAugment (random frequency and time bands set to 0, the mean of the normalised features) and
+mixup.
 """
 
 from __future__ import annotations

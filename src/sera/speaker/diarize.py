@@ -210,11 +210,10 @@ def change_point(windows: np.ndarray, space: SpeakerSpace | None = None) -> int 
     The windows are mapped into the speaker space (default: the shipped one), and the cut
     leaving at least two windows on each side that makes each side most coherent is the
     candidate: the one that maximises the summed lengths of the two sides' resultant vectors
-    (the sum over windows of their cosine similarity to their side's mean direction). Whether it is a
-    change is not decided here: one voice's sides and two voices' sides are too alike in
-    absolute terms (within one utterance, RAVDESS actors' sides scored 0.24-0.73 against each
-    other in the speaker space, two same-sex actors' 0.24-0.58), so the recording's speakers
-    decide.
+    (the sum over windows of their cosine similarity to their side's mean direction). Whether it is
+    a change is not decided here: one voice's sides and two voices' sides are too alike in absolute
+    terms (within one utterance, RAVDESS actors' sides scored 0.24-0.73 against each other in the
+    speaker space, two same-sex actors' 0.24-0.58), so the recording's speakers decide.
 
     Returns
     -------
