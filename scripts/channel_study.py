@@ -73,7 +73,7 @@ def condition_features(frame: pd.DataFrame, feature_set, conditions, cache: Path
     crowd_paths = [list(frame["path"].iloc[members.get(i, [])]) for i in range(len(frame))]
     out = {}
     for condition in conditions:
-        name = f"{feature_set.name}-{condition}-{len(frame)}-{seed}.npy"
+        name = f"{feature_set.name}{_params_tag(feature_set)}-{condition}-{len(frame)}-{seed}.npy"
         if (cache / name).is_file():
             out[condition] = np.load(cache / name)
             continue
@@ -84,6 +84,16 @@ def condition_features(frame: pd.DataFrame, feature_set, conditions, cache: Path
         out[condition] = np.vstack(rows).astype(np.float32)
         np.save(cache / name, out[condition])
     return out
+
+
+def _params_tag(feature_set) -> str:
+    """A cache-name tag of a set's parameters where they are not the defaults (none for the
+    shipped sets, whose cached files keep their names)."""
+    parts = getattr(feature_set, "parts", None)
+    if parts:
+        return "".join(_params_tag(part) for part in parts)
+    changed = {k: v for k, v in feature_set.params.items() if feature_set.defaults.get(k) != v}
+    return "".join(f"-{k}={v}" for k, v in sorted(changed.items()))
 
 
 def _corrupted_features(job) -> np.ndarray:

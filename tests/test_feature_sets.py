@@ -12,7 +12,7 @@ import soundfile as sf
 
 from sera.errors import FeatureError, SeraError
 from sera.features import descriptors as fd
-from sera.features.frames import fit_frames
+from sera.features.frames import fit_frames, speech_frames
 from sera.features.sets import FEATURE_SETS, FeatureSet, get_feature_set
 
 SR16 = 16000
@@ -125,6 +125,41 @@ def test_stats_are_invariant_to_gain(silence_edged):
 def test_stats_of_very_short_clips_are_finite(seconds):
     x = get_feature_set("stats").transform(_harmonic(200, seconds))
     assert x.shape == (497,) and np.isfinite(x).all()
+
+
+def _bursts(floor_dbfs: float | None) -> np.ndarray:
+    """Three voiced bursts with pauses between them, over digital silence or a white floor."""
+    pause = np.zeros(SR16 // 2, np.float32)
+    y = np.concatenate([0.25 * _harmonic(f, 0.5) * np.hanning(SR16 // 2).astype(np.float32)
+                        for f in (140, 180)] + [pause])
+    y = np.concatenate([y[:SR16 // 2], pause, y[SR16 // 2:SR16], pause[:SR16 // 3]])
+    if floor_dbfs is None:
+        return y
+    noise = np.random.default_rng(0).standard_normal(y.size).astype(np.float32)
+    return y + 10 ** (floor_dbfs / 20) * noise
+
+
+def test_speech_frames_are_those_above_the_clips_own_floor():
+    level = np.array([-80.0, -79, -3, 0, -9, -78, -80, -1])
+    np.testing.assert_array_equal(speech_frames(level, 40.0), level > -40)
+    # The same speech over a floor 50 dB up: the floor is estimated, not assumed.
+    noisy = np.array([-30.0, -29, -3, 0, -9, -29.5, -30, -1])
+    np.testing.assert_array_equal(speech_frames(noisy, 40.0), noisy > -20)
+    # Fewer than two frames above the floor: every frame, rather than a functional of one.
+    assert speech_frames(np.array([-40.0, -40, 0, -40]), 40.0).all()
+
+
+def test_stats_over_speech_frames_move_less_under_a_noise_floor():
+    changes = {}
+    for frames in ("all", "speech"):
+        fs = get_feature_set("stats", frames=frames)
+        clean, noisy = (fs.transform(fs.prepare(_bursts(floor))) for floor in (None, -50))
+        changes[frames] = np.median(np.abs(clean - noisy) / (np.abs(clean) + np.abs(noisy)
+                                                             + 1e-6))
+    # The pauses weigh nothing with speech frames: in the studio they are digital silence,
+    # over the floor they are noise, and every all-frame functional sees the difference.
+    assert changes["speech"] < 0.8 * changes["all"], changes
+    assert get_feature_set("stats").params["frames"] == "all"  # the shipped model's
 
 
 def test_logmel_pads_short_clips_with_the_floor(silence_edged):

@@ -57,6 +57,10 @@ def test_default_recipe_file_is_the_default_recipe():
     ({"skew": "yes"}, InputError, "skew must be bool, not 'yes'"),
     ({"params": [("C", 1)]}, InputError, "params must be dict"),
     ({"data": "ravdess"}, InputError, "data must be tuple or list, not 'ravdess'"),
+    ({"features": "stats", "feature_params": {"frames": "speach"}}, FeatureError,
+     "unknown stats frames 'speach'; choose one of all, speech"),
+    ({"features": "stats", "feature_params": {"n_ftt": 512}}, FeatureError,
+     "feature set 'stats' has no parameter 'n_ftt'"),
 ])
 def test_a_bad_recipe_field_fails_at_construction_naming_it(fields, error, problem):
     with pytest.raises(error, match=re.escape(problem)):
@@ -70,6 +74,15 @@ def test_good_recipe_fields_are_kept_in_their_normal_form():
     assert recipe.augment == ("noise", "floor") and recipe.data == ("a", "b")
     assert recipe.prior_weight == 0.0 and isinstance(recipe.prior_weight, float)
     assert replace(DEFAULT_RECIPE, augment=list(DEFAULT_RECIPE.augment)) == DEFAULT_RECIPE
+
+
+def test_a_recipe_file_sets_feature_parameters(tmp_path):
+    path = tmp_path / "speech.toml"
+    path.write_text('[features]\nset = "stats"\nparams = { frames = "speech" }\n')
+    recipe = load_recipe(path)
+    assert recipe.feature_set.params["frames"] == "speech"
+    assert recipe.feature_set != Recipe(features="stats").feature_set
+    assert recipe.to_config()["feature_params"] == {"frames": "speech"}
 
 
 def test_load_recipe_reports_a_bad_value_as_one_line_naming_the_file(tmp_path):

@@ -3,7 +3,7 @@
 A recipe file says everything a trained model depends on, one table per concern::
 
     [data]          corpora = ["../../shared/data/ravdess16k", ...]   # relative to this file
-    [features]      set = "stats"
+    [features]      set = "stats"  params = { frames = "speech" }
     [model]         name = "logreg"   params = { C = 0.1 }
     [adaptation]    mode = "speaker"  estimator = "mean"  prior_weight = 10.0
                     reference = "neutral"  skew = false
@@ -68,6 +68,8 @@ class Recipe:
         A name in :data:`sera.models.MODELS`.
     features : str, optional
         Feature set; ``None`` means the model's own.
+    feature_params : dict
+        Parameters of the feature set that override its defaults (``{"frames": "speech"}``).
     adapt : str
         How training features are normalised: ``"speaker"`` (each speaker by their own
         statistics, plus rows normalised by a few utterances only, so that the model also
@@ -118,6 +120,7 @@ class Recipe:
 
     model: str = "logreg"
     features: str | None = None
+    feature_params: dict[str, Any] = field(default_factory=dict)
     adapt: Adapt = "speaker"
     augment: tuple[Augment, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
@@ -139,6 +142,7 @@ class Recipe:
         check_choice("model", self.model, MODELS, error=UnknownModelError)
         if self.features is not None:
             check_name(self.features)
+        check_type("feature_params", self.feature_params, dict)
         check_choice("adaptation", self.adapt, ADAPTS)
         if isinstance(self.augment, str):
             raise InputError(f"augment must be a list of augmentations, not {self.augment!r}")
@@ -162,6 +166,8 @@ class Recipe:
         object.__setattr__(self, "augment", augment)
         object.__setattr__(self, "data", data)
         object.__setattr__(self, "prior_weight", prior_weight)
+        if self.feature_params:
+            self.feature_set  # noqa: B018  (building the set checks its parameters, no work)
 
     @property
     def feature_set(self) -> FeatureSet:
@@ -169,7 +175,8 @@ class Recipe:
         from sera.features import get_feature_set
         from sera.models import get_model_spec
 
-        return get_feature_set(self.features or get_model_spec(self.model).features)
+        return get_feature_set(self.features or get_model_spec(self.model).features,
+                               **self.feature_params)
 
     def to_config(self) -> dict[str, Any]:
         """JSON-ready description for bundles and reports."""
@@ -189,7 +196,7 @@ DEFAULT_RECIPE = Recipe(model="logreg", features="compare+stats", params={"C": 0
 #: Recipe-file keys per table → :class:`Recipe` field.
 KEYS = {
     "data": {"corpora": "data"},
-    "features": {"set": "features"},
+    "features": {"set": "features", "params": "feature_params"},
     "model": {"name": "model", "params": "params"},
     "adaptation": {"mode": "adapt", "estimator": "estimator", "prior_weight": "prior_weight",
                    "reference": "reference", "skew": "skew"},

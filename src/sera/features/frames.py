@@ -10,6 +10,15 @@ import numpy as np
 
 from sera.features import descriptors as fd
 
+#: Which frames the ``stats`` set summarises: every frame, or those above the noise floor.
+STATS_FRAMES: tuple[str, ...] = ("all", "speech")
+
+#: A frame is speech when it stands this far (dB) above the clip's noise floor.
+SPEECH_MARGIN_DB = 6.0
+
+#: The share of a clip's quietest frames whose level estimates its noise floor.
+FLOOR_QUANTILE = 0.1
+
 #: Functionals of each track in the ``stats`` set, in column order.
 STATS_FUNCTIONALS: tuple[str, ...] = ("mean", "std", "p10", "p50", "p90", "iqr", "slope",
                                       "delta")
@@ -65,3 +74,35 @@ def peak_normalize(y: np.ndarray) -> np.ndarray:
     y = np.asarray(y, dtype=np.float32)
     peak = float(np.abs(y).max(initial=0.0))
     return y / peak if peak > 0 else y
+
+
+def speech_frames(level_db: np.ndarray, range_db: float, margin_db: float = SPEECH_MARGIN_DB,
+                  quantile: float = FLOOR_QUANTILE) -> np.ndarray:
+    """Which frames carry speech, by their level against the clip's own noise floor.
+
+    The floor is the level of the clip's quietest frames (their ``quantile``); a frame is
+    speech when it stands ``margin_db`` above it and within ``range_db`` of the loudest frame.
+    Digital silence and a noise floor alike fall below: the same frames of a clip are kept
+    whether it was recorded in a studio or over a hiss.
+
+    Parameters
+    ----------
+    level_db : np.ndarray
+        Each frame's level in dB relative to the loudest frame (``<= 0``).
+    range_db : float
+        The most a speech frame may lie below the loudest one.
+    margin_db, quantile : float
+        How far above the floor, and which quantile of the levels estimates it.
+
+    Returns
+    -------
+    np.ndarray
+        Boolean mask over the frames; every frame when fewer than two would be kept.
+
+    >>> speech_frames(np.array([-60.0, -58, -5, 0, -8, -59, -61, -2]), 40.0).astype(int)
+    array([0, 0, 1, 1, 1, 0, 0, 1])
+    """
+    level_db = np.asarray(level_db, dtype=np.float64)
+    floor = np.quantile(level_db, quantile)
+    kept = (level_db > floor + margin_db) & (level_db > -range_db)
+    return kept if kept.sum() >= 2 else np.ones(level_db.shape, dtype=bool)

@@ -33,10 +33,12 @@ from sera.errors import FeatureError, check_choice, check_positive, check_range,
 from sera.features import descriptors as fd
 from sera.features import smile
 from sera.features.frames import (
+    STATS_FRAMES,
     STATS_FUNCTIONALS,
     fit_frames,
     functionals,
     peak_normalize,
+    speech_frames,
     trim_silence,
 )
 
@@ -259,12 +261,18 @@ class StatsFeatures(FeatureSet):
     (least-squares trend per second) and ``delta`` (mean absolute change between consecutive
     frames). With fewer than two voiced frames every ``f0_*`` is 0. A last column,
     ``voiced_fraction``, is the share of voiced frames.
+
+    ``frames="speech"`` takes the functionals of every track but ``f0`` (already voiced frames
+    only) over the frames that stand above the clip's own noise floor
+    (:func:`sera.features.frames.speech_frames`), so the pauses of a clip, digital silence in a
+    studio and a noise floor on a real microphone, weigh nothing; ``"all"`` (default, the
+    shipped model's) over every frame of the trimmed clip.
     """
 
     name = "stats"
     defaults = {"sample_rate": 16000, "n_fft": 512, "hop": 160, "n_mels": 40, "n_mfcc": 20,
                 "trim_db": 40.0, "f0_min": 60.0, "f0_max": 600.0, "pitch_frame": 1024,
-                "voicing_threshold": 0.5}
+                "voicing_threshold": 0.5, "frames": "all"}
 
     def check(self) -> None:
         super().check()
@@ -275,6 +283,8 @@ class StatsFeatures(FeatureSet):
                     error=FeatureError)
         check_range(f"{self.name} voicing_threshold", self.params["voicing_threshold"], 0, 1,
                     error=FeatureError)
+        check_choice(f"{self.name} frames", self.params["frames"], STATS_FRAMES,
+                     error=FeatureError)
 
     @property
     def tracks(self) -> list[str]:
@@ -314,6 +324,8 @@ class StatsFeatures(FeatureSet):
             fd.delta(mfcc, width=9),
         ])
         times = np.arange(tracks.shape[1]) * hop / sr
+        kept = (speech_frames(rms_db, p["trim_db"]) if p["frames"] == "speech"
+                else slice(None))
 
         f0 = fd.yin(y, fmin=p["f0_min"], fmax=p["f0_max"], sr=sr, frame_length=p["pitch_frame"],
                     hop=hop)
@@ -322,7 +334,7 @@ class StatsFeatures(FeatureSet):
         semitones = 12 * np.log2(f0[voiced] / 27.5)
         f0_stats = (functionals(semitones[None, :], times[voiced])[0] if voiced.sum() > 1
                     else np.zeros(len(STATS_FUNCTIONALS)))
-        return np.concatenate([functionals(tracks, times).ravel(), f0_stats,
+        return np.concatenate([functionals(tracks[:, kept], times[kept]).ravel(), f0_stats,
                                [voiced.mean()]]).astype(np.float32)
 
 
