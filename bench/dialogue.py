@@ -464,7 +464,7 @@ def time_analyze(model, paths: list[Path], audio_s: float) -> dict:
         for name, speakers in variants.items():
             start = time.perf_counter()
             for path in paths:
-                model.analyze(path, speakers=speakers)
+                model.analyze(path, num_speakers=speakers)
             best[name] = min(best[name], time.perf_counter() - start)
     figures = {"audio_s": round(audio_s, 1), "load_average": list(os.getloadavg())}
     for name, wall in best.items():

@@ -139,7 +139,7 @@ def clips_for(data_dir: Path | None, scratch: Path) -> list[Path]:
             return clips
     from sera.corpora.synth import synthesize
 
-    manifest = synthesize(scratch / "synthetic", speakers=4, per_emotion=4)
+    manifest = synthesize(scratch / "synthetic", num_speakers=4, per_emotion=4)
     return [Path(path) for path in manifest["path"]]
 
 

@@ -113,7 +113,7 @@ def main() -> None:
         from sera.corpora.synth import synthesize
         from sera.crosscorpus import cross_corpus_matrix
 
-        synthesize(args.out / "synthetic", speakers=args.synthetic_speakers)
+        synthesize(args.out / "synthetic", num_speakers=args.synthetic_speakers)
         manifest = scan(args.ravdess).manifest
         both = pd.concat([manifest, scan(args.out / "synthetic").manifest], ignore_index=True)
         matrix = cross_corpus_matrix(both, recipe, cache_dir=args.cache, workers=args.workers)

@@ -22,7 +22,7 @@ FAST = Recipe(model="logreg", features="stats", params={})
 def two_corpora(tmp_path_factory):
     """A small synthetic corpus whose last four speakers are relabelled as a second corpus."""
     root = tmp_path_factory.mktemp("synth")
-    synthesize(root, speakers=8, per_emotion=2, seed=0)
+    synthesize(root, num_speakers=8, per_emotion=2, seed=0)
     manifest = scan(root).manifest
     speakers = sorted(manifest["speaker"].unique())
     other = manifest["speaker"].isin(speakers[4:])

@@ -94,8 +94,8 @@ def test_two_speakers_of_a_dialogue(ravdess_dir, a, b):
 def test_a_given_number_of_speakers(ravdess_dir):
     turns, truth = dialogue(ravdess_dir, 11, 12)
     embedded = D.embed_utterances(turns)
-    assert set(whole_speakers(D.diarize(embedded, speakers=1))) == {"S1"}
-    assert agreement(whole_speakers(D.diarize(embedded, speakers=2)), truth) >= 0.9
+    assert set(whole_speakers(D.diarize(embedded, num_speakers=1))) == {"S1"}
+    assert agreement(whole_speakers(D.diarize(embedded, num_speakers=2)), truth) >= 0.9
 
 
 def meeting(root, actors, emotions=(1, 3, 4, 5, 6, 8)) -> tuple[list, list[str]]:
@@ -123,7 +123,7 @@ def bounded_and_given(root, actors) -> tuple[list[str], list[str], list[str]]:
     turns, truth = meeting(root, actors)
     embedded = D.embed_utterances(turns)
     found = whole_speakers(D.diarize(embedded, min_speakers=3, max_speakers=5))
-    given = whole_speakers(D.diarize(embedded, speakers=len(actors)))
+    given = whole_speakers(D.diarize(embedded, num_speakers=len(actors)))
     print(f"\nactors {actors}: {len(set(found))} speakers found in 3-5, attribution "
           f"{agreement(found, truth):.3f}; count given: {agreement(given, truth):.3f}")
     return found, given, truth
@@ -147,7 +147,7 @@ def test_a_meeting_of_four_is_attributed_when_its_count_is_given(ravdess_dir, ac
     assert agreement(given, truth) >= 0.8
 
 
-@pytest.mark.xfail(strict=True, reason="known limit (README, Speakers): within 3-5 a meeting "
+@pytest.mark.xfail(strict=True, reason="known limit (docs/guide/conversations.md, Speakers): within 3-5 a meeting "
                                        "of four acted voices is counted three (the bound "
                                        "nearest to the two the unbounded rule finds)")
 @pytest.mark.parametrize("actors", FOUR)
@@ -185,7 +185,7 @@ def test_one_clip_is_one_speaker(ravdess_dir):
     assert analysis.speakers == ["S1"] and len(analysis) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="known limit (README, Speakers): on acted speech the "
+@pytest.mark.xfail(strict=True, reason="known limit (docs/guide/conversations.md, Speakers): on acted speech the "
                                        "GE2E speaker space does not tell one voice's sentences "
                                        "from two voices; ten sentences of one nEMO actor are "
                                        "split in two")
@@ -237,7 +237,7 @@ def test_online_assignment_follows_the_dialogue(ravdess_dir):
     found = [online.turns(e)[0][1] for e in D.embed_utterances(turns)]
     assert found[:2] == ["S1", "S2"]
     assert agreement(found, truth) >= 0.8
-    capped = D.OnlineDiarizer(speakers=1)
+    capped = D.OnlineDiarizer(num_speakers=1)
     assert {capped.turns(e)[0][1] for e in D.embed_utterances(turns)} == {"S1"}
 
 
@@ -248,10 +248,10 @@ def test_cluster_counts_and_names_in_order_of_appearance():
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     labels = D.cluster(X)
     assert labels.tolist() == [0] * 6 + [1] * 6 + [2] * 6
-    assert D.cluster(X, speakers=2).max() == 1
-    assert D.cluster(X, speakers=1).tolist() == [0] * 18
+    assert D.cluster(X, num_speakers=2).max() == 1
+    assert D.cluster(X, num_speakers=1).tolist() == [0] * 18
     with pytest.raises(ValueError, match="at least 1"):
-        D.cluster(X, speakers=0)
+        D.cluster(X, num_speakers=0)
 
 
 def test_speaker_space_whitens_within_speaker_spread():
@@ -305,7 +305,7 @@ def test_analyze_tells_the_speakers_apart(dialogue_file):
     assert [s["speaker"] for s in document["segments"]] == [s.speaker for s in analysis]
     assert to_csv(analysis, model.labels).splitlines()[2].split(",")[2] == analysis[1].speaker
     assert f"{analysis[1].speaker}: {analysis[1].label} (" in to_srt(analysis)
-    single = model.analyze(path, speakers=1)
+    single = model.analyze(path, num_speakers=1)
     assert single.speakers == ["S1"] and [s.start for s in single] == [s.start for s in analysis]
 
 

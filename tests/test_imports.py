@@ -40,7 +40,7 @@ def conversation(tmp_path_factory, request) -> str:
     except pytest.skip.Exception:
         from sera.corpora.synth import synthesize
 
-        manifest = synthesize(tmp_path_factory.mktemp("synth"), speakers=1, per_emotion=1)
+        manifest = synthesize(tmp_path_factory.mktemp("synth"), num_speakers=1, per_emotion=1)
         clips = [sf.read(path, dtype="float32")[0] for path in manifest["path"][:2]]
     pause = np.zeros(16000, np.float32)
     path = tmp_path_factory.mktemp("imports") / "conversation.wav"

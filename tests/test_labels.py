@@ -64,7 +64,7 @@ def test_a_recording_is_analysed_among_the_allowed_labels(model, ravdess_dir):
     paths = sorted((ravdess_dir / "Actor_13").glob("*.flac"))[:4]
     y = np.concatenate([np.concatenate([sf.read(p, dtype="float32")[0],
                                         np.zeros(8000, np.float32)]) for p in paths])
-    analysis = model.with_labels(["angry", "sad"]).analyze(y, 16000, speakers=1)
+    analysis = model.with_labels(["angry", "sad"]).analyze(y, 16000, num_speakers=1)
     assert analysis.segments
     for segment in analysis.segments:
         assert list(segment.scores) == ["angry", "sad"] and segment.label in ("angry", "sad")

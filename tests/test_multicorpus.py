@@ -28,7 +28,7 @@ FAST = Recipe(model="logreg", features="stats", params={"C": 1.0}, balance="corp
 def two_corpora(tmp_path_factory):
     """Two synthetic corpora under other names; the second has no disgust (like nEMO)."""
     root = tmp_path_factory.mktemp("two")
-    synthesize(root / "voices", speakers=6, per_emotion=2, seed=0)
+    synthesize(root / "voices", num_speakers=6, per_emotion=2, seed=0)
     manifest = pd.read_csv(root / "voices" / "manifest.csv")
     parts = []
     for name, speakers in (("alpha", manifest["speaker"].unique()[:3]),

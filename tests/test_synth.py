@@ -27,7 +27,7 @@ def _files(root):
 
 
 def test_layout_manifest_and_wav_format(tmp_path):
-    manifest = synthesize(tmp_path, speakers=3, per_emotion=2, seed=0)
+    manifest = synthesize(tmp_path, num_speakers=3, per_emotion=2, seed=0)
 
     assert list(manifest.columns) == list(MANIFEST_COLUMNS)
     assert len(manifest) == 3 * len(LABELS) * 2
@@ -58,10 +58,10 @@ def test_layout_manifest_and_wav_format(tmp_path):
 
 
 def test_same_seed_gives_identical_bytes_and_a_bigger_corpus_contains_a_smaller(tmp_path):
-    synthesize(tmp_path / "a", speakers=2, per_emotion=1, seed=3)
-    synthesize(tmp_path / "b", speakers=2, per_emotion=1, seed=3)
-    synthesize(tmp_path / "big", speakers=3, per_emotion=2, seed=3)
-    synthesize(tmp_path / "other", speakers=2, per_emotion=1, seed=4)
+    synthesize(tmp_path / "a", num_speakers=2, per_emotion=1, seed=3)
+    synthesize(tmp_path / "b", num_speakers=2, per_emotion=1, seed=3)
+    synthesize(tmp_path / "big", num_speakers=3, per_emotion=2, seed=3)
+    synthesize(tmp_path / "other", num_speakers=2, per_emotion=1, seed=4)
     a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
     big, other = _files(tmp_path / "big"), _files(tmp_path / "other")
 
@@ -73,7 +73,7 @@ def test_same_seed_gives_identical_bytes_and_a_bigger_corpus_contains_a_smaller(
 
 
 def test_clips_sound_like_a_recording_not_digital_silence(tmp_path):
-    manifest = synthesize(tmp_path, speakers=2, per_emotion=1, seed=0)
+    manifest = synthesize(tmp_path, num_speakers=2, per_emotion=1, seed=0)
     for path in manifest["path"]:
         y, sr = sf.read(path, dtype="float32")
         lead = y[: int(0.1 * sr)]
@@ -87,7 +87,7 @@ def test_clips_sound_like_a_recording_not_digital_silence(tmp_path):
 def test_scan_reads_the_corpus_back_unchanged(tmp_path):
     from sera.corpora import scan
 
-    written = synthesize(tmp_path, speakers=2, per_emotion=1, seed=0)
+    written = synthesize(tmp_path, num_speakers=2, per_emotion=1, seed=0)
     result = scan(tmp_path)
 
     assert result.skipped == []
@@ -103,7 +103,7 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(CorpusError, match="file.txt: exists and is not a folder"):
         synthesize(a_file)
     with pytest.raises(ValueError, match="speakers=0"):
-        synthesize(tmp_path / "x", speakers=0)
+        synthesize(tmp_path / "x", num_speakers=0)
     with pytest.raises(ValueError, match="seed"):
         synthesize(tmp_path / "x", seed=-1)
 
@@ -163,7 +163,7 @@ def described(tmp_path_factory):
     """8 speakers x 7 emotions x 4 clips, with MFCC/RMS statistics and prosodic summaries."""
     import librosa
 
-    manifest = synthesize(tmp_path_factory.mktemp("synth"), speakers=8, per_emotion=4, seed=0)
+    manifest = synthesize(tmp_path_factory.mktemp("synth"), num_speakers=8, per_emotion=4, seed=0)
     stats, prosody = [], []
     for path in manifest["path"]:
         y, sr = sf.read(path, dtype="float32")
@@ -227,12 +227,12 @@ def test_cli_writes_the_corpus_and_reports_it(tmp_path):
     assert summary["corpus"] == "synthetic"
     assert summary["speakers"] == ["synthetic-f1", "synthetic-m1"]
     assert summary["by_emotion"] == {label: 2 for label in LABELS}
-    synthesize(tmp_path / "library", speakers=2, per_emotion=1, seed=5)
+    synthesize(tmp_path / "library", num_speakers=2, per_emotion=1, seed=5)
     assert _files(out) == _files(tmp_path / "library")
 
 
 def test_an_interrupted_run_leaves_no_manifest(tmp_path, monkeypatch):
-    synthesize(tmp_path, speakers=1, per_emotion=1, seed=0)
+    synthesize(tmp_path, num_speakers=1, per_emotion=1, seed=0)
     assert (tmp_path / "manifest.csv").is_file()
     render, calls = synth.render, []
 
@@ -244,6 +244,6 @@ def test_an_interrupted_run_leaves_no_manifest(tmp_path, monkeypatch):
 
     monkeypatch.setattr(synth, "render", render_then_fail)
     with pytest.raises(KeyboardInterrupt):
-        synthesize(tmp_path, speakers=2, per_emotion=1, seed=0)
+        synthesize(tmp_path, num_speakers=2, per_emotion=1, seed=0)
     assert len(calls) == 3
     assert not (tmp_path / "manifest.csv").exists()

@@ -28,7 +28,7 @@ FAST = Recipe(model="logreg", features="stats", params={"C": 1.0})
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("synth")
-    synthesize(out, speakers=6, per_emotion=3, seed=0)
+    synthesize(out, num_speakers=6, per_emotion=3, seed=0)
     return out
 
 

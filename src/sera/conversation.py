@@ -52,33 +52,33 @@ def check_adapt(adapt: object) -> RecordingAdapt:
     return check_choice("recording adaptation", adapt, RECORDING_ADAPTS)
 
 
-def check_speakers(speakers: int | None, min_speakers: int | None = None,
+def check_speakers(num_speakers: int | None, min_speakers: int | None = None,
                    max_speakers: int | None = None) -> None:
-    """Raise InputError unless ``speakers`` is ``None`` (found) or a positive count, and the
+    """Raise InputError unless ``num_speakers`` is ``None`` (found) or a positive count, and the
     bounds on a found count are positive, in order, and not given beside a count."""
-    for name, value in (("number of speakers", speakers), ("least number of speakers",
+    for name, value in (("number of speakers", num_speakers), ("least number of speakers",
                                                             min_speakers),
                         ("most speakers", max_speakers)):
         if value is not None and value < 1:
             raise InputError(f"the {name} must be at least 1, not {value}")
-    if speakers is not None and (min_speakers is not None or max_speakers is not None):
+    if num_speakers is not None and (min_speakers is not None or max_speakers is not None):
         raise InputError("give the number of speakers, or bounds on it (min/max), not both")
     if min_speakers is not None and max_speakers is not None and min_speakers > max_speakers:
         raise InputError(f"the least number of speakers ({min_speakers}) is more than the most "
                          f"({max_speakers})")
 
 
-def known_speakers(speakers: int | None, min_speakers: int | None,
+def known_speakers(num_speakers: int | None, min_speakers: int | None,
                    max_speakers: int | None) -> int | None:
     """The number of speakers when it is given, or when the bounds leave one choice."""
-    if speakers is None and max_speakers is not None and (min_speakers or 1) == max_speakers:
+    if num_speakers is None and max_speakers is not None and (min_speakers or 1) == max_speakers:
         return max_speakers
-    return speakers
+    return num_speakers
 
 
 def label_utterances(model: Classifier, utterances: Iterable[Utterance],
                      adapt: str = "speaker", batch_size: int = BATCH_SIZE,
-                     executor: Executor | None = None, speakers: int | None = None,
+                     executor: Executor | None = None, num_speakers: int | None = None,
                      min_speakers: int | None = None,
                      max_speakers: int | None = None) -> Iterator[Segment]:
     """Tell the speakers of one recording apart and classify their utterances.
@@ -90,7 +90,7 @@ def label_utterances(model: Classifier, utterances: Iterable[Utterance],
     features (one row per utterance) are kept until the last utterance, normalised together
     by the recording's statistics, then classified.
 
-    Unless ``speakers=1``, utterances are also embedded by the speaker encoder, ``EMBED_BATCH``
+    Unless ``num_speakers=1``, utterances are also embedded by the speaker encoder, ``EMBED_BATCH``
     at a time; a long one (4 s or more) also gets the features of the two sides of the point
     where its voice most likely changes. At the end the utterances (a long one's sides) are
     clustered into speakers; a long utterance whose sides land with two speakers becomes two
@@ -110,7 +110,7 @@ def label_utterances(model: Classifier, utterances: Iterable[Utterance],
     executor : concurrent.futures.Executor, optional
         Computes the features (``model.utterance_features`` must be safe to call from its
         workers); ``None`` computes them in this thread.
-    speakers : int, optional
+    num_speakers : int, optional
         How many speakers the recording has; found from the voices when ``None``. With ``1``
         no speaker encoder runs and every segment is ``S1``.
     min_speakers, max_speakers : int, optional
@@ -123,11 +123,11 @@ def label_utterances(model: Classifier, utterances: Iterable[Utterance],
         In time order.
     """
     check_adapt(adapt)
-    check_speakers(speakers, min_speakers, max_speakers)
-    speakers = known_speakers(speakers, min_speakers, max_speakers)
-    if speakers != 1:
-        bounds = (1, None) if speakers is not None else (min_speakers or 1, max_speakers)
-        yield from _diarized(model, utterances, adapt, batch_size, executor, speakers, bounds)
+    check_speakers(num_speakers, min_speakers, max_speakers)
+    num_speakers = known_speakers(num_speakers, min_speakers, max_speakers)
+    if num_speakers != 1:
+        bounds = (1, None) if num_speakers is not None else (min_speakers or 1, max_speakers)
+        yield from _diarized(model, utterances, adapt, batch_size, executor, num_speakers, bounds)
         return
     spans: list[Utterance] = []
     rows: list[np.ndarray | Future] = []
@@ -147,7 +147,7 @@ def label_utterances(model: Classifier, utterances: Iterable[Utterance],
 
 
 def _diarized(model: Classifier, utterances: Iterable[Utterance], adapt: str, batch_size: int,
-              executor: Executor | None, speakers: int | None,
+              executor: Executor | None, num_speakers: int | None,
               bounds: tuple[int, int | None]) -> Iterator[Segment]:
     """:func:`label_utterances` with the speakers told apart."""
     from sera.speaker.diarize import diarize, embed_utterances
@@ -177,7 +177,7 @@ def _diarized(model: Classifier, utterances: Iterable[Utterance], adapt: str, ba
     spans: list[Utterance] = []
     rows: list = []
     names: list[str] = []
-    turns_found = diarize([e for e, _ in found], speakers, min_speakers=bounds[0],
+    turns_found = diarize([e for e, _ in found], num_speakers, min_speakers=bounds[0],
                           max_speakers=bounds[1])
     for (_, feature_rows), turns in zip(found, turns_found, strict=True):
         # One turn: the whole utterance's features; two: each side's.
@@ -190,11 +190,11 @@ def _diarized(model: Classifier, utterances: Iterable[Utterance], adapt: str, ba
 
 
 def label_stream(model: Classifier, utterances: Iterable[Utterance], adapt: str = "speaker",
-                 history: int = STREAM_HISTORY, speakers: int | None = None
+                 history: int = STREAM_HISTORY, num_speakers: int | None = None
                  ) -> Iterator[Segment]:
     """Classify each utterance of a stream as soon as it arrives.
 
-    Unless ``speakers=1``, each utterance (cut in two where its voice changes) goes to the most
+    Unless ``num_speakers=1``, each utterance (cut in two where its voice changes) goes to the most
     similar speaker heard so far or starts a new one
     (:class:`sera.speaker.diarize.OnlineDiarizer`). With ``adapt="speaker"`` a segment is
     normalised by the statistics of its speaker's segments among the last ``history`` up to and
@@ -202,12 +202,12 @@ def label_stream(model: Classifier, utterances: Iterable[Utterance], adapt: str 
     the training statistics while they are few. With ``"none"``, by the training statistics.
     """
     check_adapt(adapt)
-    check_speakers(speakers)
+    check_speakers(num_speakers)
     online = None
-    if speakers != 1:
+    if num_speakers != 1:
         from sera.speaker.diarize import OnlineDiarizer, embed_utterance
 
-        online = OnlineDiarizer(speakers)
+        online = OnlineDiarizer(num_speakers)
     heard: deque[tuple[str, np.ndarray]] = deque(maxlen=history)
     for utterance in utterances:
         if online is None:

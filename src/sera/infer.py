@@ -409,7 +409,7 @@ class Model:
 
     def analyze(self, recording, sample_rate: int | None = None,
                 params: SegmenterParams | None = None, *, adapt: str = "speaker",
-                speakers: int | None = None, min_speakers: int | None = None,
+                num_speakers: int | None = None, min_speakers: int | None = None,
                 max_speakers: int | None = None, batch_size: int = BATCH_SIZE) -> Analysis:
         """The speaker and emotion of every utterance of a recording.
 
@@ -433,7 +433,7 @@ class Model:
             Segmentation thresholds and durations.
         adapt : str
             ``"speaker"``, ``"recording"`` or ``"none"``.
-        speakers : int, optional
+        num_speakers : int, optional
             How many speakers there are, when known; found from the voices by default. With
             ``1`` the speaker encoder does not run and every segment is ``S1``.
         min_speakers, max_speakers : int, optional
@@ -450,7 +450,7 @@ class Model:
             adaptation that ran.
         """
         check_adapt(adapt)
-        check_speakers(speakers, min_speakers, max_speakers)
+        check_speakers(num_speakers, min_speakers, max_speakers)
         if isinstance(recording, (str, os.PathLike)):
             meta = info(recording)
             path, duration = os.fspath(recording), meta.frames / meta.samplerate
@@ -465,7 +465,7 @@ class Model:
                                      sample_rate, params)
         segments = tuple(label_utterances(self, utterances, adapt=adapt, batch_size=batch_size,
                                           executor=self._feature_threads(),
-                                          speakers=speakers, min_speakers=min_speakers,
+                                          num_speakers=num_speakers, min_speakers=min_speakers,
                                           max_speakers=max_speakers))
         return Analysis(path=path, duration=duration, segments=segments, adapt=adapt)
 
@@ -474,7 +474,7 @@ class Model:
                      dask: str | None = None, progress: ProgressReport | None = None,
                      formats: Sequence[str] = ("json",),
                      params: SegmenterParams | None = None, adapt: str = "speaker",
-                     speakers: int | None = None, min_speakers: int | None = None,
+                     num_speakers: int | None = None, min_speakers: int | None = None,
                      max_speakers: int | None = None,
                      ) -> Iterator[tuple[str, Analysis | AudioError]]:
         """Analyze many recordings, in parallel, going on past bad ones; with ``out``, write
@@ -507,7 +507,7 @@ class Model:
             before any work and after each recording finishes.
         formats : sequence of str
             Files per recording besides ``"json"``: ``"csv"``, ``"srt"``.
-        params, adapt, speakers, min_speakers, max_speakers
+        params, adapt, num_speakers, min_speakers, max_speakers
             As for :meth:`analyze`, for every recording.
 
         Yields
@@ -527,12 +527,12 @@ class Model:
         from sera.batch import analyze_many
 
         return analyze_many(self, paths, out, workers=workers, dask=dask, progress=progress,
-                            formats=formats, params=params, adapt=adapt, speakers=speakers,
+                            formats=formats, params=params, adapt=adapt, num_speakers=num_speakers,
                             min_speakers=min_speakers, max_speakers=max_speakers)
 
     def stream(self, chunks: Iterable[np.ndarray], sample_rate: int = SAMPLE_RATE,
                params: SegmenterParams | None = None, *, adapt: str = "speaker",
-               speakers: int | None = None,
+               num_speakers: int | None = None,
                history: int = STREAM_HISTORY) -> Iterator[Segment]:
         """Tell the speaker and emotion of each utterance of a live stream as it closes.
 
@@ -553,7 +553,7 @@ class Model:
             stream's speakers and labels can differ from :meth:`analyze` on the whole
             recording, which clusters and normalises with every utterance. ``"none"``: the
             training statistics.
-        speakers : int, optional
+        num_speakers : int, optional
             The most speakers to tell apart; ``1`` runs no speaker encoder.
         history : int
             Most recent utterances whose statistics the adaptation uses.
@@ -564,9 +564,9 @@ class Model:
             As each utterance closes (``params.min_silence`` after its speech ends).
         """
         check_adapt(adapt)
-        check_speakers(speakers)
+        check_speakers(num_speakers)
         return label_stream(self, _utterances(chunks, sample_rate, params), adapt=adapt,
-                            history=history, speakers=speakers)
+                            history=history, num_speakers=num_speakers)
 
     def utterance_features(self, utterance: Utterance) -> np.ndarray:
         """Raw features of an utterance found by :mod:`sera.segment` (16 kHz, checked)."""

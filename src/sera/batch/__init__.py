@@ -125,7 +125,7 @@ def analyze_many(model, paths: Iterable[str | os.PathLike], out: str | os.PathLi
                  *, workers: int | None = None, dask: str | None = None,
                  progress: ProgressReport | None = None,
                  formats: Sequence[str] = ("json",), params: SegmenterParams | None = None,
-                 adapt: str = "speaker", speakers: int | None = None,
+                 adapt: str = "speaker", num_speakers: int | None = None,
                  min_speakers: int | None = None, max_speakers: int | None = None,
                  ) -> Iterator[tuple[str, Analysis | AudioError]]:
     """Analyze many recordings; see :meth:`sera.infer.Model.analyze_many`.
@@ -136,7 +136,7 @@ def analyze_many(model, paths: Iterable[str | os.PathLike], out: str | os.PathLi
     compacted, once the last result has been yielded.
     """
     check_adapt(adapt)
-    check_speakers(speakers, min_speakers, max_speakers)
+    check_speakers(num_speakers, min_speakers, max_speakers)
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise InputError(f"output formats are {', '.join(FORMATS)}, not {unknown[0]!r}")
@@ -145,7 +145,7 @@ def analyze_many(model, paths: Iterable[str | os.PathLike], out: str | os.PathLi
     formats = ("json", *(fmt for fmt in FORMATS[1:] if fmt in formats))
     restricted = tuple(model.labels) if tuple(model.labels) != tuple(model.bundle.labels) \
         else None
-    options = AnalyzeOptions(params or SegmenterParams(), adapt, speakers, restricted,
+    options = AnalyzeOptions(params or SegmenterParams(), adapt, num_speakers, restricted,
                              min_speakers, max_speakers)
     paths = list(paths)
     recordings = find_recordings(paths)

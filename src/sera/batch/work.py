@@ -28,7 +28,7 @@ class AnalyzeOptions:
 
     params: SegmenterParams = field(default_factory=SegmenterParams)
     adapt: str = "speaker"
-    speakers: int | None = None
+    num_speakers: int | None = None
     #: A deployment's classes (:meth:`sera.infer.Model.with_labels`); ``None``: every label.
     labels: tuple[str, ...] | None = None
     min_speakers: int | None = None
@@ -37,7 +37,7 @@ class AnalyzeOptions:
     def to_key(self) -> dict:
         """What of the options the outputs depend on, JSON-serialisable (options left at
         their defaults are left out, so earlier runs' keys still match)."""
-        key = {"segmenter": asdict(self.params), "adapt": self.adapt, "speakers": self.speakers}
+        key = {"segmenter": asdict(self.params), "adapt": self.adapt, "speakers": self.num_speakers}
         optional = {"labels": None if self.labels is None else list(self.labels),
                     "min_speakers": self.min_speakers, "max_speakers": self.max_speakers}
         return {**key, **{name: value for name, value in optional.items() if value is not None}}
@@ -50,7 +50,7 @@ def analyze_one(model, path: str, options: AnalyzeOptions) -> Analysis | str:
         model = model.with_labels(options.labels)
     try:
         return model.analyze(path, params=options.params, adapt=options.adapt,
-                             speakers=options.speakers, min_speakers=options.min_speakers,
+                             num_speakers=options.num_speakers, min_speakers=options.min_speakers,
                              max_speakers=options.max_speakers)
     except SeraError as err:
         return getattr(err, "problem", str(err))

@@ -250,7 +250,7 @@ def analyze(
     if out is not None:
         extra = [fmt for fmt, on in (("csv", as_csv), ("srt", as_srt)) if on]
         failed = _analyze_into(model, files, out, workers, dask, extra,
-                               {"params": params, "adapt": adapt, "speakers": speakers,
+                               {"params": params, "adapt": adapt, "num_speakers": speakers,
                                 "min_speakers": min_speakers, "max_speakers": max_speakers})
         if failed:
             raise typer.Exit(1)
@@ -261,7 +261,7 @@ def analyze(
     from sera.formats import to_csv, to_json, to_srt
 
     with err.status(Text(f"analyzing {shown(file)}")):
-        analysis = model.analyze(file, params=params, adapt=adapt, speakers=speakers,
+        analysis = model.analyze(file, params=params, adapt=adapt, num_speakers=speakers,
                                  min_speakers=min_speakers, max_speakers=max_speakers)
     if as_json:
         print_json(to_json(analysis))
@@ -318,7 +318,8 @@ def _stream_json_lines(model, file: str, rate: int, params, adapt: str,
         sample_rate, chunks = read_pipe(sys.stdin.buffer, rate)
     else:
         sample_rate, chunks = mono_blocks(file, seconds=1.0)
-    for segment in model.stream(chunks, sample_rate, params, adapt=adapt, speakers=speakers):
+    for segment in model.stream(chunks, sample_rate, params, adapt=adapt,
+                                num_speakers=speakers):
         _print_json_line(segment.to_dict())
 
 
@@ -403,7 +404,8 @@ def listen(
     with sd.InputStream(device=selected, channels=1, samplerate=sample_rate, dtype="float32",
                         blocksize=sample_rate // 10, callback=callback):
         err.print(f"listening on {info['name']} at {sample_rate} Hz (Ctrl-C to stop)")
-        for segment in model.stream(chunks(), sample_rate, adapt=adapt, speakers=speakers):
+        for segment in model.stream(chunks(), sample_rate, adapt=adapt,
+                                    num_speakers=speakers):
             _print_json_line(segment.to_dict())
 
 

@@ -31,7 +31,7 @@ def synth_command(
     from sera.corpora.voice import CORPUS
 
     with progress_bars() as progress:
-        manifest = synthesize(out_dir, speakers=speakers, per_emotion=per_emotion, seed=seed,
+        manifest = synthesize(out_dir, num_speakers=speakers, per_emotion=per_emotion, seed=seed,
                               progress=progress)
     summary = {
         "out_dir": str(out_dir.resolve()),

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 MANIFEST_COLUMNS = ("path", "corpus", "speaker", "gender", "emotion", "text")
 
 
-def synthesize(out_dir: str | os.PathLike, speakers: int = 8, per_emotion: int = 6,
+def synthesize(out_dir: str | os.PathLike, num_speakers: int = 8, per_emotion: int = 6,
                seed: int = 0, sample_rate: int = SAMPLE_RATE, *,
                progress: ProgressReport | None = None) -> pandas.DataFrame:
     """Write the synthetic corpus and return its manifest.
@@ -49,7 +49,7 @@ def synthesize(out_dir: str | os.PathLike, speakers: int = 8, per_emotion: int =
     ----------
     out_dir : str or os.PathLike
         Folder to write into; created if missing.
-    speakers : int
+    num_speakers : int
         Number of synthetic speakers, alternately female and male.
     per_emotion : int
         Clips per speaker and emotion; clip ``nn`` says sentence ``nn``.
@@ -73,9 +73,9 @@ def synthesize(out_dir: str | os.PathLike, speakers: int = 8, per_emotion: int =
     InputError
         If a count is below 1, the seed negative or the rate too low.
     """
-    if speakers < 1 or per_emotion < 1:
+    if num_speakers < 1 or per_emotion < 1:
         raise InputError(f"need at least one speaker and one clip per emotion, "
-                         f"got speakers={speakers}, per_emotion={per_emotion}")
+                         f"got num_speakers={num_speakers}, per_emotion={per_emotion}")
     if seed < 0:
         raise InputError(f"seed must be non-negative, got {seed}")
     if sample_rate < 11025:
@@ -88,14 +88,14 @@ def synthesize(out_dir: str | os.PathLike, speakers: int = 8, per_emotion: int =
     # is written last and atomically.
     (out_dir / "manifest.csv").unlink(missing_ok=True)
 
-    voices = [make_speaker(index, seed) for index in range(speakers)]
+    voices = [make_speaker(index, seed) for index in range(num_speakers)]
     sentences = [make_sentence(index, seed) for index in range(per_emotion)]
     for speaker in voices:
         (out_dir / speaker.id).mkdir(exist_ok=True)
     clips = itertools.product(enumerate(voices), enumerate(LABELS), enumerate(sentences))
     rows = []
     for (speaker_index, speaker), (emotion_index, emotion), (number, sentence) in track(
-            clips, progress, "synthetic corpus", total=speakers * len(LABELS) * per_emotion):
+            clips, progress, "synthetic corpus", total=num_speakers * len(LABELS) * per_emotion):
         rng = np.random.default_rng([seed, 2, speaker_index, emotion_index, number])
         y = render(sentence, speaker, emotion, rng, sample_rate)
         relative = f"{speaker.id}/{speaker.id}_{emotion}_{number:02d}.wav"
@@ -105,7 +105,7 @@ def synthesize(out_dir: str | os.PathLike, speakers: int = 8, per_emotion: int =
     import pandas as pd  # the manifest only: the voices themselves need none
 
     manifest = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
-    (out_dir / "README.txt").write_text(_readme(speakers, per_emotion, seed, sample_rate,
+    (out_dir / "README.txt").write_text(_readme(num_speakers, per_emotion, seed, sample_rate,
                                                 len(manifest)))
     partial = out_dir / "manifest.csv.partial"
     manifest.to_csv(partial, index=False, lineterminator="\n")

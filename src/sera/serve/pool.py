@@ -88,13 +88,13 @@ def predict_upload(model: Model, upload: Upload, max_duration_s: float) -> dict:
 
 
 def analyze_upload(model: Model, upload: Upload, max_duration_s: float,
-                   params: SegmenterParams, adapt: str, speakers: int | None = None,
+                   params: SegmenterParams, adapt: str, num_speakers: int | None = None,
                    min_speakers: int | None = None, max_speakers: int | None = None) -> dict:
     """The ``analyze`` answer for one upload."""
     y, rate = decode(upload, max_duration_s)
     try:
         analysis = model.analyze(y, sample_rate=rate, params=params, adapt=adapt,
-                                 speakers=speakers, min_speakers=min_speakers,
+                                 num_speakers=num_speakers, min_speakers=min_speakers,
                                  max_speakers=max_speakers)
     except AudioError as err:
         raise _plain(upload, err) from None

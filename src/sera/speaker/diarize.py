@@ -231,7 +231,7 @@ def change_point(windows: np.ndarray, space: SpeakerSpace | None = None) -> int 
     return cuts[int(np.argmax(coherence))]
 
 
-def cluster(embeddings: np.ndarray, speakers: int | None = None,
+def cluster(embeddings: np.ndarray, num_speakers: int | None = None,
             ratio: float = SPLIT_RATIO, min_speakers: int = 1,
             max_speakers: int | None = None) -> np.ndarray:
     """Speaker index per embedding, numbered 0, 1, ... in order of first appearance.
@@ -240,14 +240,14 @@ def cluster(embeddings: np.ndarray, speakers: int | None = None,
     ----------
     embeddings : np.ndarray
         ``(n, d)`` unit-length embeddings (in the speaker space), in time order.
-    speakers : int, optional
+    num_speakers : int, optional
         The number of speakers; found from the embeddings when not given.
     ratio : float
         How distinct (:func:`split_ratio`) the two halves of a split must be to make two
         speakers of one.
     min_speakers, max_speakers : int, optional
         Bounds on a found number: a count outside them is replaced by the nearest bound, and
-        the tree is cut into that many speakers as for a given ``speakers``.
+        the tree is cut into that many speakers as for a given ``num_speakers``.
 
     Returns
     -------
@@ -258,23 +258,23 @@ def cluster(embeddings: np.ndarray, speakers: int | None = None,
 
     X = np.asarray(embeddings, dtype=np.float64)
     n = X.shape[0]
-    if speakers is not None and speakers < 1:
-        raise InputError(f"speakers must be at least 1, got {speakers}")
-    if n < 2 or speakers == 1:
+    if num_speakers is not None and num_speakers < 1:
+        raise InputError(f"num_speakers must be at least 1, got {num_speakers}")
+    if n < 2 or num_speakers == 1:
         return np.zeros(n, dtype=int)
     # The tree is grown on the embeddings centred on the recording's mean; whether a cut
     # separates two voices is judged on the embeddings as they are (centred, any two halves of
     # one cloud would look opposite).
     centred = l2_normalize(X - X.mean(axis=0)).astype(np.float64)
     tree = linkage(centred, method="average", metric="cosine")
-    if speakers is None:
+    if num_speakers is None:
         labels = _divisive(X, tree, ratio)
         found = len(set(labels.tolist()))
         bounded = max(min_speakers, found if max_speakers is None else min(found, max_speakers))
         if bounded == found:
             return _in_order_of_appearance(labels)
-        speakers = bounded
-    return _in_order_of_appearance(fcluster(tree, min(speakers, n), criterion="maxclust"))
+        num_speakers = bounded
+    return _in_order_of_appearance(fcluster(tree, min(num_speakers, n), criterion="maxclust"))
 
 
 def _divisive(X: np.ndarray, tree: np.ndarray, ratio: float) -> np.ndarray:
@@ -328,7 +328,7 @@ def speaker_name(index: int) -> str:
     return f"S{index + 1}"
 
 
-def diarize(embedded: Sequence[Embedded], speakers: int | None = None,
+def diarize(embedded: Sequence[Embedded], num_speakers: int | None = None,
             space: SpeakerSpace | None = None, min_speakers: int = 1,
             max_speakers: int | None = None) -> list[list[tuple[Piece, str]]]:
     """The speaker turns of each utterance.
@@ -337,12 +337,12 @@ def diarize(embedded: Sequence[Embedded], speakers: int | None = None,
     ----------
     embedded : sequence of Embedded
         In time order, as :func:`embed_utterances` gives them.
-    speakers : int, optional
+    num_speakers : int, optional
         The number of speakers, if known.
     space : SpeakerSpace, optional
         Where to compare voices (default: the shipped one).
     min_speakers, max_speakers : int, optional
-        Bounds on the number found when ``speakers`` is not given (:func:`cluster`).
+        Bounds on the number found when ``num_speakers`` is not given (:func:`cluster`).
 
     Returns
     -------
@@ -354,7 +354,7 @@ def diarize(embedded: Sequence[Embedded], speakers: int | None = None,
         return []
     space = default_space() if space is None else space
     pieces = [piece for e in embedded for piece in e.pieces]
-    labels = cluster(space(np.stack([p.embedding for p in pieces])), speakers,
+    labels = cluster(space(np.stack([p.embedding for p in pieces])), num_speakers,
                      min_speakers=min_speakers, max_speakers=max_speakers)
     out, i = [], 0
     for e in embedded:
@@ -386,11 +386,11 @@ class OnlineDiarizer:
 
     Each speaker is the sum of their utterances' embeddings in the speaker space. An utterance
     goes to the most similar speaker if the cosine similarity reaches ``threshold`` (or once
-    ``speakers`` are known), and otherwise starts a new speaker.
+    ``num_speakers`` are known), and otherwise starts a new speaker.
 
     Parameters
     ----------
-    speakers : int, optional
+    num_speakers : int, optional
         The most speakers to start.
     threshold : float
         Least similarity to an existing speaker.
@@ -398,9 +398,9 @@ class OnlineDiarizer:
         Default: the shipped one.
     """
 
-    def __init__(self, speakers: int | None = None, threshold: float = ONLINE_SIMILARITY,
+    def __init__(self, num_speakers: int | None = None, threshold: float = ONLINE_SIMILARITY,
                  space: SpeakerSpace | None = None):
-        self.speakers = speakers
+        self.num_speakers = num_speakers
         self.threshold = threshold
         self.space = default_space() if space is None else space
         self._sums: list[np.ndarray] = []
@@ -416,7 +416,7 @@ class OnlineDiarizer:
         if self._sums:
             similarity = l2_normalize(np.stack(self._sums)) @ x
             best = int(np.argmax(similarity))
-            full = self.speakers is not None and len(self._sums) >= self.speakers
+            full = self.num_speakers is not None and len(self._sums) >= self.num_speakers
             if similarity[best] >= self.threshold or full:
                 self._sums[best] = self._sums[best] + x
                 return speaker_name(best)
