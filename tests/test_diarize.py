@@ -147,9 +147,10 @@ def test_a_meeting_of_four_is_attributed_when_its_count_is_given(ravdess_dir, ac
     assert agreement(given, truth) >= 0.8
 
 
-@pytest.mark.xfail(strict=True, reason="known limit (docs/guide/conversations.md, Speakers): within 3-5 a meeting "
-                                       "of four acted voices is counted three (the bound "
-                                       "nearest to the two the unbounded rule finds)")
+@pytest.mark.xfail(strict=True, reason="known limit (docs/guide/conversations.md, Speakers): "
+                                       "within 3-5 a meeting of four acted voices is counted "
+                                       "three (the bound nearest to the two the unbounded rule "
+                                       "finds)")
 @pytest.mark.parametrize("actors", FOUR)
 def test_a_meeting_of_four_told_three_to_five_is_counted_four(ravdess_dir, actors):
     found, _, _ = bounded_and_given(ravdess_dir, actors)
@@ -185,10 +186,10 @@ def test_one_clip_is_one_speaker(ravdess_dir):
     assert analysis.speakers == ["S1"] and len(analysis) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="known limit (docs/guide/conversations.md, Speakers): on acted speech the "
-                                       "GE2E speaker space does not tell one voice's sentences "
-                                       "from two voices; ten sentences of one nEMO actor are "
-                                       "split in two")
+@pytest.mark.xfail(strict=True, reason="known limit (docs/guide/conversations.md, Speakers): "
+                                       "on acted speech the GE2E speaker space does not tell "
+                                       "one voice's sentences from two voices; ten sentences of "
+                                       "one nEMO actor are split in two")
 @pytest.mark.parametrize("speaker", ["KS0", "EB0"])
 def test_one_speaker_of_many_sentences_stays_one(ravdess_dir, speaker):
     """Ten different nEMO sentences of one actor (Polish; no Polish voice shaped the space),

@@ -13,7 +13,8 @@ import soundfile as sf
 from sera.errors import FeatureError, SeraError
 from sera.features import descriptors as fd
 from sera.features.frames import fit_frames, speech_frames
-from sera.features.sets import FEATURE_SETS, FeatureSet, get_feature_set
+from sera.features.registry import FEATURE_SETS, get_feature_set
+from sera.features.sets import FeatureSet
 
 SR16 = 16000
 
@@ -279,7 +280,7 @@ def test_parameters_in_range_are_kept_and_whole_floats_become_ints():
 
 
 def test_check_name_refuses_a_misspelt_part_without_building_sets():
-    from sera.features.sets import check_name
+    from sera.features.registry import check_name
 
     assert check_name("compare+stats") == "compare+stats"
     assert check_name("hf:facebook/wav2vec2-base") == "hf:facebook/wav2vec2-base"
@@ -319,6 +320,16 @@ def test_combined_sets_concatenate_their_parts_and_round_trip(tone_wav):
                                                   egemaps.extract(tone_wav)]), rtol=1e-6)
     again = get_feature_set(json.loads(json.dumps(combined.to_config())))
     assert again == combined and again.name == "stats+egemaps"
+
+
+def test_a_combined_sets_parameters_go_to_the_parts_that_take_them():
+    both = get_feature_set("compare+stats", trim_db=30.0, frames="speech")
+    compare, stats = both.parts
+    assert compare.params == {"sample_rate": 16000, "trim_db": 30.0}
+    assert stats.params["trim_db"] == 30.0 and stats.params["frames"] == "speech"
+    assert get_feature_set(both.to_config()) == both
+    with pytest.raises(FeatureError, match="'compare\\+stats' has no parameter 'frmaes'"):
+        get_feature_set("compare+stats", frmaes="speech")
 
 
 def test_combined_sets_refuse_patches_and_single_sets():

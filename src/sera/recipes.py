@@ -136,7 +136,7 @@ class Recipe:
 
     def __post_init__(self) -> None:
         # Every check before any work: a typo fails here, not after an hour of fitting.
-        from sera.features.sets import check_name
+        from sera.features.registry import check_name
         from sera.models import MODELS
 
         check_choice("model", self.model, MODELS, error=UnknownModelError)

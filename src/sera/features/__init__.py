@@ -12,7 +12,8 @@ The store (:mod:`sera.features.store`: pandas and pyarrow) is imported on first 
 names, so computing features for inference never imports either.
 """
 
-from sera.features.sets import FEATURE_SETS, FeatureSet, get_feature_set
+from sera.features.registry import FEATURE_SETS, get_feature_set
+from sera.features.sets import FeatureSet
 
 __all__ = ["FEATURE_SETS", "FeatureSet", "FeatureTable", "cached_features", "extract_features",
            "get_feature_set", "read_features"]

@@ -24,7 +24,8 @@ import numpy as np
 
 from sera import audio
 from sera.errors import AudioError, FeatureError, problem_of
-from sera.features.sets import FeatureSet, get_feature_set
+from sera.features.registry import get_feature_set
+from sera.features.sets import FeatureSet
 
 #: The ``augment`` value of an original (not augmented) utterance.
 ORIGINAL = "none"

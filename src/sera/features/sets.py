@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sera import audio
-from sera.errors import FeatureError, check_choice, check_positive, check_range, check_type
+from sera.errors import FeatureError, check_choice, check_positive, check_range
 from sera.features import descriptors as fd
 from sera.features import smile
 from sera.features.frames import (
@@ -152,7 +152,9 @@ class FeatureSet:
             Unknown name or parameter, or a version this sera does not compute.
         """
         name = config.get("name")
-        cls = _lookup(name)
+        from sera.features.registry import set_class
+
+        cls = set_class(name)
         if config.get("version", cls.version) != cls.version:
             raise FeatureError(f"feature set '{name}' version {config['version']} was "
                                   f"computed by another sera; this one computes version "
@@ -480,6 +482,8 @@ class CombinedFeatures(FeatureSet):
     defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, sets: list):
+        from sera.features.registry import get_feature_set
+
         self.parts = [get_feature_set(part) for part in sets]
         if len(self.parts) < 2:
             raise FeatureError("a combined feature set needs two sets or more")
@@ -510,79 +514,3 @@ class CombinedFeatures(FeatureSet):
     def to_config(self) -> dict[str, Any]:
         return {"name": CombinedFeatures.name, "version": self.version,
                 "params": {"sets": [part.to_config() for part in self.parts]}}
-
-
-#: Every named feature set, by name.
-FEATURE_SETS: dict[str, type[FeatureSet]] = {
-    cls.name: cls for cls in (SeedFeatures, StatsFeatures, EgemapsFeatures, CompareFeatures,
-                              LogmelFeatures)
-}
-
-
-def get_feature_set(name_or_config: str | dict[str, Any] | FeatureSet,
-                    **params: Any) -> FeatureSet:
-    """The feature set named, or described by a :meth:`FeatureSet.to_config` dict.
-
-    Parameters
-    ----------
-    name_or_config : str, dict or FeatureSet
-        ``"seed"``, ``"stats"``, ``"egemaps"``, ``"compare"``, ``"logmel"``,
-        ``"hf:<model id or path>"`` (:mod:`sera.features.hf`), several vector sets joined by
-        ``+`` (``"compare+stats"``); a configuration; or a set.
-    **params
-        Parameter overrides.
-
-    Raises
-    ------
-    FeatureError
-        Unknown name or parameter.
-    """
-    if isinstance(name_or_config, FeatureSet):
-        name_or_config = name_or_config.to_config()
-    if isinstance(name_or_config, dict):
-        config = dict(name_or_config)
-        config["params"] = {**config.get("params", {}), **params}
-        return FeatureSet.from_config(config)
-    if isinstance(name_or_config, str) and "+" in name_or_config:
-        return CombinedFeatures(sets=[get_feature_set(part.strip(), **params)
-                                      for part in name_or_config.split("+")])
-    if isinstance(name_or_config, str) and name_or_config.startswith("hf:"):
-        return _lookup("hf")(model=name_or_config[len("hf:"):], **params)
-    return _lookup(name_or_config)(**params)
-
-
-#: Sets registered by module and class name, imported only when asked for: pretrained encoders
-#: (``hf:<model>``) need torch and transformers, and :mod:`sera.features.hf` builds on this
-#: module, which therefore never imports it at load time.
-LAZY_FEATURE_SETS: dict[str, tuple[str, str]] = {"hf": ("sera.features.hf", "HFFeatures")}
-
-
-def _lookup(name: object) -> type[FeatureSet]:
-    if name == CombinedFeatures.name:
-        return CombinedFeatures
-    if name in LAZY_FEATURE_SETS:
-        import importlib
-
-        module, cls = LAZY_FEATURE_SETS[name]
-        return getattr(importlib.import_module(module), cls)
-    return FEATURE_SETS[check_choice("feature set", name, FEATURE_SET_NAMES, error=FeatureError)]
-
-
-#: What a feature set's name may be, as error messages list it.
-FEATURE_SET_NAMES: tuple[str, ...] = (*FEATURE_SETS, "hf:<model id or path>")
-
-
-def check_name(name: object) -> str:
-    """``name`` if it names a feature set (``"stats"``, ``"compare+stats"``, ``"hf:<model>"``),
-    else a :class:`~sera.errors.FeatureError` listing the sets; builds nothing.
-
-    >>> check_name("compare+stast")
-    Traceback (most recent call last):
-    ...
-    sera.errors.FeatureError: unknown feature set 'stast'; choose one of seed, stats, egemaps, \
-compare, logmel, hf:<model id or path>
-    """
-    for part in check_type("feature set", name, str).split("+"):
-        if not part.strip().startswith("hf:"):
-            check_choice("feature set", part.strip(), FEATURE_SET_NAMES, error=FeatureError)
-    return name

@@ -40,7 +40,8 @@ import sera
 from sera.corpora import COLUMNS as MANIFEST_COLUMNS
 from sera.errors import FeatureError, first_line, os_problem
 from sera.features.executors import ORIGINAL, Augmentation, compute
-from sera.features.sets import FeatureSet, get_feature_set
+from sera.features.registry import get_feature_set
+from sera.features.sets import FeatureSet
 from sera.progress import ProgressReport, track
 
 #: Columns between the manifest's and the features: content hash and augmentation kind.
