@@ -34,12 +34,13 @@ import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sera.augment import Augmenter
+from sera.augment import crowd_of
 from sera.calibration import (
     apply_temperature,
     cross_fitted_temperature,
@@ -52,8 +53,8 @@ from sera.features.store import cached_features
 from sera.labels import LABELS
 from sera.metrics import evaluate_predictions
 from sera.recipes import load_recipe, recipe_sources
-from sera.robustness import corrupt, crowd_members, crowd_of
-from sera.train import fit
+from sera.robustness import corrupt, crowd_members
+from sera.train import fit, recipe_augmenter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from transfer_study import speaker_folds  # noqa: E402
@@ -264,8 +265,9 @@ def main() -> None:
     first = load_recipe(args.recipes[0])
     manifest = load_manifest(recipe_sources(first, args.recipes[0]))
     fs = first.feature_set
+    # Every recipe's copies come from one pool: the first recipe's seed and babble.
     pool = cached_features(manifest, fs, cache_dir=args.cache, workers=args.workers,
-                           augment=Augmenter(POOL_KINDS, seed=first.seed))
+                           augment=recipe_augmenter(replace(first, augment=POOL_KINDS), manifest))
     pool_X, pool_frame = pool.X, pool.frame.reset_index(drop=True)
     original = pool_frame[pool_frame["augment"] == "none"].reset_index(drop=True)
     ravdess = original[original["corpus"] == "ravdess"].reset_index(drop=True)
@@ -274,8 +276,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
     for recipe_file in args.recipes:
-        if load_recipe(recipe_file).feature_set.to_config() != fs.to_config():
-            raise SystemExit(f"{recipe_file}: every recipe of one run must share a feature set")
+        recipe = load_recipe(recipe_file)
+        if recipe.feature_set.to_config() != fs.to_config() or recipe.babble != first.babble:
+            raise SystemExit(f"{recipe_file}: every recipe of one run must share a feature set "
+                             f"and a babble")
         result, raw = study(recipe_file, pool_X, pool_frame, conditions, args.folds)
         result["calibration_trade"] = calibration_trade(raw)
         results.append(result)

@@ -55,6 +55,7 @@ def test_default_recipe_file_is_the_default_recipe():
     ({"reference": "calm"}, InputError, "unknown reference 'calm'; choose one of neutral"),
     ({"balance": "speaker"}, InputError, "unknown balance 'speaker'; choose one of none, corpus"),
     ({"skew": "yes"}, InputError, "skew must be bool, not 'yes'"),
+    ({"babble": "crowd"}, InputError, "unknown babble 'crowd'; choose one of self, others"),
     ({"params": [("C", 1)]}, InputError, "params must be dict"),
     ({"data": "ravdess"}, InputError, "data must be tuple or list, not 'ravdess'"),
     ({"features": "stats", "feature_params": {"frames": "speach"}}, FeatureError,
@@ -83,6 +84,25 @@ def test_a_recipe_file_sets_feature_parameters(tmp_path):
     assert recipe.feature_set.params["frames"] == "speech"
     assert recipe.feature_set != Recipe(features="stats").feature_set
     assert recipe.to_config()["feature_params"] == {"frames": "speech"}
+
+
+def test_a_recipe_of_crowd_babble_gives_its_augmenter_the_training_speakers(tmp_path):
+    """babble = "others": the augmenter's crowd is the manifest's utterances, each under its
+    corpus and speaker (two corpora's speaker "01" are two speakers); "self": no crowd."""
+    import pandas as pd
+
+    from sera.train import recipe_augmenter
+
+    path = tmp_path / "crowd.toml"
+    path.write_text('[augmentation]\nkinds = ["floor", "channel"]\nbabble = "others"\n')
+    recipe = load_recipe(path)
+    manifest = pd.DataFrame({"path": ["a.wav", "b.wav", "c.wav"], "corpus": ["x", "y", "y"],
+                             "speaker": ["01", "01", "02"]})
+    augmenter = recipe_augmenter(recipe, manifest)
+    assert recipe.babble == "others" and augmenter.kinds == ("floor", "channel")
+    assert augmenter.crowd == {"a.wav": "x/01", "b.wav": "y/01", "c.wav": "y/02"}
+    assert recipe_augmenter(replace(recipe, babble="self"), manifest).crowd is None
+    assert recipe_augmenter(replace(recipe, augment=()), manifest) is None
 
 
 def test_load_recipe_reports_a_bad_value_as_one_line_naming_the_file(tmp_path):

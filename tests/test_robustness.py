@@ -17,13 +17,14 @@ from sera.augment import (
     add_noise,
     apply_gain,
     coloured_noise,
+    crowd_of,
     lossy_round_trip,
     phone_line,
     reverberate,
     telephone_band,
 )
 from sera.options import CHANNEL_AUGMENTS, SEED_AUGMENTS
-from sera.robustness import CONDITIONS, FLOORS, corrupt, crowd_of
+from sera.robustness import CONDITIONS, FLOORS, corrupt
 
 SR = 16000
 
@@ -291,6 +292,83 @@ def test_channel_copies_are_made_from_the_recording_before_trimming(tmp_path):
     np.testing.assert_allclose(copy, expected, rtol=1e-5, atol=1e-6)
 
 
+def _tone_clips(folder, speakers: dict[str, float]) -> dict[str, str]:
+    """One second of a sine per clip, two clips per speaker, at the speaker's frequency:
+    ``{path: speaker}``."""
+    import soundfile as sf
+
+    t = np.arange(SR) / SR
+    crowd = {}
+    for speaker, hz in speakers.items():
+        for take in range(2):
+            path = folder / f"{speaker}-{take}.wav"
+            sf.write(path, (0.1 * np.sin(2 * np.pi * hz * t + take)).astype(np.float32), SR)
+            crowd[str(path)] = speaker
+    return crowd
+
+
+def _is_babble(augmenter: Augmenter, y: np.ndarray, key) -> bool:
+    # The channel drawn is the first draw of the copy's generator (sera.augment._channel).
+    from sera.augment import CHANNELS, _rng
+
+    return CHANNELS[int(_rng(augmenter.seed, key, "channel").integers(len(CHANNELS)))] == "babble"
+
+
+def test_babble_copies_are_made_of_other_speakers_voices(tmp_path):
+    """With a crowd, a babble copy's noise is the voices of other speakers (their tones), never
+    the augmented speaker's own, at an SNR in the augmenter's range; the copy is the same in a
+    new augmenter with the crowd in another order; without a crowd, or with a crowd of the
+    speaker alone, the babble is the clip's own voice reversed."""
+    crowd = _tone_clips(tmp_path, {"a": 440.0, "b": 1000.0, "c": 2500.0})
+    key = next(path for path, speaker in crowd.items() if speaker == "a")
+    y = speechlike(1.0)
+    freqs = np.fft.rfftfreq(SR, 1 / SR)
+    babbles = [seed for seed in range(90) if _is_babble(Augmenter(("channel",), seed=seed),
+                                                        y, key)]
+    checked = 0
+    for seed in babbles:
+        copy = Augmenter(("channel",), seed=seed, crowd=crowd).augment(y, SR, "channel", key)
+        spectrum = np.abs(np.fft.rfft(copy - y))
+        band = lambda hz, s=spectrum: s[np.abs(freqs - hz) < 3].max()  # noqa: E731
+        reordered = Augmenter(("channel",), seed=seed, crowd=dict(reversed(crowd.items())))
+        assert np.array_equal(copy, reordered.augment(y, SR, "channel", key))
+        if np.median(spectrum) < 1e-4 * spectrum.max():  # no floor drawn under the babble
+            checked += 1
+            # b's and c's tones are the noise; a's own voice is not in a's crowd.
+            assert min(band(1000), band(2500)) > 1e4 * np.median(spectrum)
+            assert band(440) < 1e-3 * band(1000)
+            snr = db(power(y) / power(copy - y))
+            assert 5.0 - 0.01 <= snr <= 20.0 + 0.01
+    assert len(babbles) >= 20 and checked >= 5
+    alone = {key: "a"}
+    for seed in babbles[:3]:
+        plain = Augmenter(("channel",), seed=seed).augment(y, SR, "channel", key)
+        assert np.array_equal(plain, Augmenter(("channel",), seed=seed, crowd=alone).augment(
+            y, SR, "channel", key))
+        assert not np.array_equal(plain, Augmenter(("channel",), seed=seed, crowd=crowd).augment(
+            y, SR, "channel", key))
+
+
+def test_a_crowd_changes_only_babble_copies_and_the_cache_key(tmp_path):
+    """Floors, rooms and phone lines are the same with or without a crowd; the augmenter's
+    params (the feature store's cache key) name the crowd by a digest that changes with it."""
+    crowd = _tone_clips(tmp_path, {"a": 440.0, "b": 1000.0})
+    y = speechlike(1.0)
+    with_crowd = Augmenter(("floor", "channel"), seed=0, crowd=crowd)
+    plain = Augmenter(("floor", "channel"), seed=0)
+    for i in range(30):
+        key = f"{tmp_path}/a-{i}.wav"
+        assert np.array_equal(with_crowd.augment(y, SR, "floor", key),
+                              plain.augment(y, SR, "floor", key))
+        if not _is_babble(plain, y, key):
+            assert np.array_equal(with_crowd.augment(y, SR, "channel", key),
+                                  plain.augment(y, SR, "channel", key))
+    assert "crowd" not in plain.params
+    other = Augmenter(("floor", "channel"), seed=0, crowd={**crowd, "x.wav": "c"})
+    assert with_crowd.params["crowd"] != other.params["crowd"]
+    assert "crowd" not in Augmenter(("floor",), seed=0, crowd=crowd).params
+
+
 # -- with a real model -------------------------------------------------------------------------
 
 
@@ -389,7 +467,8 @@ def test_training_gives_a_speakers_copies_groups_of_their_own():
 
 
 def test_crowd_members_are_other_speakers_seeded_and_only_those_available():
-    from sera.robustness import CROWD_SIZE, crowd_members
+    from sera.augment import CROWD_SIZE
+    from sera.robustness import crowd_members
 
     speakers = np.repeat(["a", "b", "c"], 4)
     members = crowd_members(speakers, seed=1)

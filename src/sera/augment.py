@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Mapping, Sequence
 
 import librosa
 import numpy as np
@@ -70,6 +71,9 @@ PHONE_CODECS: tuple[Codec, ...] = ("ulaw", "mp3", "opus")
 #: Time-shifted copies summed into babble noise: enough that no one voice stands out.
 BABBLE_TALKERS = 6
 
+#: Voices in a babble crowd made of other speakers (:func:`crowd_of`).
+CROWD_SIZE = 5
+
 
 class Augmenter:
     """Seeded augmentation of a waveform, one kind at a time.
@@ -103,6 +107,11 @@ class Augmenter:
     floor_dbfs : tuple of float
         ``floor``: the noise floor's RMS level uniform in this range, in dB re full scale
         (``channel`` uses the quieter part of it, up to -45 dBFS).
+    crowd : mapping of str to str, optional
+        ``{path: speaker}`` of the utterances whose voices ``channel``'s babble may be made of:
+        :data:`CROWD_SIZE` of them, drawn (seeded) from speakers other than the one augmented
+        (:func:`crowd_of`), like a room of other people. Without it the babble is the clip's
+        own voice reversed (:func:`babble`), a pure function of the clip.
     """
 
     #: Kinds that are recording conditions: the feature store applies them to the decoded file,
@@ -115,7 +124,8 @@ class Augmenter:
                  gain_db: float = 20.0, snr_db: tuple[float, float] = (5.0, 20.0),
                  rt60: tuple[float, float] = (0.2, 0.6),
                  codec_quality: tuple[float, float] = (0.7, 1.0),
-                 floor_dbfs: tuple[float, float] = (-70.0, -35.0)):
+                 floor_dbfs: tuple[float, float] = (-70.0, -35.0),
+                 crowd: Mapping[str, str] | None = None):
         if isinstance(kinds, str):
             raise InputError(f"kinds must be a sequence of augmentations, not the string "
                              f"{kinds!r}")
@@ -131,6 +141,12 @@ class Augmenter:
         self.rt60 = tuple(rt60)
         self.codec_quality = tuple(codec_quality)
         self.floor_dbfs = tuple(floor_dbfs)
+        self.crowd = dict(crowd) if crowd is not None else None
+        # Arrays for the draws: paths in a fixed (sorted) order, so a draw does not depend on
+        # the order the mapping came in.
+        self._crowd_paths = np.array(sorted(self.crowd or ()), dtype=object)
+        self._crowd_speakers = np.array([str(self.crowd[p]) for p in self._crowd_paths],
+                                        dtype=object)
 
     @property
     def params(self) -> dict:
@@ -144,6 +160,10 @@ class Augmenter:
                           codec_quality=list(self.codec_quality))
         if set(self.kinds) & {"floor", "channel"}:
             params["floor_dbfs"] = list(self.floor_dbfs)
+        if self.crowd is not None and "channel" in self.kinds:
+            # Who can be heard changes the copies: a digest of the crowd, not its 1,000s of paths.
+            text = "\n".join(f"{p}\t{self.crowd[p]}" for p in self._crowd_paths)
+            params["crowd"] = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
         return params
 
     def augment(self, y: np.ndarray, sr: int, kind: str, key: str | int) -> np.ndarray:
@@ -194,15 +214,18 @@ class Augmenter:
             colour = _pick(rng, NOISE_COLOURS)
             out = add_floor(y, rng.uniform(*self.floor_dbfs), colour, seed=int(rng.integers(2**32)))
         else:
-            out = self._channel(y, sr, rng)
+            out = self._channel(y, sr, rng, key)
         return np.ascontiguousarray(out, dtype=np.float32)
 
-    def _channel(self, y: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
+    def _channel(self, y: np.ndarray, sr: int, rng: np.random.Generator, key: str | int
+                 ) -> np.ndarray:
         """One real channel drawn from :data:`CHANNELS`, over a faint floor half of the time."""
         channel = _pick(rng, CHANNELS)
         seed = int(rng.integers(2**32))
         if channel == "babble":
-            out = add_noise(y, rng.uniform(*self.snr_db), "babble", seed=seed)
+            crowd = self._crowd_noise(y.size, sr, key, seed) if self.crowd is not None else None
+            noise = babble(y, seed=seed) if crowd is None else crowd
+            out = mix_at_snr(y, noise, rng.uniform(*self.snr_db))
         elif channel == "room":
             out = reverberate(y, sr, rng.uniform(0.2, 0.8), seed=seed)
         else:
@@ -213,6 +236,21 @@ class Augmenter:
             colour = _pick(rng, NOISE_COLOURS)
             out = add_floor(out, rng.uniform(*quiet), colour, seed=int(rng.integers(2**32)))
         return out
+
+
+    def _crowd_noise(self, n: int, sr: int, key: str | int, seed: int) -> np.ndarray | None:
+        """Babble of :data:`CROWD_SIZE` crowd utterances by speakers other than ``key``'s
+        (``None`` if the crowd has no other speaker)."""
+        from sera.audio import load
+
+        speaker = self.crowd.get(str(key))
+        others = np.flatnonzero(self._crowd_speakers != str(speaker))
+        if others.size == 0:
+            return None
+        rng = np.random.default_rng(seed)
+        chosen = rng.choice(others, size=min(CROWD_SIZE, others.size), replace=False)
+        voices = [load(self._crowd_paths[i], sr=sr) for i in sorted(chosen)]
+        return crowd_of(voices, n, seed=seed)
 
 
 def telephone_band(y: np.ndarray, sr: int) -> np.ndarray:
@@ -436,6 +474,39 @@ def babble(y: np.ndarray, talkers: int = BABBLE_TALKERS, *, seed: int = 0) -> np
     shifts = rng.integers(0, max(reversed_y.size, 1), size=talkers)
     gains = rng.uniform(0.5, 1.0, size=talkers)
     return sum(g * np.roll(reversed_y, int(s)) for g, s in zip(gains, shifts, strict=True))
+
+
+def crowd_of(voices: Sequence[np.ndarray], n: int, *, seed: int = 0) -> np.ndarray:
+    """Babble of other speakers: their clips looped to ``n`` samples, shifted and summed.
+
+    Parameters
+    ----------
+    voices : sequence of np.ndarray
+        One waveform per talker (other speakers than the one the babble will cover).
+    n : int
+        Samples.
+    seed : int
+        Seeds the shifts and gains.
+
+    Returns
+    -------
+    np.ndarray
+        float64, ``n`` samples, unscaled (:func:`mix_at_snr` sets the SNR).
+    """
+    rng = np.random.default_rng(seed)
+    out = np.zeros(n)
+    for voice in voices:
+        looped = loop_to_length(np.asarray(voice, dtype=np.float64), n)
+        out += rng.uniform(0.5, 1.0) * np.roll(looped, int(rng.integers(max(n, 1))))
+    return out
+
+
+def loop_to_length(x: np.ndarray, n: int) -> np.ndarray:
+    """``x`` repeated (or cut) to ``n`` samples; zeros for an empty ``x``."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.size == 0:
+        return np.zeros(n)
+    return np.tile(x, -(-n // x.size))[:n]
 
 
 def room_impulse_response(sr: int, rt60: float, *, seed: int = 0) -> np.ndarray:

@@ -21,7 +21,7 @@ from sera.metrics import heldout_figures, pooled_figures
 from sera.progress import ProgressReport
 from sera.recipes import DEFAULT_RECIPE, Recipe
 from sera.splits import corpus_split, loso
-from sera.train import CALIBRATION_FOLDS_BY, fit, training_rows
+from sera.train import CALIBRATION_FOLDS_BY, fit, recipe_augmenter, training_rows
 
 
 @dataclass
@@ -83,10 +83,10 @@ def cross_validate(source, recipe: Recipe = DEFAULT_RECIPE, *, split: str = "los
     index = {p: i for i, p in enumerate(frame["path"])}
     pool = base
     if recipe.augment:
-        from sera.augment import Augmenter
-
+        # One pool of copies for every fold. With babble = "others" its crowd is every speaker,
+        # so a held-out speaker's voice may murmur under a training copy; never their labels.
         pool = cached_features(kept, fs, cache_dir=cache_dir, workers=workers, progress=progress,
-                               augment=Augmenter(recipe.augment, seed=recipe.seed))
+                               augment=recipe_augmenter(recipe, kept))
     pooled, probas = [], {"adapted": [], "single_clip": []}
     fold_figures, histories = [], {}
     for name, parts in folds:

@@ -50,6 +50,11 @@ BALANCES: tuple[Balance, ...] = get_args(Balance)
 Calibration = Literal["temperature", "temperature-corpus", "none"]
 CALIBRATIONS: tuple[Calibration, ...] = get_args(Calibration)
 
+#: Whose voices the ``channel`` augmentation's babble is made of: the clip's own, reversed, or
+#: other training speakers' (:class:`sera.augment.Augmenter`'s ``crowd``).
+Babble = Literal["self", "others"]
+BABBLES: tuple[Babble, ...] = get_args(Babble)
+
 #: The seed's four waveform augmentations, in its order (:mod:`sera.augment`).
 SeedAugment = Literal["noise", "stretch", "shift", "pitch"]
 SEED_AUGMENTS: tuple[SeedAugment, ...] = get_args(SeedAugment)

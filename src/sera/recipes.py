@@ -37,12 +37,14 @@ from sera.errors import (
 from sera.options import (
     ADAPTS,
     AUGMENTS,
+    BABBLES,
     BALANCES,
     CALIBRATIONS,
     ESTIMATORS,
     REFERENCES,
     Adapt,
     Augment,
+    Babble,
     Balance,
     Calibration,
     Estimator,
@@ -77,7 +79,11 @@ class Recipe:
     augment : tuple of str
         Waveform augmentations of training utterances: the seed's ``noise``, ``stretch``,
         ``shift``, ``pitch`` and the channel kinds ``bandlimit``, ``codec``, ``gain``,
-        ``snr``, ``room`` (:mod:`sera.augment`).
+        ``snr``, ``room``, ``floor``, ``channel`` (:mod:`sera.augment`).
+    babble : str
+        Whose voices ``channel``'s babble copies are made of: ``"self"`` (the clip's own,
+        reversed) or ``"others"`` (five utterances of other training speakers, as in a room
+        of people; :class:`sera.augment.Augmenter`'s ``crowd``).
     params : dict
         Constructor parameters of the model that override its defaults.
     seed : int
@@ -123,6 +129,7 @@ class Recipe:
     feature_params: dict[str, Any] = field(default_factory=dict)
     adapt: Adapt = "speaker"
     augment: tuple[Augment, ...] = ()
+    babble: Babble = "self"
     params: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     estimator: Estimator = "mean"
@@ -148,6 +155,7 @@ class Recipe:
             raise InputError(f"augment must be a list of augmentations, not {self.augment!r}")
         augment = tuple(check_choice("augmentation", kind, AUGMENTS)
                         for kind in check_type("augment", self.augment, tuple, list))
+        check_choice("babble", self.babble, BABBLES)
         check_type("params", self.params, dict)
         check_range("seed", check_type("seed", self.seed, int), 0, 2**32 - 1)
         check_choice("estimator", self.estimator, ESTIMATORS)
@@ -200,7 +208,7 @@ KEYS = {
     "model": {"name": "model", "params": "params"},
     "adaptation": {"mode": "adapt", "estimator": "estimator", "prior_weight": "prior_weight",
                    "reference": "reference", "skew": "skew"},
-    "augmentation": {"kinds": "augment"},
+    "augmentation": {"kinds": "augment", "babble": "babble"},
     "training": {"balance": "balance", "seed": "seed"},
     "calibration": {"method": "calibration"},
 }

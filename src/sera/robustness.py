@@ -18,9 +18,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from sera.augment import (
+    CROWD_SIZE,
     add_floor,
     add_noise,
     apply_gain,
+    crowd_of,
+    loop_to_length,
     lossy_round_trip,
     mix_at_snr,
     phone_line,
@@ -46,9 +49,6 @@ CONDITIONS: tuple[str, ...] = (
 #: libsndfile compression level of ``mp3-low`` and the phone codecs (about 24 kbit/s for MP3 at
 #: 16 kHz).
 MP3_LOW_QUALITY = 0.99
-
-#: Voices in a babble crowd made of other speakers.
-CROWD_SIZE = 5
 
 #: ``dc-offset``: a constant added to every sample (a cheap interface's bias), in full scale.
 DC_OFFSET = 0.05
@@ -97,7 +97,7 @@ def corrupt(y: np.ndarray, sr: int, condition: str, *, seed: int = 0,
     if kind in ("white", "babble"):
         snr = float(level.removesuffix("db"))
         if kind == "babble" and crowd is not None:
-            return mix_at_snr(y, _fit(crowd, y.size), snr)
+            return mix_at_snr(y, loop_to_length(crowd, y.size), snr)
         return add_noise(y, snr, kind, seed=seed)
     if kind == "room":
         return reverberate(y, sr, float(level.removesuffix("s")), seed=seed)
@@ -115,39 +115,6 @@ def corrupt(y: np.ndarray, sr: int, condition: str, *, seed: int = 0,
     hum = sum(np.sin(2 * np.pi * 50 * h * t) / h for h in (1, 3, 5))
     hum *= 10 ** (HUM_DBFS / 20) / np.sqrt(np.mean(np.square(hum)))
     return (y + hum).astype(np.float32)
-
-
-def crowd_of(voices: Sequence[np.ndarray], n: int, *, seed: int = 0) -> np.ndarray:
-    """Babble of other speakers: their clips looped to ``n`` samples, shifted and summed.
-
-    Parameters
-    ----------
-    voices : sequence of np.ndarray
-        One waveform per talker (other speakers than the one the babble will cover).
-    n : int
-        Samples.
-    seed : int
-        Seeds the shifts and gains.
-
-    Returns
-    -------
-    np.ndarray
-        float64, ``n`` samples, unscaled (:func:`corrupt` sets the SNR).
-    """
-    rng = np.random.default_rng(seed)
-    out = np.zeros(n)
-    for voice in voices:
-        looped = _fit(np.asarray(voice, dtype=np.float64), n)
-        out += rng.uniform(0.5, 1.0) * np.roll(looped, int(rng.integers(max(n, 1))))
-    return out
-
-
-def _fit(x: np.ndarray, n: int) -> np.ndarray:
-    """``x`` repeated (or cut) to ``n`` samples."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.size == 0:
-        return np.zeros(n)
-    return np.tile(x, -(-n // x.size))[:n]
 
 
 def robustness_curve(model, source, conditions: Sequence[str] = CONDITIONS, *,

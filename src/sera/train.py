@@ -389,19 +389,42 @@ def training_rows(manifest, parts: Split, recipe: Recipe, cache_dir, workers, pr
 
     ``pool``, a table already holding (at least) these utterances and, for a recipe with
     augmentation, their augmented copies, is sliced instead of extracting again: every copy
-    is a function of its own file only, so cross-validation computes them once and each fold
-    takes the copies of its training speakers.
+    is a function of its own file (and, with ``babble = "others"``, of a few other speakers'
+    voices as noise), so cross-validation computes them once and each fold takes the copies of
+    its training speakers.
     """
-    from sera.augment import Augmenter
-
     train_manifest = rows_to_augment(manifest, parts)
     if pool is not None:
         rows = pool.frame["path"].isin(set(train_manifest["path"])).to_numpy()
         return pool.X[rows], pool.frame[rows], []
-    augment = Augmenter(recipe.augment, seed=recipe.seed) if recipe.augment else None
     table = cached_features(train_manifest, recipe.feature_set, cache_dir=cache_dir,
-                            workers=workers, progress=progress, augment=augment)
+                            workers=workers, progress=progress,
+                            augment=recipe_augmenter(recipe, train_manifest))
     return table.X, table.frame, table.failures
+
+
+def recipe_augmenter(recipe: Recipe, manifest):
+    """The augmenter of a recipe's training utterances, or ``None`` for a recipe without.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        Its augmentation kinds, seed and ``babble``.
+    manifest : pandas.DataFrame
+        The utterances to augment (``path``, ``speaker``, ``corpus``); with ``babble =
+        "others"`` they are also the crowd whose voices the babble copies are made of.
+    """
+    from sera.augment import Augmenter
+
+    if not recipe.augment:
+        return None
+    crowd = None
+    if recipe.babble == "others":
+        # A speaker is a corpus's speaker: two corpora may both have a speaker "01".
+        crowd = dict(zip(manifest["path"].astype(str),
+                         manifest["corpus"].astype(str) + "/" + manifest["speaker"].astype(str),
+                         strict=True))
+    return Augmenter(recipe.augment, seed=recipe.seed, crowd=crowd)
 
 
 def _random_rows(manifest, recipe: Recipe, cache_dir, workers, progress):
