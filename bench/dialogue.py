@@ -49,7 +49,10 @@ on the training speakers only: the recipe trained on actors 01-06 adapts to acto
 the threshold is the 95th percentile of that distance over random balanced sets of 14 of an
 actor's clips (2 per emotion), where adapting is what it should be. (Measured on the model's
 own training speakers instead, the distances are smaller than on unheard ones, and the guard
-turned off adaptation for almost every held-out speaker, balanced ones too.)
+turned off adaptation for almost every held-out speaker, balanced ones too.) The same sets give
+the threshold of ``speaker unless one-sided``: the 5th percentile of the label entropy of their
+unadapted answers, so that a held-out group is left unadapted only when its answers spread over
+the classes less evenly than 95 % of balanced groups do.
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ KINDS = ("balanced", "mostly neutral", NOISY, "skewed", "one mood and a calm voi
 FLOOR = "floor-pink-50dbfs"
 #: Adaptation candidates, each scored on every mix from the same features (see ``candidates``).
 CANDIDATES = ("none", "speaker", "recording", "neutral reference", "entropy shrinkage",
-              "priors (EM)", "speaker, guarded")
+              "priors (EM)", "speaker, guarded", "speaker unless one-sided")
 #: The rule a new default must meet: no worse than this on every mix, better on ``balanced``.
 BASELINE = "none"
 #: Feature stores and clip embeddings kept between runs.
@@ -231,9 +234,9 @@ def calibrated(model, Xn: np.ndarray, adapt: str) -> np.ndarray:
     return apply_temperature(proba, temperature_for(model.config.get("calibration"), adapt))
 
 
-def candidates(model, X: np.ndarray, groups: list[str], threshold: float) -> dict:
+def candidates(model, X: np.ndarray, groups: list[str], thresholds: dict) -> dict:
     """Each candidate's posteriors of one recording's utterances (features ``X``, diarized
-    ``groups``)."""
+    ``groups``; ``thresholds`` from :func:`training_thresholds`)."""
     from sera import adapt
 
     norm = model.normalizer
@@ -252,7 +255,10 @@ def candidates(model, X: np.ndarray, groups: list[str], threshold: float) -> dic
         "entropy shrinkage": calibrated(
             model, adapt.transform_with_prior_weights(norm, X, groups, k), "speaker"),
         "priors (EM)": adapt.prior_shift(unadapted, groups),
-        "speaker, guarded": adapt.guarded(per_speaker, unadapted, groups, threshold)[0],
+        "speaker, guarded": adapt.guarded(per_speaker, unadapted, groups,
+                                          thresholds["guard"])[0],
+        "speaker unless one-sided": adapt.unless_one_sided(per_speaker, unadapted, groups,
+                                                           thresholds["one_sided"])[0],
     }
 
 
@@ -264,12 +270,13 @@ def relabel(segments: list, proba: np.ndarray, labels) -> list:
             for s, p in zip(segments, proba, strict=True)]
 
 
-def guard_threshold(data_dir: Path, out: Path, draws: int = 20, seed: int = 0) -> float:
-    """How far speaker adaptation moves the posteriors of balanced groups of speakers a model
-    never heard, among the training speakers only: the recipe trained on actors 01-06 (into
-    ``out``), and the 95th percentile of the distance over ``draws`` random sets per actor
-    07-12 of 2 clips per emotion."""
-    from sera.adapt import posterior_distance
+def training_thresholds(data_dir: Path, out: Path, draws: int = 20, seed: int = 0) -> dict:
+    """What balanced groups of speakers a model never heard look like, among the training
+    speakers only: the recipe trained on actors 01-06 (into ``out``), and ``draws`` random sets
+    per actor 07-12 of 2 clips per emotion. ``guard``: the 95th percentile of how far speaker
+    adaptation moves their posteriors; ``one_sided``: the 5th percentile of the label entropy
+    of their unadapted answers (a group less even than 95 % of balanced ones is one-sided)."""
+    from sera.adapt import label_entropy, posterior_distance
     from sera.features.store import cached_features
 
     model, _, manifest, _ = heldout_model(data_dir, out, GUARD_FIT_ACTORS)
@@ -277,7 +284,7 @@ def guard_threshold(data_dir: Path, out: Path, draws: int = 20, seed: int = 0) -
     table = cached_features(rows.reset_index(drop=True), model.feature_set, cache_dir=CACHE)
     frame, X = table.frame, table.X
     rng = np.random.default_rng(seed)
-    distances = []
+    distances, entropies = [], []
     for speaker in sorted(frame["speaker"].unique()):
         for _ in range(draws):
             picked = np.concatenate([
@@ -285,10 +292,12 @@ def guard_threshold(data_dir: Path, out: Path, draws: int = 20, seed: int = 0) -
                                           & (frame["emotion"] == e).to_numpy()), 2,
                            replace=False) for e in EMOTIONS])
             groups = ["s"] * len(picked)
+            unadapted = model.predict_proba(X[picked], adapt="none")
             distances.append(posterior_distance(
-                model.predict_proba(X[picked], adapt="speaker", groups=groups),
-                model.predict_proba(X[picked], adapt="none")))
-    return float(np.percentile(distances, 95))
+                model.predict_proba(X[picked], adapt="speaker", groups=groups), unadapted))
+            entropies.append(label_entropy(unadapted))
+    return {"guard": float(np.percentile(distances, 95)),
+            "one_sided": float(np.percentile(entropies, 5))}
 
 
 def heldout_space(data_dir: Path):
@@ -349,8 +358,8 @@ def run(data_dir: str | Path, seed: int = 0, pairs: int | None = None,
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model, recipe, manifest, train_rows = heldout_model(data_dir, model_dir or tmp / "model")
-        threshold = guard_threshold(data_dir, tmp / "guard-model" if model_dir is None
-                                    else model_dir.with_name(model_dir.name + "-guard"))
+        thresholds = training_thresholds(data_dir, tmp / "guard-model" if model_dir is None
+                                         else model_dir.with_name(model_dir.name + "-guard"))
         # Diarization compares voices in a space fitted without the dialogue speakers.
         from sera.speaker import diarize
 
@@ -361,7 +370,8 @@ def run(data_dir: str | Path, seed: int = 0, pairs: int | None = None,
         halves = {"A": list(range(0, len(chosen), 2)), "B": list(range(1, len(chosen), 2))}
         result = {"model": {"recipe": recipe, "trained_on": "RAVDESS actors 01-12"},
                   "test_speakers": speakers, "pairs": [list(p) for p in chosen],
-                  "halves": halves, "guard_threshold": round(threshold, 4),
+                  "halves": halves, "guard_threshold": round(thresholds["guard"], 4),
+                  "one_sided_threshold": round(thresholds["one_sided"], 4),
                   "candidates": list(CANDIDATES)}
         files = {kind: [] for kind in KINDS}
         for kind in KINDS:
@@ -373,14 +383,14 @@ def run(data_dir: str | Path, seed: int = 0, pairs: int | None = None,
                 sf.write(path, audio, SAMPLE_RATE, subtype="PCM_16")
                 files[kind].append((path, truth, audio.shape[0] / SAMPLE_RATE))
         for kind in KINDS:
-            result[kind] = score_kind(model, files[kind], halves, threshold)
+            result[kind] = score_kind(model, files[kind], halves, thresholds)
         result["selection"] = select(result, halves)
         result["speed"] = time_analyze(model, [p for p, *_ in files["balanced"]],
                                        sum(d for *_, d in files["balanced"]))
     return result
 
 
-def score_kind(model, dialogues: list, halves: dict, threshold: float) -> dict:
+def score_kind(model, dialogues: list, halves: dict, thresholds: dict) -> dict:
     """One mix's figures: coverage, attribution, UAR per candidate (all pairs, each half)."""
     labels = {name: [] for name in (*CANDIDATES, "true speaker")}
     emotions, pair_of = [], []
@@ -399,12 +409,13 @@ def score_kind(model, dialogues: list, halves: dict, threshold: float) -> dict:
             for name in labels:
                 labels[name] += [None] * len(truth)
             continue
-        for name, proba in candidates(model, X, groups, threshold).items():
+        for name, proba in candidates(model, X, groups, thresholds).items():
             labels[name] += score(truth, relabel(segments, proba, model.labels))["labels"]
         from sera.adapt import guarded
 
         fallen += len(guarded(model.predict_proba(X, adapt="speaker", groups=groups),
-                              model.predict_proba(X, adapt="none"), groups, threshold)[1])
+                              model.predict_proba(X, adapt="none"), groups,
+                              thresholds["guard"])[1])
         true = [max(truth, key=lambda t, s=s: min(s.end, t["end"]) - max(s.start, t["start"]))
                 ["speaker"] for s in segments]
         proba = model.predict_proba(X, adapt="speaker", groups=true)

@@ -251,3 +251,22 @@ def test_guard_returns_the_unadapted_answer_when_a_group_collapses_or_moves_far(
     same = np.tile(np.eye(4, dtype=np.float32)[1], (10, 1))
     out, back = guarded(same, same, ["x"] * 10, threshold=0.2)
     assert back == []
+
+
+def test_a_group_one_sided_before_adaptation_keeps_its_unadapted_answers():
+    """unless_one_sided: a group whose unadapted answers all fall on one or two classes (a held
+    mood) keeps them; a group whose answers spread over every class gets the adapted ones."""
+    from sera.adapt import label_entropy, unless_one_sided
+
+    eye = np.eye(7, dtype=np.float32) * 0.6 + 0.4 / 7
+    spread = eye[np.arange(14) % 7]                  # every class twice: entropy 1
+    moody = eye[[3] * 5 + [4]]                       # one class, and one other once
+    adapted = np.roll(np.concatenate([spread, moody]), 2, axis=1)
+    unadapted = np.concatenate([spread, moody])
+    groups = ["even"] * 14 + ["moody"] * 6
+    assert label_entropy(moody) < 0.4 < label_entropy(spread)
+    out, left = unless_one_sided(adapted, unadapted, groups, threshold=0.6)
+    assert left == ["moody"]
+    assert np.array_equal(out[:14], adapted[:14]) and np.array_equal(out[14:], unadapted[14:])
+    out, left = unless_one_sided(adapted, unadapted, groups, threshold=0.0)
+    assert left == [] and np.array_equal(out, adapted)

@@ -525,6 +525,45 @@ def guarded(adapted: np.ndarray, unadapted: np.ndarray, groups: Sequence, thresh
     return out, fallen_back
 
 
+def unless_one_sided(adapted: np.ndarray, unadapted: np.ndarray, groups: Sequence,
+                     threshold: float) -> tuple[np.ndarray, list]:
+    """The adapted posteriors, except for a group that looks one-sided before adaptation: a
+    group whose unadapted answers spread over the classes less evenly than ``threshold``
+    (:func:`label_entropy`) gets the unadapted posteriors.
+
+    A speaker's own statistics stand for their neutral voice only when they voice many
+    emotions; a speaker who holds one mood (or whose every clip a noise floor pushes toward one
+    class) would be normalised back to the middle, so such a group is left as it is.
+
+    Parameters
+    ----------
+    adapted, unadapted : np.ndarray
+        Posteriors ``(n, C)`` of the same rows.
+    groups : sequence
+        Group id per row.
+    threshold : float
+        The label entropy below which a group counts as one-sided, in [0, 1] (chosen on
+        training speakers: a low percentile of it over balanced groups of unheard voices).
+
+    Returns
+    -------
+    proba : np.ndarray
+        float32 ``(n, C)``.
+    left_unadapted : list
+        The groups that got the unadapted posteriors.
+    """
+    out = np.asarray(adapted, dtype=np.float32).copy()
+    unadapted = np.asarray(unadapted, dtype=np.float32)
+    groups = np.asarray(groups)
+    left = []
+    for g in _unique_in_order(groups):
+        rows = groups == g
+        if label_entropy(unadapted[rows]) < threshold:
+            out[rows] = unadapted[rows]
+            left.append(g)
+    return out, left
+
+
 def _priors(priors: np.ndarray | None, c: int) -> np.ndarray:
     if priors is None:
         return np.full(c, 1.0 / c)

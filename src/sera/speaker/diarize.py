@@ -181,7 +181,8 @@ def embed_utterances(utterances: Sequence[tuple[np.ndarray, float]]) -> list[Emb
             starts = np.arange(0, last + 1, step)
             if starts[-1] < last:
                 starts = np.append(starts, last)  # the end of the utterance is covered too
-        plans.append((start, start + y.shape[0] / SAMPLE_RATE, starts, power_windows(y, starts)))
+        plans.append((start, start + y.shape[0] / SAMPLE_RATE, starts,
+                      power_windows(y, starts, denoise=True)))
     if not plans:
         return []
     embedded = embed_power(np.concatenate([plan[3] for plan in plans]))
