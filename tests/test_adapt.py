@@ -270,3 +270,8 @@ def test_a_group_one_sided_before_adaptation_keeps_its_unadapted_answers():
     assert np.array_equal(out[:14], adapted[:14]) and np.array_equal(out[14:], unadapted[14:])
     out, left = unless_one_sided(adapted, unadapted, groups, threshold=0.0)
     assert left == [] and np.array_equal(out, adapted)
+    # Thresholds by group size: the 6-row group is judged by threshold[6] (its entropy is
+    # 0.23), the 14-row group (past the table's end) by the last one.
+    assert label_entropy(moody) == pytest.approx(0.232, abs=0.001)
+    assert unless_one_sided(adapted, unadapted, groups, [0.0] * 6 + [0.2, 1.01])[1] == ["even"]
+    assert unless_one_sided(adapted, unadapted, groups, [0.0] * 6 + [0.5, 0.9])[1] == ["moody"]

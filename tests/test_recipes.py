@@ -311,3 +311,23 @@ def test_results_conditions_bench_figures_are_the_committed_figures():
     assert result["recipe"]["augment"] == ["floor", "channel"]
     line = next(line for line in section.splitlines() if line.startswith("| UAR |"))
     assert line == "| UAR | " + " | ".join(f"{v:.3f}" for v in result["curve"].values()) + " |"
+
+
+def test_results_diarization_floor_rows_are_the_study_figures():
+    """The "Speakers under a noise floor" table is docs/results/diarization-floors.json, and
+    its study ran with the noise subtraction sera ships."""
+    from sera.speaker import encoder
+
+    study = json.loads((ROOT / "docs" / "results" / "diarization-floors.json").read_text())
+    assert study["noise_subtraction"] == {"quiet": encoder.NOISE_QUIET,
+                                          "over": encoder.NOISE_OVER,
+                                          "floor": encoder.NOISE_FLOOR}
+    section = RESULTS[RESULTS.index("**Speakers under a noise floor**"):]
+    lines = section[:section.index("\n\n", section.index("| front end"))].splitlines()
+    for row, figures in study["rows"].items():
+        found = next(line for line in lines if line.startswith(f"| {row}, count found |"))
+        given = next(line for line in lines if line.startswith(f"| {row}, given two |"))
+        for condition in figures.values():
+            assert (f"{condition['attribution']:.3f} ({condition['count_right']}/"
+                    f"{condition['dialogues']})") in found, row
+            assert f"{condition['attribution_given_two']:.3f}" in given, row

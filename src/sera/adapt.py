@@ -526,9 +526,9 @@ def guarded(adapted: np.ndarray, unadapted: np.ndarray, groups: Sequence, thresh
 
 
 def unless_one_sided(adapted: np.ndarray, unadapted: np.ndarray, groups: Sequence,
-                     threshold: float) -> tuple[np.ndarray, list]:
+                     threshold: float | Sequence[float]) -> tuple[np.ndarray, list]:
     """The adapted posteriors, except for a group that looks one-sided before adaptation: a
-    group whose unadapted answers spread over the classes less evenly than ``threshold``
+    group whose unadapted answers spread over the classes less evenly than its threshold
     (:func:`label_entropy`) gets the unadapted posteriors.
 
     A speaker's own statistics stand for their neutral voice only when they voice many
@@ -541,9 +541,11 @@ def unless_one_sided(adapted: np.ndarray, unadapted: np.ndarray, groups: Sequenc
         Posteriors ``(n, C)`` of the same rows.
     groups : sequence
         Group id per row.
-    threshold : float
-        The label entropy below which a group counts as one-sided, in [0, 1] (chosen on
-        training speakers: a low percentile of it over balanced groups of unheard voices).
+    threshold : float or sequence of float
+        The label entropy below which a group counts as one-sided, in [0, 1]; or one per group
+        size (``threshold[n]`` for a group of ``n`` rows, the last for larger groups), since a
+        small group spreads less evenly by chance. Chosen on training speakers: a low
+        percentile of it over balanced groups of unheard voices, of each size.
 
     Returns
     -------
@@ -556,9 +558,11 @@ def unless_one_sided(adapted: np.ndarray, unadapted: np.ndarray, groups: Sequenc
     unadapted = np.asarray(unadapted, dtype=np.float32)
     groups = np.asarray(groups)
     left = []
+    by_size = np.atleast_1d(np.asarray(threshold, dtype=np.float64))
     for g in _unique_in_order(groups):
         rows = groups == g
-        if label_entropy(unadapted[rows]) < threshold:
+        limit = by_size[min(int(rows.sum()), by_size.size - 1)] if by_size.size > 1 else by_size[0]
+        if label_entropy(unadapted[rows]) < limit:
             out[rows] = unadapted[rows]
             left.append(g)
     return out, left
