@@ -34,7 +34,7 @@ training statistics, as single clips do, and the anger is kept.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -513,16 +513,12 @@ def guarded(adapted: np.ndarray, unadapted: np.ndarray, groups: Sequence, thresh
     """
     adapted = np.asarray(adapted, dtype=np.float32)
     unadapted = np.asarray(unadapted, dtype=np.float32)
-    groups = np.asarray(groups)
-    out = adapted.copy()
-    fallen_back = []
-    for g in _unique_in_order(groups):
-        rows = groups == g
+
+    def falls_back(rows: np.ndarray) -> bool:
         collapse = collapsed(adapted[rows], share) and not collapsed(unadapted[rows], share)
-        if collapse or posterior_distance(adapted[rows], unadapted[rows]) > threshold:
-            out[rows] = unadapted[rows]
-            fallen_back.append(g)
-    return out, fallen_back
+        return collapse or posterior_distance(adapted[rows], unadapted[rows]) > threshold
+
+    return _unadapted_where(adapted, unadapted, groups, falls_back)
 
 
 def unless_one_sided(adapted: np.ndarray, unadapted: np.ndarray, groups: Sequence,
@@ -554,15 +550,27 @@ def unless_one_sided(adapted: np.ndarray, unadapted: np.ndarray, groups: Sequenc
     left_unadapted : list
         The groups that got the unadapted posteriors.
     """
+    unadapted = np.asarray(unadapted, dtype=np.float32)
+    by_size = np.atleast_1d(np.asarray(threshold, dtype=np.float64))
+
+    def one_sided(rows: np.ndarray) -> bool:
+        limit = by_size[min(int(rows.sum()), by_size.size - 1)] if by_size.size > 1 else by_size[0]
+        return label_entropy(unadapted[rows]) < limit
+
+    return _unadapted_where(adapted, unadapted, groups, one_sided)
+
+
+def _unadapted_where(adapted: np.ndarray, unadapted: np.ndarray, groups: Sequence,
+                     falls_back: Callable[[np.ndarray], bool]) -> tuple[np.ndarray, list]:
+    """The adapted posteriors (float32), with the unadapted ones for each group whose row mask
+    ``falls_back`` accepts; and those groups, in order of first appearance."""
     out = np.asarray(adapted, dtype=np.float32).copy()
     unadapted = np.asarray(unadapted, dtype=np.float32)
     groups = np.asarray(groups)
     left = []
-    by_size = np.atleast_1d(np.asarray(threshold, dtype=np.float64))
     for g in _unique_in_order(groups):
         rows = groups == g
-        limit = by_size[min(int(rows.sum()), by_size.size - 1)] if by_size.size > 1 else by_size[0]
-        if label_entropy(unadapted[rows]) < limit:
+        if falls_back(rows):
             out[rows] = unadapted[rows]
             left.append(g)
     return out, left
