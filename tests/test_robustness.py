@@ -292,16 +292,18 @@ def test_channel_copies_are_made_from_the_recording_before_trimming(tmp_path):
     np.testing.assert_allclose(copy, expected, rtol=1e-5, atol=1e-6)
 
 
-def _tone_clips(folder, speakers: dict[str, float]) -> dict[str, str]:
+def _tone_clips(folder, speakers: dict[str, float], monkeypatch) -> dict[str, str]:
     """One second of a sine per clip, two clips per speaker, at the speaker's frequency:
-    ``{path: speaker}``."""
+    ``{path: speaker}``, the paths relative to ``folder`` (made the working directory), so that
+    the copies' draws, seeded by the path, are the same in every run."""
     import soundfile as sf
 
+    monkeypatch.chdir(folder)
     t = np.arange(SR) / SR
     crowd = {}
     for speaker, hz in speakers.items():
         for take in range(2):
-            path = folder / f"{speaker}-{take}.wav"
+            path = f"{speaker}-{take}.wav"
             sf.write(path, (0.1 * np.sin(2 * np.pi * hz * t + take)).astype(np.float32), SR,
                      subtype="FLOAT")
             crowd[str(path)] = speaker
@@ -315,12 +317,12 @@ def _is_babble(augmenter: Augmenter, y: np.ndarray, key) -> bool:
     return CHANNELS[int(_rng(augmenter.seed, key, "channel").integers(len(CHANNELS)))] == "babble"
 
 
-def test_babble_copies_are_made_of_other_speakers_voices(tmp_path):
+def test_babble_copies_are_made_of_other_speakers_voices(tmp_path, monkeypatch):
     """With a crowd, a babble copy's noise is the voices of other speakers (their tones), never
     the augmented speaker's own, at an SNR in the augmenter's range; the copy is the same in a
     new augmenter with the crowd in another order; without a crowd, or with a crowd of the
     speaker alone, the babble is the clip's own voice reversed."""
-    crowd = _tone_clips(tmp_path, {"a": 440.0, "b": 1000.0, "c": 2500.0})
+    crowd = _tone_clips(tmp_path, {"a": 440.0, "b": 1000.0, "c": 2500.0}, monkeypatch)
     key = next(path for path, speaker in crowd.items() if speaker == "a")
     y = speechlike(1.0)
     freqs = np.fft.rfftfreq(SR, 1 / SR)
@@ -351,15 +353,15 @@ def test_babble_copies_are_made_of_other_speakers_voices(tmp_path):
             y, SR, "channel", key))
 
 
-def test_a_crowd_changes_only_babble_copies_and_the_cache_key(tmp_path):
+def test_a_crowd_changes_only_babble_copies_and_the_cache_key(tmp_path, monkeypatch):
     """Floors, rooms and phone lines are the same with or without a crowd; the augmenter's
     params (the feature store's cache key) name the crowd by a digest that changes with it."""
-    crowd = _tone_clips(tmp_path, {"a": 440.0, "b": 1000.0})
+    crowd = _tone_clips(tmp_path, {"a": 440.0, "b": 1000.0}, monkeypatch)
     y = speechlike(1.0)
     with_crowd = Augmenter(("floor", "channel"), seed=0, crowd=crowd)
     plain = Augmenter(("floor", "channel"), seed=0)
     for i in range(30):
-        key = f"{tmp_path}/a-{i}.wav"
+        key = f"clip-{i}.wav"
         assert np.array_equal(with_crowd.augment(y, SR, "floor", key),
                               plain.augment(y, SR, "floor", key))
         if not _is_babble(plain, y, key):
