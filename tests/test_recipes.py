@@ -206,7 +206,7 @@ def test_results_shipped_model_figures_are_the_bundle_figures():
             assert f"{figure:.3f}" in section, (name, figure)
 
 
-@pytest.mark.parametrize("study", ["channel.json", "channel-stats.json"])
+@pytest.mark.parametrize("study", ["channel.json", "channel-speech.json", "channel-stats.json"])
 def test_results_channel_study_rows_are_the_committed_figures(study):
     """Every row of the "Real microphones" tables is its recipe's row of a study."""
     study = json.loads((ROOT / "docs" / "results" / study).read_text())
