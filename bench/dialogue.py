@@ -49,10 +49,11 @@ on the training speakers only: the recipe trained on actors 01-06 adapts to acto
 the threshold is the 95th percentile of that distance over random balanced sets of 14 of an
 actor's clips (2 per emotion), where adapting is what it should be. (Measured on the model's
 own training speakers instead, the distances are smaller than on unheard ones, and the guard
-turned off adaptation for almost every held-out speaker, balanced ones too.) The same sets give
-the threshold of ``speaker unless one-sided``: the 5th percentile of the label entropy of their
-unadapted answers, so that a held-out group is left unadapted only when its answers spread over
-the classes less evenly than 95 % of balanced groups do.
+turned off adaptation for almost every held-out speaker, balanced ones too.) The same actors
+give the thresholds of ``speaker unless one-sided``, one per group size: the 5th percentile of
+the label entropy of the unadapted answers of groups of that many clips drawn evenly over the
+emotions, so that a held-out group is left unadapted only when its answers spread over the
+classes less evenly than 95 % of balanced groups of its size do.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-#: Conditions: clean, floors 30 and 20 dB under RAVDESS's speech peaks and 10 dB, babble.
+#: Conditions: clean; floors about 20 dB (-50 dBFS) and 10 dB (-40 dBFS) under RAVDESS's speech;
+#: babble of five other actors at 10 dB SNR.
 CONDITIONS = ("clean", "floor-pink-50dbfs", "floor-white-50dbfs", "floor-pink-40dbfs",
               "babble-10db")
 MIXES = ("mostly neutral", "balanced")

@@ -554,8 +554,7 @@ def unless_one_sided(adapted: np.ndarray, unadapted: np.ndarray, groups: Sequenc
     by_size = np.atleast_1d(np.asarray(threshold, dtype=np.float64))
 
     def one_sided(rows: np.ndarray) -> bool:
-        limit = by_size[min(int(rows.sum()), by_size.size - 1)] if by_size.size > 1 else by_size[0]
-        return label_entropy(unadapted[rows]) < limit
+        return label_entropy(unadapted[rows]) < by_size[min(int(rows.sum()), by_size.size - 1)]
 
     return _unadapted_where(adapted, unadapted, groups, one_sided)
 

@@ -237,18 +237,15 @@ class Augmenter:
             out = add_floor(out, rng.uniform(*quiet), colour, seed=int(rng.integers(2**32)))
         return out
 
-
     def _crowd_noise(self, n: int, sr: int, key: str | int, seed: int) -> np.ndarray | None:
         """Babble of :data:`CROWD_SIZE` crowd utterances by speakers other than ``key``'s
         (``None`` if the crowd has no other speaker)."""
         from sera.audio import load
 
-        speaker = self.crowd.get(str(key))
-        others = np.flatnonzero(self._crowd_speakers != str(speaker))
-        if others.size == 0:
+        speaker = str(self.crowd.get(str(key)))
+        chosen = draw_crowd(np.random.default_rng(seed), self._crowd_speakers, speaker)
+        if chosen.size == 0:
             return None
-        rng = np.random.default_rng(seed)
-        chosen = rng.choice(others, size=min(CROWD_SIZE, others.size), replace=False)
         voices = [load(self._crowd_paths[i], sr=sr) for i in sorted(chosen)]
         return crowd_of(voices, n, seed=seed)
 
@@ -474,6 +471,34 @@ def babble(y: np.ndarray, talkers: int = BABBLE_TALKERS, *, seed: int = 0) -> np
     shifts = rng.integers(0, max(reversed_y.size, 1), size=talkers)
     gains = rng.uniform(0.5, 1.0, size=talkers)
     return sum(g * np.roll(reversed_y, int(s)) for g, s in zip(gains, shifts, strict=True))
+
+
+def draw_crowd(rng: np.random.Generator, speakers: np.ndarray, speaker,
+               among: np.ndarray | None = None) -> np.ndarray:
+    """Who talks in one utterance's babble: :data:`CROWD_SIZE` utterances (fewer where there
+    are fewer) drawn without replacement from those of other speakers.
+
+    Parameters
+    ----------
+    rng : np.random.Generator
+        Makes the draw (untouched when there is no one to draw).
+    speakers : np.ndarray
+        The speaker of every utterance.
+    speaker
+        The speaker the babble will cover.
+    among : np.ndarray, optional
+        The indices of the utterances that can be heard (default: all).
+
+    Returns
+    -------
+    np.ndarray
+        Indices into ``speakers``, in the order drawn; empty if no other speaker is heard.
+    """
+    among = np.arange(len(speakers)) if among is None else among
+    others = among[speakers[among] != speaker]
+    if others.size == 0:
+        return others
+    return rng.choice(others, size=min(CROWD_SIZE, others.size), replace=False)
 
 
 def crowd_of(voices: Sequence[np.ndarray], n: int, *, seed: int = 0) -> np.ndarray:

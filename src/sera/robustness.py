@@ -18,11 +18,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from sera.augment import (
-    CROWD_SIZE,
     add_floor,
     add_noise,
     apply_gain,
     crowd_of,
+    draw_crowd,
     loop_to_length,
     lossy_round_trip,
     mix_at_snr,
@@ -201,8 +201,8 @@ def robustness_curve(model, source, conditions: Sequence[str] = CONDITIONS, *,
 
 def crowd_members(speakers: Sequence, seed: int = 0,
                   available: Sequence[int] | None = None) -> dict[int, np.ndarray]:
-    """Who talks in each utterance's babble: :data:`CROWD_SIZE` other utterances, drawn (seeded)
-    from other speakers' (fewer where there are fewer).
+    """Who talks in each utterance's babble: :func:`sera.augment.draw_crowd` for each, from one
+    seeded generator (other speakers' utterances, ``CROWD_SIZE`` or fewer).
 
     Parameters
     ----------
@@ -225,10 +225,9 @@ def crowd_members(speakers: Sequence, seed: int = 0,
     rng = np.random.default_rng(seed)
     members = {}
     for i in pool:
-        others = pool[speakers[pool] != speakers[i]]
-        if others.size:
-            members[int(i)] = rng.choice(others, size=min(CROWD_SIZE, others.size),
-                                         replace=False)
+        chosen = draw_crowd(rng, speakers, speakers[i], among=pool)
+        if chosen.size:
+            members[int(i)] = chosen
     return members
 
 
