@@ -142,3 +142,24 @@ def test_noise_subtraction_keeps_voices_apart_under_a_floor_and_clean_speech_as_
         moved = [float(embedding(y, False) @ embedding(y, True)) for y in clips[a]]
         assert min(moved) > 0.99
     assert np.mean(gained) > 0.01, gained
+
+
+def test_diarization_embeds_utterances_after_noise_subtraction(monkeypatch):
+    """The utterances a recording is diarized by go through subtract_noise, once each, over
+    their own frames (not the windows' zero padding)."""
+    from sera.speaker import diarize
+
+    seen = []
+    real = encoder.subtract_noise
+
+    def spy(power, frames=None, **kwargs):
+        seen.append((power.shape[0], frames))
+        return real(power, frames, **kwargs)
+
+    monkeypatch.setattr(encoder, "subtract_noise", spy)
+    rng = np.random.default_rng(0)
+    short, long = (0.1 * rng.standard_normal(int(s * 16000)).astype(np.float32)
+                   for s in (1.0, 5.0))
+    diarize.embed_utterances([(short, 0.0), (long, 2.0)])
+    assert [frames for _, frames in seen] == [100, 500]
+    assert seen[0][0] >= encoder.WINDOW_FRAMES  # the short one is padded to a window
